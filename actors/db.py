@@ -1,0 +1,54 @@
+"""SQLite connections for the actors: WAL, one writer per file, short transactions."""
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse(iso: str) -> float:
+    """Seconds since the epoch of a timestamp written by utcnow()."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def connect(path: Path, schema: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """Open (creating if needed) a database as its writer.
+
+    WAL lets readers in other processes see committed rows without blocking the writer; NORMAL
+    synchronous is durable across a process crash (kill -9), FULL also across power loss.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(schema)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def opened(path: Path, schema: str, synchronous: str = "NORMAL") -> Iterator[sqlite3.Connection]:
+    """A connection for one handler. Workspace and project actors fork task actors, and a SQLite
+    connection must never be open across a fork, so they hold none between messages."""
+    conn = connect(path, schema, synchronous)
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -1,0 +1,130 @@
+"""The local `sandbox-agent server` processes: start one per task, or adopt the one already running.
+
+An agent is recognised by its marker — the task id in its environment and the sandbox as its working
+directory — and by answering /v1/health; a bare pid is never trusted (pids are reused).
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from actors.providers.base import PermanentError, TransientError
+
+MARKER_ENV = "CRUCIBLE_TASK_ID"
+# Credentials reach an agent only through this allow-list; nothing else of the server's environment does.
+PASSED_ENV = (
+    "PATH", "HOME", "LANG", "LC_ALL", "USER", "TMPDIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
+    "ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "OPENAI_API_KEY", "CODEX_API_KEY", "GH_TOKEN", "GITHUB_TOKEN",
+)
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 5.0) -> tuple[int, Any]:
+    """One JSON request to an agent; (status, parsed body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Accept": "application/json"} | ({"Content-Type": "application/json"} if data else {})
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw) if raw else None
+        except ValueError:
+            return exc.code, None
+
+
+def healthy(endpoint: str, timeout: float = 2.0) -> bool:
+    try:
+        status, _ = http_json("GET", f"{endpoint}/v1/health", timeout=timeout)
+    except (OSError, ValueError):
+        return False
+    return status == 200
+
+
+def find(task_id: str, sandbox: Path) -> list[psutil.Process]:
+    """Live agent servers carrying this task's marker (normally zero or one)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        cmdline = proc.info["cmdline"] or []
+        if len(cmdline) < 2 or "sandbox-agent" not in os.path.basename(cmdline[0]) or cmdline[1] != "server":
+            continue
+        try:
+            if proc.info["cwd"] == str(sandbox) and proc.environ().get(MARKER_ENV) == task_id:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def port_of(proc: psutil.Process) -> int | None:
+    cmdline = proc.cmdline()
+    for flag, value in zip(cmdline, cmdline[1:], strict=False):
+        if flag == "--port":
+            return int(value)
+    return None
+
+
+def stop(proc: psutil.Process, grace: float = 5.0) -> None:
+    """End an agent and everything it started (it leads its own session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        return
+    except psutil.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def install(binary: str, agent: str, timeout: float) -> None:
+    """`install-agent` is idempotent; `mock` needs no network."""
+    try:
+        done = subprocess.run([binary, "install-agent", agent], capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise TransientError(f"install-agent {agent} timed out") from exc
+    except FileNotFoundError as exc:
+        raise PermanentError(f"sandbox-agent binary not found: {binary}") from exc
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise PermanentError(f"agent {agent!r} cannot be installed: {detail[-1] if detail else done.returncode}")
+
+
+def start(binary: str, task_id: str, sandbox: Path, log: Path, timeout: float) -> tuple[str, int]:
+    """Start an agent server on a free port; a taken port means another port. Returns (endpoint, pid)."""
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | {MARKER_ENV: task_id}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(5):
+        port = free_port()
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [binary, "server", "--no-token", "--no-telemetry", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=sandbox, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            )
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if healthy(endpoint, timeout=1.0):
+                return endpoint, proc.pid
+            time.sleep(0.05)
+        if proc.poll() is None:  # alive but never healthy: do not leave it behind
+            stop(psutil.Process(proc.pid))
+            raise TransientError(f"agent server did not answer /v1/health within {timeout:.0f}s")
+    raise TransientError("agent server exited at start five times (ports taken?)")

@@ -1,0 +1,119 @@
+"""The `local` provider: a real git checkout per task and a real `sandbox-agent` server for it."""
+
+import shutil
+from typing import Any
+
+import psutil
+
+from actors.git import GitError, git
+from actors.providers import agent_process as agents
+from actors.providers.base import PermanentError, TaskContext, TransientError
+from schemas.settings import Settings
+
+
+class LocalProvider:
+    uses_mirror = True
+
+    def __init__(self, settings: Settings) -> None:
+        self._s = settings
+
+    def ensure_name(self, ctx: TaskContext) -> dict[str, Any]:
+        raise NotImplementedError("the local provider names through the project's mirror")
+
+    def create_sandbox(self, ctx: TaskContext) -> dict[str, Any]:
+        """A clone of the mirror on the task's branch; built aside and renamed, so it exists whole or not at all."""
+        path = ctx.sandbox_path
+        if path.is_dir():
+            head = git("rev-parse", "--abbrev-ref", "HEAD", cwd=path).strip()
+            if head != ctx.branch:
+                raise PermanentError(f"sandbox {path} is on branch {head!r}, not {ctx.branch!r}")
+            return {"id": ctx.task_id, "path": str(path)}
+        staging = ctx.data / "tmp" / f"sandbox-{ctx.task_id}"
+        shutil.rmtree(staging, ignore_errors=True)  # an interrupted attempt's leftovers; ours alone
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            git("clone", "--quiet", "--", str(ctx.mirror), str(staging), timeout=self._s.git_timeout_s)
+            if ctx.branch_exists:
+                git("checkout", "--quiet", ctx.branch, "--", cwd=staging)
+            else:
+                git("checkout", "--quiet", "-b", ctx.branch, cwd=staging)
+        except GitError as exc:
+            raise TransientError(str(exc)) from exc
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(path)
+        return {"id": ctx.task_id, "path": str(path)}
+
+    def ensure_agent(self, ctx: TaskContext) -> dict[str, Any]:
+        """Adopt the task's live, healthy agent if there is one; otherwise start exactly one."""
+        agents.install(self._s.sandbox_agent_bin, ctx.agent, self._s.git_timeout_s)
+        for proc in agents.find(ctx.task_id, ctx.sandbox_path):
+            port = agents.port_of(proc)
+            endpoint = f"http://127.0.0.1:{port}"
+            if port and agents.healthy(endpoint, timeout=self._s.agent_http_timeout_s):
+                return {"endpoint": endpoint, "pid": proc.pid}
+            agents.stop(proc)  # ours by its marker, but not answering: replace it
+        log = ctx.data / "logs" / "agents" / f"{ctx.task_id}.log"
+        endpoint, pid = agents.start(self._s.sandbox_agent_bin, ctx.task_id, ctx.sandbox_path, log,
+                                     self._s.agent_start_timeout_s)
+        return {"endpoint": endpoint, "pid": pid}
+
+    def open_session(self, ctx: TaskContext) -> str:
+        """The ACP server named by the task id (idempotent on the agent's side), then a session in it."""
+        url = f"{self._endpoint(ctx)}/v1/acp/{ctx.task_id}?agent={ctx.agent}"
+        timeout = self._s.agent_http_timeout_s
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": 1, "clientCapabilities": {}}}
+        self._rpc(url, init, timeout)
+        new = {"jsonrpc": "2.0", "id": 2, "method": "session/new",
+               "params": {"cwd": str(ctx.sandbox_path), "mcpServers": []}}
+        result = self._rpc(url, new, timeout)
+        session_id = result.get("sessionId") if isinstance(result, dict) else None
+        return str(session_id or ctx.task_id)  # the mock agent only echoes: the server id names the session
+
+    def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
+        """Sent, not awaited: a turn can take minutes; a timeout here means the agent is working."""
+        url = f"{self._endpoint(ctx)}/v1/acp/{ctx.task_id}"
+        prompt = {"jsonrpc": "2.0", "id": 3, "method": "session/prompt",
+                  "params": {"sessionId": session_id, "prompt": [{"type": "text", "text": ctx.prompt}]}}
+        try:
+            agents.http_json("POST", url, prompt, timeout=2.0)
+        except TimeoutError:
+            pass
+
+    def release(self, ctx: TaskContext) -> None:
+        for proc in agents.find(ctx.task_id, ctx.sandbox_path):
+            agents.stop(proc)
+
+    def destroy(self, ctx: TaskContext) -> None:
+        self.release(ctx)
+        shutil.rmtree(ctx.sandbox_path, ignore_errors=True)
+
+    def health(self, ctx: TaskContext) -> dict[str, Any]:
+        if not ctx.sandbox_path.is_dir():
+            return {"status": "down", "message": "checkout missing"}
+        live = [p for p in agents.find(ctx.task_id, ctx.sandbox_path) if _is_running(p)]
+        ok = any(agents.healthy(f"http://127.0.0.1:{agents.port_of(p)}") for p in live)
+        return {"status": "healthy" if ok else "degraded", "message": "" if ok else "agent not answering"}
+
+    def _endpoint(self, ctx: TaskContext) -> str:
+        if not ctx.agent_info:
+            raise PermanentError("no agent recorded for this task")
+        return str(ctx.agent_info["endpoint"])
+
+    @staticmethod
+    def _rpc(url: str, body: dict[str, Any], timeout: float) -> Any:
+        try:
+            status, reply = agents.http_json("POST", url, body, timeout=timeout)
+        except OSError as exc:
+            raise TransientError(f"agent unreachable: {exc}") from exc
+        if status >= 400 or not isinstance(reply, dict) or "error" in reply:
+            detail = reply.get("detail") or reply.get("error") if isinstance(reply, dict) else status
+            raise (PermanentError if status in (400, 409) else TransientError)(f"ACP {body['method']}: {detail}")
+        return reply.get("result")
+
+
+def _is_running(proc: psutil.Process) -> bool:
+    try:
+        return bool(proc.is_running())
+    except psutil.NoSuchProcess:
+        return False

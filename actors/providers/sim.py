@@ -1,0 +1,79 @@
+"""The `sim` provider: steps that only take time, for tests and benchmarks.
+
+Its side effects stay inside the data directory: one marker file per effect under the task's sandbox
+directory, created exclusively, so a repeated call adopts instead of duplicating. Each creation is
+also appended to `<data>/sim/effects.jsonl`, which lets tests and benchmarks count duplicates.
+"""
+
+import json
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from actors.providers.base import TaskContext, TransientError
+
+
+class SimProvider:
+    uses_mirror = False
+
+    def __init__(self, step_ms: int, fail: float) -> None:
+        self._delay = step_ms / 1000
+        self._fail = fail
+
+    def ensure_name(self, ctx: TaskContext) -> dict[str, Any]:
+        self._work()
+        return {}
+
+    def create_sandbox(self, ctx: TaskContext) -> dict[str, Any]:
+        self._work()
+        ctx.sandbox_path.mkdir(parents=True, exist_ok=True)
+        self._effect(ctx, "sandbox")
+        return {"id": ctx.task_id, "path": str(ctx.sandbox_path)}
+
+    def ensure_agent(self, ctx: TaskContext) -> dict[str, Any]:
+        self._work()
+        self._effect(ctx, "agent")
+        return {"endpoint": f"sim://{ctx.task_id}", "pid": None}
+
+    def open_session(self, ctx: TaskContext) -> str:
+        self._work()
+        self._effect(ctx, "session")
+        return ctx.task_id
+
+    def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
+        self._effect(ctx, "prompt")
+
+    def release(self, ctx: TaskContext) -> None:
+        self._work()
+
+    def destroy(self, ctx: TaskContext) -> None:
+        self._work()
+        shutil.rmtree(ctx.sandbox_path, ignore_errors=True)
+
+    def health(self, ctx: TaskContext) -> dict[str, Any]:
+        ok = ctx.sandbox_path.is_dir()
+        return {"status": "healthy" if ok else "down", "message": "" if ok else "sandbox missing"}
+
+    def _work(self) -> None:
+        time.sleep(self._delay)
+        if self._fail and random.random() < self._fail:
+            raise TransientError("simulated transient failure")
+
+    def _effect(self, ctx: TaskContext, name: str) -> None:
+        marker = ctx.sandbox_path / f".sim-{name}"
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return  # an earlier attempt made it: adopt
+        log = effects_log(ctx.data)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as f:
+            f.write(json.dumps({"task_id": ctx.task_id, "effect": name}) + "\n")
+
+
+def effects_log(data: Path) -> Path:
+    return data / "sim" / "effects.jsonl"

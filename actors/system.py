@@ -1,0 +1,161 @@
+"""Starting and stopping the thespian actor system for one data directory.
+
+Fences, in order (DESIGN "Rules" 9 and the thespian facts):
+1. `<data>/crucible.lock` (flock) — one server per data directory. The Admin and actors inherit its
+   descriptor, so the lock stays held until the last process of this system is gone.
+2. `<data>/crucible.pid` names the last system's session. If the lock is held but the server named
+   there is dead, the rest of its system is a stale leftover (kill -9 of the server leaves it running):
+   it is ended — every process of its session — and never adopted, since it may run old code.
+3. The actor system starts before any socket or thread exists, so forked actors inherit none.
+"""
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from actors import loopback
+from actors.workspace import WorkspaceActor
+
+SYSTEM_BASE = "multiprocTCPBase"
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def acquire_data_dir(data: Path) -> int:
+    """Take the data-directory lock, ending a stale system that still holds it. Returns the lock fd."""
+    data.mkdir(parents=True, exist_ok=True)
+    lock = data / "crucible.lock"
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        pass
+    info = read_pid_file(data) or {}
+    sids = {info["actor_sid"]} if info.get("actor_sid") else {os.getsid(p.pid) for p in _holders(lock)}
+    live = [sid for sid in sids if _leader_alive(sid)]
+    if live or not sids:
+        os.close(fd)
+        raise AlreadyRunning(f"another server uses {data} (session {live or 'unknown'})")
+    for sid in sids:
+        end_session(sid)
+    if _wait_for_lock(fd, 15.0):
+        return fd
+    os.close(fd)
+    raise AlreadyRunning(f"{lock} is still held after ending the stale system")
+
+
+def read_pid_file(data: Path) -> dict[str, Any] | None:
+    try:
+        value: dict[str, Any] = json.loads((data / "crucible.pid").read_text())
+        return value
+    except (OSError, ValueError):
+        return None
+
+
+def write_pid_file(data: Path, actor_port: int, actor_sid: int | None) -> None:
+    info = {"server_pid": os.getpid(), "actor_port": actor_port, "actor_sid": actor_sid, "started_at": time.time()}
+    tmp = data / "crucible.pid.tmp"
+    tmp.write_text(json.dumps(info))
+    tmp.replace(data / "crucible.pid")
+
+
+def session_processes(sid: int) -> list[psutil.Process]:
+    procs = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and os.getsid(proc.pid) == sid:
+                procs.append(proc)
+        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            continue
+    return procs
+
+
+def end_session(sid: int | None, grace: float = 0.0) -> int:
+    """SIGKILL every process of an actor system (Admin, Logger, actors share one session) still alive
+    after `grace` seconds. Agents are not touched: each leads its own session, and the next start
+    adopts them. Returns how many had to be killed."""
+    if not sid or sid == os.getsid(0):
+        return 0
+    deadline = time.monotonic() + grace
+    procs = session_processes(sid)
+    while procs and time.monotonic() < deadline:
+        time.sleep(0.05)
+        procs = [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(procs, timeout=5)
+    return len(procs)
+
+
+def start(actor_port: int, data: Path) -> Any:
+    """A fresh multiprocTCPBase system on loopback, with thespian's own log in the data directory."""
+    from thespian.actors import ActorSystem
+
+    assert loopback.applied()
+    with socket.socket() as probe:  # never attach to another system that happens to own the port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+        try:
+            probe.bind((loopback.LOOPBACK, actor_port))
+        except OSError as exc:
+            raise AlreadyRunning(f"actor port {actor_port} is in use: {exc.strerror}") from None
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    os.environ["THESPLOG_FILE"] = str(logs / "thespian-internal.log")
+    os.environ["THESPLOG_THRESHOLD"] = "WARNING"
+    log_defs = {
+        "version": 1,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(message)s"}},
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(logs / "thespian.log"),
+                              "formatter": "plain", "level": "WARNING"}},
+        "root": {"handlers": ["file"], "level": "WARNING"},
+    }
+    return ActorSystem(SYSTEM_BASE, {"Admin Port": actor_port}, logDefs=log_defs, transientUnique=True)
+
+
+def workspace_actor(asys: Any, name: str) -> Any:
+    """The workspace's actor, created by the Admin under a global name (one per workspace)."""
+    return asys.createActor(WorkspaceActor, globalName=f"workspace:{name}")
+
+
+def _leader_alive(sid: int) -> bool:
+    """A live server leads its session (or shares a shell's); a stale actor system's leader is gone,
+    since the thespian Admin daemonizes (setsid, then fork and exit)."""
+    try:
+        return psutil.Process(sid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _holders(path: Path) -> list[psutil.Process]:
+    holders = []
+    for proc in psutil.process_iter():
+        try:
+            if any(f.path == str(path) for f in proc.open_files()):
+                holders.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return holders
+
+
+def _wait_for_lock(fd: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(0.05)
+    return False

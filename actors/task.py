@@ -1,0 +1,301 @@
+"""TaskActor: the single writer of one task's database, and its provisioning step machine.
+
+Lifecycle, top to bottom:
+  Initialize  → record + `task.created` durable, reply (via the workspace), then tell itself Provision.
+  Activate    → (after a restart) open the task and tell itself Provision.
+  Provision   → run the first step that is not done; each step is a method named after its status:
+                init_ensure_name → init_create_sandbox → init_ensure_agent → init_create_session → running.
+Each step: enter (`task.status`, persisted) → work off the message loop → finish (result + result event in
+one transaction) → next step. A transient failure schedules a retry (`task.retry`, backoff by wakeupAfter);
+a permanent one, too many attempts or the step deadline end in `error`.
+"""
+
+import fcntl
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from thespian.actors import ActorTypeDispatcher, WakeupMessage, WatchMessage
+
+from actors import logs
+from actors.db import utcnow
+from actors.offload import Offloader
+from actors.providers import make_provider
+from actors.providers.base import PermanentError, Provider, TaskContext
+from actors.task_store import TaskStore, summary_from_record, task_db_path
+from schemas.api import TaskSummary
+from schemas.messages import Failure
+from schemas.project_messages import EnsureMirror, MirrorReady
+from schemas.status import AT_REST, PROVISION_STEPS, RESULT_EVENT, TaskStatus
+from schemas.task_messages import Activate, Bind, Initialize, Provision, TaskInitialized
+from schemas.workspace_messages import TaskChanged
+
+
+class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.bound: Bind | None = None
+        self.offload: Offloader | None = None
+        self.provider: Provider | None = None
+        self.task_id: str | None = None
+        self.store: TaskStore | None = None
+        self.log: Any = logs.get()
+        # The attempt in flight; an outcome or wakeup naming any other (step, run) is stale and ignored.
+        self.step: TaskStatus | None = None
+        self.run = 0
+        self.in_flight = False
+
+    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        super().receiveMessage(msg, sender)
+        return self.offload.watch() if self.offload else None
+
+    # ---- messages -------------------------------------------------------------------------------
+
+    def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
+        s = msg.settings
+        logs.configure_actor(s.data, s.log_format, s.log_level)
+        self.bound = msg
+        self.offload = Offloader("task-work")
+        self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
+
+    def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
+        try:
+            self._open(msg.task_id)
+        except BlockingIOError:
+            self.send(msg.reply_to, Failure(request_id=msg.request_id, status=503, code="task_busy",
+                                            message="the task is held by another actor; retry shortly"))
+            return
+        assert self.store and self.bound
+        fields = {
+            "id": msg.task_id, "workspace": self.bound.workspace, "project": self.bound.project,
+            "title": msg.title, "branch": msg.branch, "branch_given": int(msg.branch_given),
+            "prompt": msg.prompt, "agent": msg.agent.value, "provider": msg.provider.value,
+        }
+        created = self.store.create(fields, {"prompt": msg.prompt, "agent": msg.agent, "provider": msg.provider})
+        self.provider = make_provider(msg.provider, self.bound.settings)
+        record = self.store.record()
+        self.log.info("task.initialized", created=created, status=record["status"])
+        reply = TaskInitialized(request_id=msg.request_id, reply_to=msg.reply_to, created=created, record=record)
+        self.send(self.bound.workspace_addr, reply)
+        self.send(self.myAddress, Provision(task_id=msg.task_id))
+
+    def receiveMsg_Activate(self, msg: Activate, sender: Any) -> None:
+        self._open(msg.task_id)
+        assert self.store and self.bound
+        record = self.store.record()
+        self.provider = make_provider(record["provider"], self.bound.settings)
+        self._publish(record)
+        self.send(self.myAddress, Provision(task_id=msg.task_id))
+
+    def receiveMsg_Provision(self, msg: Provision, sender: Any) -> None:
+        self._advance(resumed=True)
+
+    def receiveMsg_MirrorReady(self, msg: MirrorReady, sender: Any) -> None:
+        if msg.error:
+            self._complete(TaskStatus.init_ensure_name, msg.attempt, None, RuntimeError(msg.error))
+            return
+        assert self.store
+        record = self.store.record()
+        result = {"title": record["title"], "branch": record["branch"], "existing": msg.branch_exists,
+                  "base": msg.default_branch}
+        self._complete(TaskStatus.init_ensure_name, msg.attempt, result, None)
+
+    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
+        assert self.offload
+        self.offload.deliver()
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+        kind, step, run = msg.payload
+        if run != self.run or TaskStatus(step) != self.step:
+            return  # stale: that attempt already finished, failed or was superseded
+        if kind == "retry":
+            self._attempt(self.step, resumed=False)
+        elif kind == "resume":
+            self._advance(resumed=True)
+        elif kind == "deadline" and self.in_flight:
+            self._give_up(self.step, "step deadline exceeded")
+
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+        if self.offload:
+            self.offload.close()
+        if self.store:
+            self.store.close()
+
+    # ---- the step machine -----------------------------------------------------------------------
+
+    def _advance(self, resumed: bool) -> None:
+        """Run the first step that is not done, unless one is in flight or the task is at rest."""
+        assert self.store
+        if self.in_flight:
+            return
+        record = self.store.record()
+        if record["status"] in AT_REST:
+            return
+        step = next(TaskStatus(s["name"]) for s in record["steps"] if s["status"] != "done")
+        row = self.store.step(step)
+        self.step, self.run = step, self.run + 1
+        if row["status"] == "retrying" and row["next_at"] and row["next_at"] > utcnow():
+            # A backoff that survived a restart: wait out the rest of it.
+            self.wakeupAfter(_until(row["next_at"]), payload=("resume", step.value, self.run))
+            return
+        self._attempt(step, resumed=resumed or row["status"] == "pending")
+
+    def _attempt(self, step: TaskStatus, resumed: bool) -> None:
+        """Start one attempt. Entering (or re-entering after a restart) emits `task.status`."""
+        assert self.store and self.bound
+        attempt = self.store.step(step)["attempts"] + 1
+        if resumed:
+            deadline = datetime.now(UTC) + timedelta(seconds=self.bound.settings.step_deadline_s)
+            self.store.enter(step, attempt, _iso(deadline))
+            self.wakeupAfter(timedelta(seconds=self.bound.settings.step_deadline_s),
+                             payload=("deadline", step.value, self.run))
+            self._publish()
+        else:
+            self.store.begin_attempt(step, attempt)
+        self.in_flight = True
+        self.log.info("step.start", task_id=self.task_id, step=step.value, attempt=attempt)
+        getattr(self, step.value)(self.run)
+
+    def init_ensure_name(self, run: int) -> None:
+        assert self.bound and self.provider and self.task_id
+        if self.provider.uses_mirror:
+            branch = self.store.record()["branch"] if self.store else ""
+            self.send(self.bound.project_addr, EnsureMirror(task_id=self.task_id, branch=branch, attempt=run))
+        else:
+            self._offload(TaskStatus.init_ensure_name, run, self._named)
+
+    def init_create_sandbox(self, run: int) -> None:
+        assert self.provider
+        self._offload(TaskStatus.init_create_sandbox, run, self.provider.create_sandbox)
+
+    def init_ensure_agent(self, run: int) -> None:
+        assert self.provider
+        self._offload(TaskStatus.init_ensure_agent, run, self.provider.ensure_agent)
+
+    def init_create_session(self, run: int) -> None:
+        self._offload(TaskStatus.init_create_session, run, self._open_session_and_prompt)
+
+    def running(self, run: int) -> None:
+        self._complete(TaskStatus.running, run, {}, None)
+
+    # ---- step work (runs on the worker thread) --------------------------------------------------
+
+    def _named(self, ctx: TaskContext) -> dict[str, Any]:
+        assert self.provider and self.store
+        self.provider.ensure_name(ctx)
+        record = self.store.record()
+        return {"title": record["title"], "branch": record["branch"], "existing": False, "base": None}
+
+    def _open_session_and_prompt(self, ctx: TaskContext) -> dict[str, Any]:
+        """The prompt goes at most once: its send is recorded before it is made, and never repeated."""
+        assert self.provider and self.store
+        session_id = self.provider.open_session(ctx)
+        if self.store.prompt_sent_at() is None:
+            self.store.mark_prompt_sent()
+            self.provider.send_prompt(ctx, session_id)
+        return {"session_id": session_id}
+
+    # ---- outcomes -------------------------------------------------------------------------------
+
+    def _offload(self, step: TaskStatus, run: int, fn: Any) -> None:
+        assert self.offload
+        ctx = self._context()
+        self.offload.submit(lambda result, error: self._complete(step, run, result, error), fn, ctx)
+
+    def _complete(self, step: TaskStatus, run: int, result: dict[str, Any] | None, error: BaseException | None) -> None:
+        assert self.store and self.bound
+        if run != self.run or step != self.step or not self.in_flight:
+            return  # a late outcome of an attempt that was given up
+        self.in_flight = False
+        row = self.store.step(step)
+        if error is None:
+            assert result is not None
+            self.store.finish(step, RESULT_EVENT[step], result, _record_updates(step, result))
+            self.log.info("step.done", task_id=self.task_id, step=step.value, attempt=row["attempts"])
+            self._publish()
+            self._advance(resumed=True)
+            return
+        message = str(error) or type(error).__name__
+        settings = self.bound.settings
+        delay = min(settings.backoff_base_s * 2 ** (row["attempts"] - 1), settings.backoff_max_s)
+        retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+        permanent = isinstance(error, PermanentError)
+        if permanent or row["attempts"] >= settings.max_attempts or _iso(retry_at) >= row["deadline_at"]:
+            self._give_up(step, message)
+            return
+        self.log.warning("step.retry", task_id=self.task_id, step=step.value, attempt=row["attempts"], error=message)
+        self.store.schedule_retry(step, row["attempts"], message, _iso(retry_at))
+        self._publish()
+        self.wakeupAfter(timedelta(seconds=delay), payload=("retry", step.value, self.run))
+
+    def _give_up(self, step: TaskStatus, message: str) -> None:
+        assert self.store
+        self.in_flight = False
+        self.run += 1  # whatever is still running for this step is now stale
+        self.log.error("step.failed", task_id=self.task_id, step=step.value, error=message)
+        self.store.fail(step, self.store.step(step)["attempts"], message)
+        self._publish()
+
+    # ---- plumbing -------------------------------------------------------------------------------
+
+    def _open(self, task_id: str) -> None:
+        """Become the task's single writer: its lock first, so a stale copy can never write beside us."""
+        if self.task_id == task_id:
+            return
+        assert self.bound and self.task_id is None, "a task actor serves one task"
+        data = self.bound.settings.data
+        path = task_db_path(data, task_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise
+        self.task_id = task_id
+        self.store = TaskStore(path, self.bound.settings.sqlite_synchronous)
+        self.log = self.log.bind(task_id=task_id)
+
+    def _context(self) -> TaskContext:
+        assert self.store and self.bound and self.task_id
+        record = self.store.record()
+        named = self.store.step(TaskStatus.init_ensure_name)
+        agent = self.store.step(TaskStatus.init_ensure_agent)
+        return TaskContext(
+            task_id=self.task_id, workspace=self.bound.workspace, project=self.bound.project,
+            branch=record["branch"], prompt=record["prompt"], agent=record["agent"],
+            data=self.bound.settings.data, mirror=self.bound.mirror, settings=self.bound.settings,
+            branch_exists=bool(named["result"] and json.loads(named["result"]).get("existing")),
+            sandbox=record["sandbox"],
+            agent_info=json.loads(agent["result"]) if agent["result"] else None,
+        )
+
+    def _publish(self, record: dict[str, Any] | None = None) -> None:
+        assert self.store and self.bound
+        summary = TaskSummary.model_validate(summary_from_record(record or self.store.record()))
+        self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
+
+
+def _record_updates(step: TaskStatus, result: dict[str, Any]) -> dict[str, Any]:
+    if step is TaskStatus.init_ensure_name:
+        return {"title": result["title"], "branch": result["branch"]}
+    if step is TaskStatus.init_create_sandbox:
+        return {"sandbox": {"id": result["id"], "path": result["path"]}}
+    if step is TaskStatus.init_ensure_agent:
+        return {"agent_endpoint": result["endpoint"], "agent_pid": result["pid"]}
+    if step is TaskStatus.init_create_session:
+        return {"session_id": result["session_id"]}
+    return {}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _until(iso: str) -> timedelta:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return max(moment - datetime.now(UTC), timedelta(0))
+
+
+PROVISION_ORDER = PROVISION_STEPS

@@ -1,0 +1,216 @@
+"""The task database: record, steps and history, written only by the task's own actor.
+
+Every state change is one transaction that also appends its history event, so the record, the step
+table and the event log can never disagree, whatever moment a crash picks.
+"""
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from actors import db
+from schemas.status import PROVISION_STEPS, STATUS_MESSAGE, EventKind, TaskStatus
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS task (
+  id TEXT PRIMARY KEY, workspace TEXT NOT NULL, project TEXT NOT NULL, title TEXT NOT NULL,
+  branch TEXT NOT NULL, branch_given INTEGER NOT NULL, prompt TEXT NOT NULL, agent TEXT NOT NULL,
+  provider TEXT NOT NULL, status TEXT NOT NULL, status_message TEXT NOT NULL, sandbox TEXT,
+  agent_endpoint TEXT, agent_pid INTEGER, session_id TEXT, prompt_sent_at TEXT, error TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+  name TEXT PRIMARY KEY, ord INTEGER NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+  started_at TEXT, finished_at TEXT, deadline_at TEXT, next_at TEXT, error TEXT, result TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL
+);
+"""
+
+# Columns a finished step may set on the task row.
+RECORD_COLUMNS = frozenset({"title", "branch", "sandbox", "agent_endpoint", "agent_pid", "session_id"})
+
+
+def task_db_path(data: Path, task_id: str) -> Path:
+    return data / "tasks" / f"{task_id}.sqlite"
+
+
+def record_from_rows(task: sqlite3.Row | dict[str, Any], steps: list[Any]) -> dict[str, Any]:
+    """The API's task record from the stored rows (shared with the web process's reader)."""
+    sandbox = json.loads(task["sandbox"]) if task["sandbox"] else None
+    return {
+        "id": task["id"],
+        "workspace": task["workspace"],
+        "project": task["project"],
+        "title": task["title"],
+        "branch": task["branch"],
+        "prompt": task["prompt"],
+        "agent": task["agent"],
+        "provider": task["provider"],
+        "status": task["status"],
+        "status_message": task["status_message"],
+        "sandbox": sandbox and {"id": sandbox["id"], "provider": task["provider"], "path": sandbox["path"]},
+        "agent_endpoint": task["agent_endpoint"],
+        "session_id": task["session_id"],
+        "error": json.loads(task["error"]) if task["error"] else None,
+        "steps": [
+            {
+                "name": s["name"],
+                "status": s["status"],
+                "attempts": s["attempts"],
+                "started_at": s["started_at"],
+                "finished_at": s["finished_at"],
+                "error": s["error"],
+            }
+            for s in steps
+        ],
+        "created_at": task["created_at"],
+        "updated_at": task["updated_at"],
+        "seq": task["seq"],
+    }
+
+
+def summary_from_record(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "project", "title", "branch", "status", "status_message", "updated_at", "seq")
+    return {k: record[k] for k in keys}
+
+
+def event_from_row(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq": row["seq"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "at": row["at"],
+        "data": json.loads(row["data"]),
+    }
+
+
+class TaskStore:
+    """The writer's view. Thread-safe: step work in the actor's worker thread records checkpoints too."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        self._conn = db.connect(path, SCHEMA, synchronous)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def exists(self) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM task").fetchone() is not None
+
+    def create(self, fields: dict[str, Any], data: dict[str, Any]) -> bool:
+        """The initialize transaction: record, pending steps and `task.created`. False if it existed."""
+        with self._lock, db.transaction(self._conn) as c:
+            if c.execute("SELECT 1 FROM task").fetchone():
+                return False
+            now = db.utcnow()
+            row = {
+                **fields,
+                "status": TaskStatus.init_enqueue_provision,
+                "status_message": STATUS_MESSAGE[TaskStatus.init_enqueue_provision],
+                "created_at": now,
+                "updated_at": now,
+                "seq": 0,
+            }
+            cols = ", ".join(row)
+            c.execute(f"INSERT INTO task ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+            c.executemany(
+                "INSERT INTO steps (name, ord, status, attempts) VALUES (?, ?, 'pending', 0)",
+                [(step.value, i) for i, step in enumerate(PROVISION_STEPS)],
+            )
+            self._append(c, EventKind.created, TaskStatus.init_enqueue_provision, data, now)
+        return True
+
+    def record(self) -> dict[str, Any]:
+        with self._lock:
+            task = self._conn.execute("SELECT * FROM task").fetchone()
+            steps = self._conn.execute("SELECT * FROM steps ORDER BY ord").fetchall()
+        return record_from_rows(task, steps)
+
+    def step(self, name: TaskStatus) -> sqlite3.Row:
+        with self._lock:
+            row: sqlite3.Row = self._conn.execute("SELECT * FROM steps WHERE name = ?", (name,)).fetchone()
+            return row
+
+    def prompt_sent_at(self) -> str | None:
+        with self._lock:
+            value: str | None = self._conn.execute("SELECT prompt_sent_at FROM task").fetchone()[0]
+            return value
+
+    def enter(self, step: TaskStatus, attempt: int, deadline_at: str) -> None:
+        """A step starts (or resumes): `task.status` and the step's new attempt, together."""
+        with self._lock, db.transaction(self._conn) as c:
+            now = db.utcnow()
+            c.execute(
+                "UPDATE steps SET status='started', attempts=?, started_at=coalesce(started_at, ?),"
+                " deadline_at=?, next_at=NULL, error=NULL WHERE name=?",
+                (attempt, now, deadline_at, step),
+            )
+            self._set_status(c, step, STATUS_MESSAGE[step], now)
+            self._append(c, EventKind.status, step, {}, now)
+
+    def begin_attempt(self, step: TaskStatus, attempt: int) -> None:
+        """A retry after backoff: a new attempt of the same step; no event (the retry event said it)."""
+        with self._lock, db.transaction(self._conn) as c:
+            c.execute(
+                "UPDATE steps SET status='started', attempts=?, next_at=NULL WHERE name=?", (attempt, step)
+            )
+
+    def finish(self, step: TaskStatus, kind: EventKind, result: dict[str, Any], updates: dict[str, Any]) -> None:
+        """A step is done: its result, the record's new fields and the one result event, atomically."""
+        unknown = set(updates) - RECORD_COLUMNS
+        if unknown:
+            raise ValueError(f"not record columns: {sorted(unknown)}")
+        with self._lock, db.transaction(self._conn) as c:
+            now = db.utcnow()
+            c.execute(
+                "UPDATE steps SET status='done', finished_at=?, result=?, error=NULL, next_at=NULL WHERE name=?",
+                (now, json.dumps(result), step),
+            )
+            for column, value in updates.items():
+                stored = json.dumps(value) if isinstance(value, dict) else value
+                c.execute(f"UPDATE task SET {column} = ?", (stored,))
+            if step is TaskStatus.running:
+                self._set_status(c, step, STATUS_MESSAGE[step], now)
+            self._append(c, kind, step, result, now)
+
+    def mark_prompt_sent(self) -> None:
+        with self._lock, db.transaction(self._conn) as c:
+            c.execute("UPDATE task SET prompt_sent_at = ?", (db.utcnow(),))
+
+    def schedule_retry(self, step: TaskStatus, attempt: int, error: str, next_at: str) -> None:
+        with self._lock, db.transaction(self._conn) as c:
+            now = db.utcnow()
+            c.execute("UPDATE steps SET status='retrying', error=?, next_at=? WHERE name=?", (error, next_at, step))
+            c.execute("UPDATE task SET status_message = ?, updated_at = ?", (f"retrying: {error}", now))
+            data = {"attempt": attempt, "error": error, "next_at": next_at, "source": "backoff"}
+            self._append(c, EventKind.retry, step, data, now)
+
+    def fail(self, step: TaskStatus, attempts: int, message: str) -> None:
+        """A step gave up: the task goes to `error` with `task.error {step, message}`."""
+        with self._lock, db.transaction(self._conn) as c:
+            now = db.utcnow()
+            c.execute(
+                "UPDATE steps SET status='failed', finished_at=?, error=?, next_at=NULL WHERE name=?",
+                (now, message, step),
+            )
+            error = {"step": step.value, "message": message, "attempts": attempts, "at": now}
+            c.execute("UPDATE task SET error = ?", (json.dumps(error),))
+            self._set_status(c, TaskStatus.error, message, now)
+            self._append(c, EventKind.error, TaskStatus.error, {"step": step.value, "message": message}, now)
+
+    def _set_status(self, c: sqlite3.Connection, status: TaskStatus, message: str, now: str) -> None:
+        c.execute("UPDATE task SET status = ?, status_message = ?, updated_at = ?", (status, message, now))
+
+    def _append(self, c: sqlite3.Connection, kind: EventKind, status: TaskStatus, data: dict[str, Any], at: str) -> None:
+        seq = c.execute("SELECT seq FROM task").fetchone()[0] + 1
+        c.execute(
+            "INSERT INTO events (seq, kind, status, at, data) VALUES (?, ?, ?, ?, ?)",
+            (seq, kind.value, status.value, at, json.dumps(data)),
+        )
+        c.execute("UPDATE task SET seq = ?, updated_at = ?", (seq, at))

@@ -1,0 +1,149 @@
+"""WorkspaceActor: owns workspace.sqlite — its projects and the task projection every list reads.
+
+  StartWorkspace  → open the database, start a ProjectActor per project, reply with the system identity.
+  RegisterProject → record the project, start its actor.
+  CreateTask      → forward to the project (the reply comes back through TaskInitialized).
+  TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
+  TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
+  ResumeTasks     → start-up: hand each project the tasks it must activate.
+Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
+"""
+
+import os
+import sqlite3
+from typing import Any
+
+from thespian.actors import ActorTypeDispatcher, ChildActorExited
+
+from actors import db, logs
+from actors.project import ProjectActor
+from actors.task_store import summary_from_record
+from schemas.api import Project, TaskSummary, Workspace
+from schemas.messages import Failure
+from schemas.project_messages import ActivateTasks, StartProject
+from schemas.settings import Settings
+from schemas.task_messages import TaskInitialized
+from schemas.workspace_messages import (
+    CreateTask,
+    ProjectRegistered,
+    RegisterProject,
+    ResumeDispatched,
+    ResumeTasks,
+    StartWorkspace,
+    TaskChanged,
+    TaskCreated,
+    WorkspaceStarted,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, repo TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY, project TEXT NOT NULL, title TEXT NOT NULL, branch TEXT NOT NULL,
+  status TEXT NOT NULL, status_message TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL,
+  cursor INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_project ON tasks (project, id);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, id);
+CREATE INDEX IF NOT EXISTS tasks_by_cursor ON tasks (cursor);
+"""
+
+
+class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = ""
+        self.settings: Settings | None = None
+        self.conn: sqlite3.Connection | None = None
+        self.projects: dict[str, Project] = {}
+        self.project_addrs: dict[str, Any] = {}
+        self.log: Any = logs.get()
+
+    def receiveMsg_StartWorkspace(self, msg: StartWorkspace, sender: Any) -> None:
+        if self.conn is None:
+            self.name, self.settings = msg.name, msg.settings
+            logs.configure_actor(msg.settings.data, msg.settings.log_format, msg.settings.log_level)
+            self.log = logs.get(actor="workspace", workspace=msg.name, pid=os.getpid())
+            path = msg.settings.data / "workspaces" / msg.name / "workspace.sqlite"
+            self.conn = db.connect(path, SCHEMA, msg.settings.sqlite_synchronous)
+            for row in self.conn.execute("SELECT * FROM projects"):
+                self._start_project(Project(workspace=self.name, **dict(row)))
+        created = self.conn.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (db.utcnow(),)
+        ).rowcount == 1
+        created_at = self.conn.execute("SELECT value FROM meta WHERE key='created_at'").fetchone()[0]
+        self.log.info("workspace.started", created=created, projects=len(self.projects))
+        identity = {"pid": os.getpid(), "sid": os.getsid(0)}
+        workspace = Workspace(name=self.name, created_at=created_at)
+        self.send(sender, WorkspaceStarted(request_id=msg.request_id, created=created, workspace=workspace,
+                                           identity=identity))
+
+    def receiveMsg_RegisterProject(self, msg: RegisterProject, sender: Any) -> None:
+        assert self.conn
+        existing = self.projects.get(msg.name)
+        if existing is None:
+            existing = Project(workspace=self.name, name=msg.name, repo=msg.repo, created_at=db.utcnow())
+            self.conn.execute("INSERT INTO projects VALUES (?, ?, ?)", (msg.name, msg.repo, existing.created_at))
+            self._start_project(existing)
+            self.log.info("project.registered", project=msg.name)
+            self.send(sender, ProjectRegistered(request_id=msg.request_id, created=True, project=existing))
+        else:
+            self.send(sender, ProjectRegistered(request_id=msg.request_id, created=False, project=existing))
+
+    def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
+        addr = self.project_addrs.get(msg.project)
+        if addr is None:
+            self.send(sender, Failure(request_id=msg.request_id, status=404, code="project_not_found",
+                                      message=f"no project {msg.project!r} in workspace {self.name!r}"))
+            return
+        self.send(addr, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
+
+    def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Any) -> None:
+        self._project(TaskSummary.model_validate(summary_from_record(msg.record)))
+        self.send(msg.reply_to, TaskCreated(request_id=msg.request_id, created=msg.created, record=msg.record))
+
+    def receiveMsg_TaskChanged(self, msg: TaskChanged, sender: Any) -> None:
+        self._project(msg.summary)
+
+    def receiveMsg_ResumeTasks(self, msg: ResumeTasks, sender: Any) -> None:
+        by_project: dict[str, list[str]] = {}
+        for task_id, project in msg.tasks.items():
+            by_project.setdefault(project, []).append(task_id)
+        count = 0
+        for project, task_ids in by_project.items():
+            addr = self.project_addrs.get(project)
+            if addr is None:
+                self.log.warning("resume.unknown_project", project=project, tasks=len(task_ids))
+                continue
+            self.send(addr, ActivateTasks(task_ids=sorted(task_ids)))
+            count += len(task_ids)
+        self.log.info("resume.dispatched", tasks=count)
+        self.send(sender, ResumeDispatched(request_id=msg.request_id, count=count))
+
+    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+        # A project actor died (a crash, not a shutdown): start a fresh one; its state is on disk.
+        for name, addr in list(self.project_addrs.items()):
+            if addr == msg.childAddress:
+                self.log.warning("project.exited", project=name)
+                self._start_project(self.projects[name])
+
+    def _start_project(self, project: Project) -> None:
+        assert self.settings
+        addr = self.createActor(ProjectActor)
+        self.projects[project.name] = project
+        self.project_addrs[project.name] = addr
+        self.send(addr, StartProject(project=project, settings=self.settings, workspace_addr=self.myAddress))
+
+    def _project(self, summary: TaskSummary) -> None:
+        """Upsert one task into the projection; each change takes the next workspace cursor."""
+        assert self.conn
+        s = summary
+        with db.transaction(self.conn) as c:
+            cursor = c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0]
+            c.execute(
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " title=excluded.title, branch=excluded.branch, status=excluded.status,"
+                " status_message=excluded.status_message, updated_at=excluded.updated_at,"
+                " seq=excluded.seq, cursor=excluded.cursor WHERE excluded.seq > tasks.seq",
+                (s.id, s.project, s.title, s.branch, s.status.value, s.status_message, s.updated_at, s.seq, cursor),
+            )

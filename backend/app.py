@@ -1,0 +1,59 @@
+"""The aiohttp application, built by a factory around a running Runtime."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from backend.errors import ApiError, Handler, error_middleware
+from backend.routes import RUNTIME, routes
+from backend.runtime import Runtime
+
+MAX_BODY = 1024 * 1024
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every response carries X-Request-Id (the client's, or a new one), bound into the logs."""
+    rid = request.headers.get("X-Request-Id", "")[:128] or request.app[RUNTIME].bridge.request_id()
+    with structlog.contextvars.bound_contextvars(request_id=rid):
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers["X-Request-Id"] = rid
+            raise
+        response.headers["X-Request-Id"] = rid
+        return response
+
+
+@web.middleware
+async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Writes wait for a ready system: 503 with Retry-After while starting or draining."""
+    state = request.app[RUNTIME].health
+    if request.method in _WRITES and state != "ok":
+        raise ApiError(503, state, f"the server is {state}", headers={"Retry-After": "1"})
+    return await handler(request)
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[request_id_middleware, error_middleware, admission_middleware]
+    )
+    app[RUNTIME] = runtime
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_runtime_lifecycle)
+    return app
+
+
+async def _runtime_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Resume in the background, so that health can say `starting` meanwhile."""
+    runtime = app[RUNTIME]
+    starting = asyncio.create_task(runtime.start())
+    yield
+    runtime.health = "draining"
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await starting

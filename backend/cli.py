@@ -1,0 +1,86 @@
+"""`crucible`: serve the app. The actor system starts first, before any socket or thread exists."""
+
+import argparse
+import os
+import resource
+import sys
+from importlib.metadata import version
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from actors import logs, system
+from backend.app import create_app
+from backend.bridge import Bridge
+from backend.reader import Reader
+from backend.runtime import Runtime
+from schemas.settings import Settings
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="crucible", description="Durable coding-agent task backend")
+    parser.add_argument("--version", action="version", version=f"crucible {version('crucible')}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the HTTP API and run the actors")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir")
+    serve.add_argument("--actor-port", type=int)
+    serve.add_argument("--provider", choices=["local", "sim"])
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    given = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    return Settings(**given)  # command line > CRUCIBLE_* environment > defaults
+
+
+def serve(settings: Settings) -> int:
+    logs.configure(settings.log_format, settings.log_level)
+    log = structlog.get_logger().bind(component="serve")
+    _raise_fd_limit()
+    data = settings.data
+    try:
+        lock_fd = system.acquire_data_dir(data)
+    except system.AlreadyRunning as exc:
+        log.error("serve.refused", reason=str(exc))
+        return 1
+    system.write_pid_file(data, settings.actor_port, None)
+    try:
+        asys = system.start(settings.actor_port, data)
+    except system.AlreadyRunning as exc:
+        log.error("serve.refused", reason=str(exc))
+        return 1
+    bridge = Bridge(asys, settings.bridge_threads, settings.ask_timeout_s)
+    runtime = Runtime(settings, asys, bridge, Reader(data))
+    app = create_app(runtime)
+    log.info("serve.listening", host=settings.host, port=settings.port, data_dir=str(data),
+             actor_port=settings.actor_port, provider=settings.provider.value)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True,
+                    shutdown_timeout=settings.drain_deadline_s)
+    finally:
+        bridge.close()
+        asys.shutdown()
+        info = system.read_pid_file(data) or {}
+        leftovers = system.end_session(info.get("actor_sid"), grace=5.0)
+        log.info("serve.stopped", leftover_actor_processes=leftovers)
+        os.close(lock_fd)
+    return 0
+
+
+def _raise_fd_limit() -> None:
+    """The Admin holds ~3 descriptors per actor; the usual 1024 runs out near 340 actors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    if args.command == "serve":
+        sys.exit(serve(settings_from(args)))
+
+
+if __name__ == "__main__":
+    main()

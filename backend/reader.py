@@ -1,0 +1,117 @@
+"""Read-only access to the actors' databases (DESIGN Rule 2: one writer, readers read WAL files).
+
+Everything the web process reads goes through this one class, so that reading a file can later be
+replaced by asking the owning actor (task actors on other hosts).
+"""
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from actors.task_store import event_from_row, record_from_rows, task_db_path
+from schemas.status import AT_REST
+
+
+class Reader:
+    def __init__(self, data: Path) -> None:
+        self.data = data
+
+    def workspace_db(self, workspace: str) -> Path:
+        return self.data / "workspaces" / workspace / "workspace.sqlite"
+
+    @asynccontextmanager
+    async def _open(self, path: Path) -> AsyncIterator[aiosqlite.Connection]:
+        async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            conn.row_factory = sqlite3.Row
+            yield conn
+
+    async def workspaces(self) -> list[dict[str, Any]]:
+        found = []
+        for path in sorted((self.data / "workspaces").glob("*/workspace.sqlite")):
+            ws = await self.workspace(path.parent.name)
+            if ws:
+                found.append(ws)
+        return found
+
+    async def workspace(self, name: str) -> dict[str, Any] | None:
+        path = self.workspace_db(name)
+        if not path.exists():
+            return None
+        async with self._open(path) as conn:
+            row = await (await conn.execute("SELECT value FROM meta WHERE key='created_at'")).fetchone()
+        return {"name": name, "created_at": row[0]} if row else None
+
+    async def projects(self, workspace: str) -> list[dict[str, Any]]:
+        async with self._open(self.workspace_db(workspace)) as conn:
+            rows = await (await conn.execute("SELECT * FROM projects ORDER BY name")).fetchall()
+        return [{"workspace": workspace, **dict(r)} for r in rows]
+
+    async def project(self, workspace: str, name: str) -> dict[str, Any] | None:
+        async with self._open(self.workspace_db(workspace)) as conn:
+            row = await (await conn.execute("SELECT * FROM projects WHERE name = ?", (name,))).fetchone()
+        return {"workspace": workspace, **dict(row)} if row else None
+
+    async def tasks(
+        self, workspace: str, project: str | None, statuses: list[str], limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first (task ids sort by creation time); the cursor is the last id of the page."""
+        where, args = [], []
+        if project:
+            where.append("project = ?")
+            args.append(project)
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if cursor:
+            where.append("id < ?")
+            args.append(cursor)
+        sql = "SELECT id, project, title, branch, status, status_message, updated_at, seq FROM tasks"
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        async with self._open(self.workspace_db(workspace)) as conn:
+            rows = await (await conn.execute(sql, [*args, limit + 1])).fetchall()
+        page = [dict(r) for r in rows[:limit]]
+        return page, (page[-1]["id"] if len(rows) > limit else None)
+
+    async def task(self, task_id: str) -> dict[str, Any] | None:
+        path = task_db_path(self.data, task_id)
+        if not path.exists():
+            return None
+        try:
+            async with self._open(path) as conn:
+                task = await (await conn.execute("SELECT * FROM task")).fetchone()
+                steps = await (await conn.execute("SELECT * FROM steps ORDER BY ord")).fetchall()
+        except sqlite3.OperationalError:
+            return None  # created but not yet committed
+        return record_from_rows(task, list(steps)) if task else None
+
+    async def history(self, task_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        async with self._open(task_db_path(self.data, task_id)) as conn:
+            rows = await (
+                await conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit))
+            ).fetchall()
+        return [event_from_row(r) for r in rows]
+
+    async def unfinished(self) -> dict[str, tuple[str, str]]:
+        """Start-up: every task not at rest, task id → (workspace, project). The projection names most;
+        a task database missing from every projection (a crash before its create answered) is included
+        whatever its status, so that its activation projects it."""
+        found: dict[str, tuple[str, str]] = {}
+        known: set[str] = set()
+        rest = tuple(s.value for s in AT_REST)
+        for ws in await self.workspaces():
+            async with self._open(self.workspace_db(ws["name"])) as conn:
+                rows = await (await conn.execute("SELECT id, project, status FROM tasks")).fetchall()
+            for row in rows:
+                known.add(row["id"])
+                if row["status"] not in rest:
+                    found[row["id"]] = (ws["name"], row["project"])
+        for path in (self.data / "tasks").glob("*.sqlite"):
+            if path.stem not in known:
+                record = await self.task(path.stem)
+                if record:  # at rest or not, its activation brings the projection up to date
+                    found[record["id"]] = (record["workspace"], record["project"])
+        return found

@@ -1,0 +1,150 @@
+"""HTTP handlers: parse, ask or read, answer. Thin by design; the actors hold the behaviour."""
+
+from aiohttp import web
+
+from backend import repos
+from backend.errors import ApiError
+from backend.runtime import Runtime
+from backend.validation import int_param, is_task_id, json_body, statuses_param, valid_branch
+from schemas.api import NAME_PATTERN, ProjectCreate, TaskCreate, WorkspaceCreate
+from schemas.workspace_messages import CreateTask, ProjectRegistered, RegisterProject, TaskCreated
+
+RUNTIME = web.AppKey("runtime", Runtime)
+routes = web.RouteTableDef()
+
+
+def _rt(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+@routes.get("/v1/health")
+async def health(request: web.Request) -> web.Response:
+    state = _rt(request).health
+    return web.json_response({"status": state}, status=200 if state == "ok" else 503)
+
+
+@routes.get("/v1/workspaces")
+async def list_workspaces(request: web.Request) -> web.Response:
+    return web.json_response({"workspaces": await _rt(request).reader.workspaces()})
+
+
+@routes.post("/v1/workspaces")
+async def create_workspace(request: web.Request) -> web.Response:
+    body = await json_body(request, WorkspaceCreate)
+    rt = _rt(request)
+    if body.name in rt.workspaces:
+        raise ApiError(409, "workspace_exists", f"workspace {body.name!r} exists")
+    created, workspace = await rt.start_workspace(body.name)
+    if not created:
+        raise ApiError(409, "workspace_exists", f"workspace {body.name!r} exists")
+    return web.json_response(workspace.model_dump(), status=201)
+
+
+@routes.get("/v1/workspaces/{ws}/projects")
+async def list_projects(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    ws = request.match_info["ws"]
+    rt.workspace_addr(ws)
+    return web.json_response({"projects": await rt.reader.projects(ws)})
+
+
+@routes.post("/v1/workspaces/{ws}/projects")
+async def register_project(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    ws = request.match_info["ws"]
+    addr = rt.workspace_addr(ws)
+    body = await json_body(request, ProjectCreate)
+    repo = repos.normalize(body.repo)
+    if await rt.reader.project(ws, body.name):
+        raise ApiError(409, "project_exists", f"project {body.name!r} exists in workspace {ws!r}")
+    await repos.check(repo)
+    reply = await rt.ask(addr, RegisterProject(request_id=rt.bridge.request_id(), name=body.name, repo=repo))
+    assert isinstance(reply, ProjectRegistered)
+    if not reply.created:
+        raise ApiError(409, "project_exists", f"project {body.name!r} exists in workspace {ws!r}")
+    return web.json_response(reply.project.model_dump(), status=201)
+
+
+@routes.get("/v1/workspaces/{ws}/projects/{project}")
+async def get_project(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    ws, name = request.match_info["ws"], request.match_info["project"]
+    rt.workspace_addr(ws)
+    project = await rt.reader.project(ws, name)
+    if project is None:
+        raise ApiError(404, "project_not_found", f"no project {name!r} in workspace {ws!r}")
+    return web.json_response(project)
+
+
+@routes.post("/v1/workspaces/{ws}/projects/{project}/tasks")
+async def create_task(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    ws, project = request.match_info["ws"], request.match_info["project"]
+    addr = rt.workspace_addr(ws)
+    body = await json_body(request, TaskCreate)
+    if body.branch is not None and not valid_branch(body.branch):
+        raise ApiError(422, "validation_error", "branch is not a valid git branch name",
+                       [{"loc": ["branch"], "msg": "git check-ref-format --branch refuses it"}])
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
+        raise ApiError(422, "invalid_header", "Idempotency-Key must be 1-200 printable characters")
+    msg = CreateTask(request_id=rt.bridge.request_id(), project=project, body=body, idempotency_key=key)
+    reply = await rt.ask(addr, msg)
+    assert isinstance(reply, TaskCreated)
+    record = reply.record
+    return web.json_response(record, status=201 if reply.created else 200,
+                             headers={"Location": f"/v1/tasks/{record['id']}"})
+
+
+@routes.get("/v1/workspaces/{ws}/tasks")
+async def list_tasks(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    ws = request.match_info["ws"]
+    rt.workspace_addr(ws)
+    project = request.query.get("project") or None
+    if project is not None and not _is_name(project):
+        raise ApiError(422, "invalid_parameter", "project is not a valid name", {"parameter": "project"})
+    cursor = request.query.get("cursor") or None
+    if cursor is not None and not is_task_id(cursor):
+        raise ApiError(422, "invalid_parameter", "cursor is not one this server gave", {"parameter": "cursor"})
+    limit = int_param(request, "limit", 100, 1, 1000)
+    tasks, next_cursor = await rt.reader.tasks(ws, project, statuses_param(request), limit, cursor)
+    return web.json_response({"tasks": tasks, "next_cursor": next_cursor})
+
+
+@routes.get("/v1/tasks/{task_id}")
+async def get_task(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    record = await rt.reader.task(_task_id(request))
+    if record is None:
+        raise _task_not_found(request)
+    return web.json_response(record)
+
+
+@routes.get("/v1/tasks/{task_id}/history")
+async def history(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    task_id = _task_id(request)
+    after = int_param(request, "after", 0, 0)
+    limit = int_param(request, "limit", 100, 1, 1000)
+    if await rt.reader.task(task_id) is None:
+        raise _task_not_found(request)
+    return web.json_response({"events": await rt.reader.history(task_id, after, limit)})
+
+
+def _task_id(request: web.Request) -> str:
+    """Ids name files: anything not shaped like an id is simply unknown (no path is ever built from it)."""
+    task_id = request.match_info["task_id"]
+    if not is_task_id(task_id):
+        raise _task_not_found(request)
+    return task_id
+
+
+def _task_not_found(request: web.Request) -> ApiError:
+    return ApiError(404, "task_not_found", f"no task {request.match_info['task_id']!r}")
+
+
+def _is_name(value: str) -> bool:
+    import re
+
+    return bool(re.match(NAME_PATTERN, value))

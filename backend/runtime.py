@@ -1,0 +1,67 @@
+"""The web process's handle on the actor system: workspace actors, start-up resume, health state."""
+
+from typing import Any, Literal
+
+import structlog
+
+from actors import system
+from backend.bridge import Bridge
+from backend.errors import ApiError
+from backend.reader import Reader
+from schemas.api import Workspace
+from schemas.messages import Failure, Reply, Request
+from schemas.settings import Settings
+from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
+from actors.workspace import WorkspaceActor
+
+Health = Literal["starting", "ok", "draining"]
+DEFAULT_WORKSPACE = "default"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, asys: Any, bridge: Bridge, reader: Reader) -> None:
+        self.settings, self.asys, self.bridge, self.reader = settings, asys, bridge, reader
+        self.health: Health = "starting"
+        self.workspaces: dict[str, Any] = {}
+        self.log = structlog.get_logger().bind(component="runtime")
+
+    async def start(self) -> None:
+        """Start every workspace's actor (creating `default`), then resume every unfinished task."""
+        names = {ws["name"] for ws in await self.reader.workspaces()} | {DEFAULT_WORKSPACE}
+        for name in sorted(names):
+            await self.start_workspace(name)
+        unfinished = await self.reader.unfinished()
+        by_workspace: dict[str, dict[str, str]] = {}
+        for task_id, (workspace, project) in unfinished.items():
+            by_workspace.setdefault(workspace, {})[task_id] = project
+        for workspace, tasks in by_workspace.items():
+            addr = self.workspaces.get(workspace)
+            if addr is None:
+                self.log.warning("resume.unknown_workspace", workspace=workspace, tasks=len(tasks))
+                continue
+            reply = await self.ask(addr, ResumeTasks(request_id=self.bridge.request_id(), tasks=tasks))
+            assert isinstance(reply, ResumeDispatched)
+        self.log.info("runtime.ready", workspaces=len(self.workspaces), resumed=len(unfinished))
+        self.health = "ok"
+
+    async def start_workspace(self, name: str) -> tuple[bool, Workspace]:
+        addr = await self.bridge.create_actor(WorkspaceActor, f"workspace:{name}")
+        msg = StartWorkspace(request_id=self.bridge.request_id(), name=name, settings=self.settings)
+        reply = await self.ask(addr, msg)
+        assert isinstance(reply, WorkspaceStarted)
+        self.workspaces[name] = addr
+        system.write_pid_file(self.settings.data, self.settings.actor_port, reply.identity["sid"])
+        return reply.created, reply.workspace
+
+    async def ask(self, addr: Any, msg: Request) -> Reply:
+        """Ask an actor; a refusal becomes the API error it describes."""
+        reply = await self.bridge.ask(addr, msg)
+        if isinstance(reply, Failure):
+            raise ApiError(reply.status, reply.code, reply.message, reply.details)
+        return reply
+
+    def workspace_addr(self, name: str) -> Any:
+        addr = self.workspaces.get(name)
+        if addr is None:
+            raise ApiError(404, "workspace_not_found", f"no workspace {name!r}")
+        return addr

@@ -1,0 +1,132 @@
+"""The HTTP contract's request and response models (DESIGN "HTTP contract")."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.status import AgentKind, ProviderKind, TaskStatus
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+TASK_ID_PATTERN = r"^[0-9a-f]{22}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkspaceCreate(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+class Workspace(BaseModel):
+    name: str
+    created_at: str
+
+
+class ProjectCreate(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    repo: str = Field(min_length=1, max_length=4096)
+
+
+class Project(BaseModel):
+    workspace: str
+    name: str
+    repo: str
+    created_at: str
+
+
+class TaskCreate(_Strict):
+    prompt: str = Field(min_length=1, max_length=32768)
+    title: str | None = Field(None, min_length=1, max_length=200)
+    branch: str | None = Field(None, min_length=1, max_length=200)
+    agent: AgentKind = AgentKind.mock
+    provider: ProviderKind | None = None
+
+    @field_validator("branch")
+    @classmethod
+    def _branch_is_safe(cls, value: str | None) -> str | None:
+        # The full `git check-ref-format --branch` check runs in the bridge; this rejects the obvious at once.
+        if value is not None and (value.startswith("-") or any(c.isspace() for c in value)):
+            raise ValueError("branch must not start with '-' or contain whitespace")
+        return value
+
+
+class Sandbox(BaseModel):
+    id: str
+    provider: ProviderKind
+    path: str
+
+
+class TaskError(BaseModel):
+    step: str
+    message: str
+    attempts: int
+    at: str
+
+
+class Step(BaseModel):
+    name: TaskStatus
+    status: str
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+
+
+class TaskRecord(BaseModel):
+    id: str
+    workspace: str
+    project: str
+    title: str
+    branch: str
+    prompt: str
+    agent: AgentKind
+    provider: ProviderKind
+    status: TaskStatus
+    status_message: str
+    sandbox: Sandbox | None
+    agent_endpoint: str | None
+    session_id: str | None
+    error: TaskError | None
+    steps: list[Step]
+    created_at: str
+    updated_at: str
+    seq: int
+
+
+class TaskSummary(BaseModel):
+    id: str
+    project: str
+    title: str
+    branch: str
+    status: TaskStatus
+    status_message: str
+    updated_at: str
+    seq: int
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskSummary]
+    next_cursor: str | None
+
+
+class Event(BaseModel):
+    seq: int
+    kind: str
+    status: TaskStatus
+    at: str
+    data: dict[str, Any]
+
+
+class History(BaseModel):
+    events: list[Event]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,90 @@
+"""The task status enum, event kinds and the canonical provisioning steps, defined once."""
+
+from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    """Every status of the original (Foundry) enum, in lifecycle order."""
+
+    init_bootstrap_db = "init_bootstrap_db"
+    init_enqueue_provision = "init_enqueue_provision"
+    init_ensure_name = "init_ensure_name"
+    init_assert_name = "init_assert_name"
+    init_create_sandbox = "init_create_sandbox"
+    init_ensure_agent = "init_ensure_agent"
+    init_start_sandbox_instance = "init_start_sandbox_instance"
+    init_create_session = "init_create_session"
+    init_write_db = "init_write_db"
+    init_start_status_sync = "init_start_status_sync"
+    init_complete = "init_complete"
+    running = "running"
+    idle = "idle"
+    archive_stop_status_sync = "archive_stop_status_sync"
+    archive_release_sandbox = "archive_release_sandbox"
+    archive_finalize = "archive_finalize"
+    archived = "archived"
+    kill_destroy_sandbox = "kill_destroy_sandbox"
+    kill_finalize = "kill_finalize"
+    killed = "killed"
+    error = "error"
+
+
+AT_REST: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.running, TaskStatus.idle, TaskStatus.error, TaskStatus.archived, TaskStatus.killed}
+)
+
+# Provisioning, in order: each step is entered with `task.status` and finished with its result event.
+PROVISION_STEPS: tuple[TaskStatus, ...] = (
+    TaskStatus.init_ensure_name,
+    TaskStatus.init_create_sandbox,
+    TaskStatus.init_ensure_agent,
+    TaskStatus.init_create_session,
+    TaskStatus.running,
+)
+
+
+class EventKind(StrEnum):
+    created = "task.created"
+    status = "task.status"
+    named = "task.named"
+    sandbox = "task.sandbox"
+    agent = "task.agent"
+    session = "task.session"
+    initialized = "task.initialized"
+    retry = "task.retry"
+    error = "task.error"
+    archive = "task.archive"
+    kill = "task.kill"
+
+
+RESULT_EVENT: dict[TaskStatus, EventKind] = {
+    TaskStatus.init_ensure_name: EventKind.named,
+    TaskStatus.init_create_sandbox: EventKind.sandbox,
+    TaskStatus.init_ensure_agent: EventKind.agent,
+    TaskStatus.init_create_session: EventKind.session,
+    TaskStatus.running: EventKind.initialized,
+}
+
+STATUS_MESSAGE: dict[TaskStatus, str] = {
+    TaskStatus.init_enqueue_provision: "provision queued",
+    TaskStatus.init_ensure_name: "determining title and branch",
+    TaskStatus.init_create_sandbox: "creating sandbox",
+    TaskStatus.init_ensure_agent: "ensuring sandbox agent",
+    TaskStatus.init_create_session: "creating agent session",
+    TaskStatus.running: "task initialized",
+}
+
+
+class AgentKind(StrEnum):
+    mock = "mock"
+    claude = "claude"
+    codex = "codex"
+    opencode = "opencode"
+    amp = "amp"
+    pi = "pi"
+    cursor = "cursor"
+
+
+class ProviderKind(StrEnum):
+    local = "local"
+    sim = "sim"

@@ -1,0 +1,49 @@
+"""Messages of the TaskActor (actors/task.py)."""
+
+from pathlib import Path
+from typing import Any
+
+from schemas.messages import Message, Request
+from schemas.settings import Settings
+from schemas.status import AgentKind, ProviderKind
+
+
+class Bind(Message):
+    """Sent once to a pooled task actor: who it reports to. The task id comes with Initialize/Activate."""
+
+    workspace: str
+    project: str
+    repo: str
+    mirror: Path
+    settings: Settings
+    workspace_addr: Any
+    project_addr: Any
+
+
+class Initialize(Request):
+    """Create: make the record and `task.created` durable, reply, then provision in the background."""
+
+    task_id: str
+    title: str
+    branch: str
+    branch_given: bool
+    prompt: str
+    agent: AgentKind
+    provider: ProviderKind
+
+
+class Activate(Message):
+    """Resume: open an existing task and continue from its first unfinished step."""
+
+    task_id: str
+
+
+class Provision(Message):
+    task_id: str
+
+
+class TaskInitialized(Request):
+    """Task → workspace, on the create path: upsert the projection, then answer the client."""
+
+    created: bool
+    record: dict[str, Any]

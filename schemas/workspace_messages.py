@@ -1,0 +1,56 @@
+"""Messages of the WorkspaceActor (actors/workspace.py)."""
+
+from typing import Any
+
+from schemas.api import Project, TaskCreate, TaskSummary, Workspace
+from schemas.messages import Message, Reply, Request
+from schemas.settings import Settings
+
+
+class StartWorkspace(Request):
+    name: str
+    settings: Settings
+
+
+class WorkspaceStarted(Reply):
+    created: bool
+    workspace: Workspace
+    identity: dict[str, Any]  # pid and session id of the actor system, for the stale-system fence
+
+
+class RegisterProject(Request):
+    name: str
+    repo: str
+
+
+class ProjectRegistered(Reply):
+    created: bool
+    project: Project
+
+
+class CreateTask(Request):
+    project: str
+    body: TaskCreate
+    idempotency_key: str | None = None
+
+
+class TaskCreated(Reply):
+    created: bool
+    record: dict[str, Any]
+
+
+class ResumeTasks(Request):
+    """Start-up: activate these tasks (task id → project); each continues from its first unfinished step."""
+
+    tasks: dict[str, str]
+
+
+class ResumeDispatched(Reply):
+    count: int
+
+
+class TaskChanged(Message):
+    """A task actor committed: the workspace keeps the projection current (newer seq wins)."""
+
+    summary: TaskSummary
+    workspace: str
