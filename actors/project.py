@@ -120,8 +120,13 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
                 self.conn.execute("UPDATE tasks SET idempotency_key = NULL WHERE id = ?", (row["id"],))
                 row = None
             if row and row["body_hash"] != body_hash:
-                self._refuse(msg, 409, "idempotency_conflict",
-                             "this Idempotency-Key was used with a different body", {"task_id": row["id"]})
+                self._refuse(
+                    msg,
+                    409,
+                    "idempotency_conflict",
+                    "this Idempotency-Key was used with a different body",
+                    {"task_id": row["id"]},
+                )
                 return
             if row:
                 # Replay: Initialize is idempotent, and re-creates the record if a crash lost it.
@@ -132,12 +137,15 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         branch = body.branch or derive_branch(title, task_id)
         holder = self.conn.execute("SELECT task_id FROM branches WHERE branch = ?", (branch,)).fetchone()
         if holder:
-            self._refuse(msg, 409, "branch_taken", f"branch {branch!r} belongs to another task",
-                         {"task_id": holder[0]})
+            self._refuse(
+                msg, 409, "branch_taken", f"branch {branch!r} belongs to another task", {"task_id": holder[0]}
+            )
             return
         with db.transaction(self.conn) as c:
-            c.execute("INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      (task_id, msg.idempotency_key, body_hash, title, branch, int(bool(body.branch)), db.utcnow()))
+            c.execute(
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (task_id, msg.idempotency_key, body_hash, title, branch, int(bool(body.branch)), db.utcnow()),
+            )
             c.execute("INSERT INTO branches VALUES (?, ?)", (branch, task_id))
         self._initialize(msg, task_id, title, branch, bool(body.branch))
 
@@ -175,9 +183,17 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
     def _initialize(self, msg: CreateTask, task_id: str, title: str, branch: str, given: bool) -> None:
         assert self.settings
         body = msg.body
-        init = Initialize(request_id=msg.request_id, reply_to=msg.reply_to, task_id=task_id, title=title,
-                          branch=branch, branch_given=given, prompt=body.prompt, agent=body.agent,
-                          provider=body.provider or self.settings.provider)
+        init = Initialize(
+            request_id=msg.request_id,
+            reply_to=msg.reply_to,
+            task_id=task_id,
+            title=title,
+            branch=branch,
+            branch_given=given,
+            prompt=body.prompt,
+            agent=body.agent,
+            provider=body.provider or self.settings.provider,
+        )
         self.send(self._actor_for(task_id), init)
         self.send(self.myAddress, RefillPool())
 
@@ -192,35 +208,60 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
     def _new_task_actor(self) -> Any:
         assert self.project and self.settings
         addr = self.createActor(TaskActor)
-        self.send(addr, Bind(workspace=self.project.workspace, project=self.project.name, repo=self.project.repo,
-                             mirror=self.mirror, settings=self.settings, workspace_addr=self.workspace_addr,
-                             project_addr=self.myAddress))
+        self.send(
+            addr,
+            Bind(
+                workspace=self.project.workspace,
+                project=self.project.name,
+                repo=self.project.repo,
+                mirror=self.mirror,
+                settings=self.settings,
+                workspace_addr=self.workspace_addr,
+                project_addr=self.myAddress,
+            ),
+        )
         return addr
 
     def _sync_mirror(self) -> None:
         assert self.offload and self.project and self.settings
         self.mirror_busy = True
         waiters, self.mirror_waiters = self.mirror_waiters, []
-        self.offload.submit(lambda result, error: self._mirror_synced(waiters, result, error),
-                            sync_mirror, self.project.repo, self.mirror, self.settings.git_timeout_s)
+        self.offload.submit(
+            lambda result, error: self._mirror_synced(waiters, result, error),
+            sync_mirror,
+            self.project.repo,
+            self.mirror,
+            self.settings.git_timeout_s,
+        )
 
-    def _mirror_synced(self, waiters: list[tuple[Any, EnsureMirror]], result: Any, error: BaseException | None) -> None:
+    def _mirror_synced(
+        self, waiters: list[tuple[Any, EnsureMirror]], result: Any, error: BaseException | None
+    ) -> None:
         self.mirror_busy = False
         if error:
             self.log.warning("mirror.sync_failed", error=str(error))
         default, heads = result if result else (None, set())
         for addr, ask in waiters:
-            self.send(addr, MirrorReady(task_id=ask.task_id, attempt=ask.attempt, mirror=str(self.mirror),
-                                        default_branch=default, branch_exists=ask.branch in heads,
-                                        error=str(error) if error else None))
+            self.send(
+                addr,
+                MirrorReady(
+                    task_id=ask.task_id,
+                    attempt=ask.attempt,
+                    mirror=str(self.mirror),
+                    default_branch=default,
+                    branch_exists=ask.branch in heads,
+                    error=str(error) if error else None,
+                ),
+            )
         if self.mirror_waiters:  # asked while we fetched: they get a fetch that started after they asked
             self._sync_mirror()
 
     def _refuse(self, msg: CreateTask, status: int, code: str, message: str, details: Any = None) -> None:
-        self.send(msg.reply_to, Failure(request_id=msg.request_id, status=status, code=code, message=message,
-                                        details=details))
+        self.send(
+            msg.reply_to,
+            Failure(request_id=msg.request_id, status=status, code=code, message=message, details=details),
+        )
 
 
 def _age_s(iso: str) -> float:
     return time.time() - db.parse(iso)
-

@@ -63,17 +63,23 @@ def read_pid_file(data: Path) -> dict[str, Any] | None:
 
 
 def write_pid_file(data: Path, actor_port: int, actor_sid: int | None) -> None:
-    info = {"server_pid": os.getpid(), "actor_port": actor_port, "actor_sid": actor_sid, "started_at": time.time()}
+    info = {
+        "server_pid": os.getpid(),
+        "actor_port": actor_port,
+        "actor_sid": actor_sid,
+        "started_at": time.time(),
+    }
     tmp = data / "crucible.pid.tmp"
     tmp.write_text(json.dumps(info))
     tmp.replace(data / "crucible.pid")
 
 
 def session_processes(sid: int) -> list[psutil.Process]:
+    """The live (not zombie) processes of a session, this one excepted."""
     procs = []
     for proc in psutil.process_iter():
         try:
-            if proc.pid != os.getpid() and os.getsid(proc.pid) == sid:
+            if proc.pid != os.getpid() and os.getsid(proc.pid) == sid and _alive(proc):
                 procs.append(proc)
         except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
             continue
@@ -86,18 +92,32 @@ def end_session(sid: int | None, grace: float = 0.0) -> int:
     adopts them. Returns how many had to be killed."""
     if not sid or sid == os.getsid(0):
         return 0
-    deadline = time.monotonic() + grace
-    procs = session_processes(sid)
-    while procs and time.monotonic() < deadline:
-        time.sleep(0.05)
-        procs = [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    procs = _wait_dead(session_processes(sid), grace)
     for proc in procs:
         try:
             proc.send_signal(signal.SIGKILL)
         except psutil.NoSuchProcess:
             continue
-    psutil.wait_procs(procs, timeout=5)
+    _wait_dead(procs, 5.0)
     return len(procs)
+
+
+def _alive(proc: psutil.Process) -> bool:
+    """Zombies count as dead: they hold nothing, and their reaping is their parent's (or init's) affair."""
+    try:
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_dead(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` for the processes to end; return those still alive."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if _alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [p for p in alive if _alive(p)]
+    return alive
 
 
 def start(actor_port: int, data: Path) -> Any:
@@ -118,8 +138,14 @@ def start(actor_port: int, data: Path) -> Any:
     log_defs = {
         "version": 1,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(message)s"}},
-        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(logs / "thespian.log"),
-                              "formatter": "plain", "level": "WARNING"}},
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(logs / "thespian.log"),
+                "formatter": "plain",
+                "level": "WARNING",
+            }
+        },
         "root": {"handlers": ["file"], "level": "WARNING"},
     }
     return ActorSystem(SYSTEM_BASE, {"Admin Port": actor_port}, logDefs=log_defs, transientUnique=True)

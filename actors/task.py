@@ -27,7 +27,7 @@ from actors.task_store import TaskStore, summary_from_record, task_db_path
 from schemas.api import TaskSummary
 from schemas.messages import Failure
 from schemas.project_messages import EnsureMirror, MirrorReady
-from schemas.status import AT_REST, PROVISION_STEPS, RESULT_EVENT, TaskStatus
+from schemas.status import AT_REST, RESULT_EVENT, TaskStatus
 from schemas.task_messages import Activate, Bind, Initialize, Provision, TaskInitialized
 from schemas.workspace_messages import TaskChanged
 
@@ -40,6 +40,7 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.provider: Provider | None = None
         self.task_id: str | None = None
         self.store: TaskStore | None = None
+        self.lock_fd: int | None = None
         self.log: Any = logs.get()
         # The attempt in flight; an outcome or wakeup naming any other (step, run) is stale and ignored.
         self.step: TaskStatus | None = None
@@ -63,20 +64,37 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
         try:
             self._open(msg.task_id)
         except BlockingIOError:
-            self.send(msg.reply_to, Failure(request_id=msg.request_id, status=503, code="task_busy",
-                                            message="the task is held by another actor; retry shortly"))
+            self.send(
+                msg.reply_to,
+                Failure(
+                    request_id=msg.request_id,
+                    status=503,
+                    code="task_busy",
+                    message="the task is held by another actor; retry shortly",
+                ),
+            )
             return
         assert self.store and self.bound
         fields = {
-            "id": msg.task_id, "workspace": self.bound.workspace, "project": self.bound.project,
-            "title": msg.title, "branch": msg.branch, "branch_given": int(msg.branch_given),
-            "prompt": msg.prompt, "agent": msg.agent.value, "provider": msg.provider.value,
+            "id": msg.task_id,
+            "workspace": self.bound.workspace,
+            "project": self.bound.project,
+            "title": msg.title,
+            "branch": msg.branch,
+            "branch_given": int(msg.branch_given),
+            "prompt": msg.prompt,
+            "agent": msg.agent.value,
+            "provider": msg.provider.value,
         }
-        created = self.store.create(fields, {"prompt": msg.prompt, "agent": msg.agent, "provider": msg.provider})
+        created = self.store.create(
+            fields, {"prompt": msg.prompt, "agent": msg.agent, "provider": msg.provider}
+        )
         self.provider = make_provider(msg.provider, self.bound.settings)
         record = self.store.record()
         self.log.info("task.initialized", created=created, status=record["status"])
-        reply = TaskInitialized(request_id=msg.request_id, reply_to=msg.reply_to, created=created, record=record)
+        reply = TaskInitialized(
+            request_id=msg.request_id, reply_to=msg.reply_to, created=created, record=record
+        )
         self.send(self.bound.workspace_addr, reply)
         self.send(self.myAddress, Provision(task_id=msg.task_id))
 
@@ -97,8 +115,12 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
             return
         assert self.store
         record = self.store.record()
-        result = {"title": record["title"], "branch": record["branch"], "existing": msg.branch_exists,
-                  "base": msg.default_branch}
+        result = {
+            "title": record["title"],
+            "branch": record["branch"],
+            "existing": msg.branch_exists,
+            "base": msg.default_branch,
+        }
         self._complete(TaskStatus.init_ensure_name, msg.attempt, result, None)
 
     def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
@@ -121,6 +143,8 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
             self.offload.close()
         if self.store:
             self.store.close()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
 
     # ---- the step machine -----------------------------------------------------------------------
 
@@ -148,8 +172,10 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
         if resumed:
             deadline = datetime.now(UTC) + timedelta(seconds=self.bound.settings.step_deadline_s)
             self.store.enter(step, attempt, _iso(deadline))
-            self.wakeupAfter(timedelta(seconds=self.bound.settings.step_deadline_s),
-                             payload=("deadline", step.value, self.run))
+            self.wakeupAfter(
+                timedelta(seconds=self.bound.settings.step_deadline_s),
+                payload=("deadline", step.value, self.run),
+            )
             self._publish()
         else:
             self.store.begin_attempt(step, attempt)
@@ -203,7 +229,9 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
         ctx = self._context()
         self.offload.submit(lambda result, error: self._complete(step, run, result, error), fn, ctx)
 
-    def _complete(self, step: TaskStatus, run: int, result: dict[str, Any] | None, error: BaseException | None) -> None:
+    def _complete(
+        self, step: TaskStatus, run: int, result: dict[str, Any] | None, error: BaseException | None
+    ) -> None:
         assert self.store and self.bound
         if run != self.run or step != self.step or not self.in_flight:
             return  # a late outcome of an attempt that was given up
@@ -224,7 +252,9 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
         if permanent or row["attempts"] >= settings.max_attempts or _iso(retry_at) >= row["deadline_at"]:
             self._give_up(step, message)
             return
-        self.log.warning("step.retry", task_id=self.task_id, step=step.value, attempt=row["attempts"], error=message)
+        self.log.warning(
+            "step.retry", task_id=self.task_id, step=step.value, attempt=row["attempts"], error=message
+        )
         self.store.schedule_retry(step, row["attempts"], message, _iso(retry_at))
         self._publish()
         self.wakeupAfter(timedelta(seconds=delay), payload=("retry", step.value, self.run))
@@ -253,7 +283,7 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
         except BlockingIOError:
             os.close(fd)
             raise
-        self.task_id = task_id
+        self.task_id, self.lock_fd = task_id, fd
         self.store = TaskStore(path, self.bound.settings.sqlite_synchronous)
         self.log = self.log.bind(task_id=task_id)
 
@@ -263,9 +293,15 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
         named = self.store.step(TaskStatus.init_ensure_name)
         agent = self.store.step(TaskStatus.init_ensure_agent)
         return TaskContext(
-            task_id=self.task_id, workspace=self.bound.workspace, project=self.bound.project,
-            branch=record["branch"], prompt=record["prompt"], agent=record["agent"],
-            data=self.bound.settings.data, mirror=self.bound.mirror, settings=self.bound.settings,
+            task_id=self.task_id,
+            workspace=self.bound.workspace,
+            project=self.bound.project,
+            branch=record["branch"],
+            prompt=record["prompt"],
+            agent=record["agent"],
+            data=self.bound.settings.data,
+            mirror=self.bound.mirror,
+            settings=self.bound.settings,
             branch_exists=bool(named["result"] and json.loads(named["result"]).get("existing")),
             sandbox=record["sandbox"],
             agent_info=json.loads(agent["result"]) if agent["result"] else None,
@@ -296,6 +332,3 @@ def _iso(moment: datetime) -> str:
 def _until(iso: str) -> timedelta:
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     return max(moment - datetime.now(UTC), timedelta(0))
-
-
-PROVISION_ORDER = PROVISION_STEPS

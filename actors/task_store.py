@@ -161,7 +161,9 @@ class TaskStore:
                 "UPDATE steps SET status='started', attempts=?, next_at=NULL WHERE name=?", (attempt, step)
             )
 
-    def finish(self, step: TaskStatus, kind: EventKind, result: dict[str, Any], updates: dict[str, Any]) -> None:
+    def finish(
+        self, step: TaskStatus, kind: EventKind, result: dict[str, Any], updates: dict[str, Any]
+    ) -> None:
         """A step is done: its result, the record's new fields and the one result event, atomically."""
         unknown = set(updates) - RECORD_COLUMNS
         if unknown:
@@ -169,7 +171,8 @@ class TaskStore:
         with self._lock, db.transaction(self._conn) as c:
             now = db.utcnow()
             c.execute(
-                "UPDATE steps SET status='done', finished_at=?, result=?, error=NULL, next_at=NULL WHERE name=?",
+                "UPDATE steps SET status='done', finished_at=?, result=?, error=NULL, next_at=NULL"
+                " WHERE name=?",
                 (now, json.dumps(result), step),
             )
             for column, value in updates.items():
@@ -186,7 +189,9 @@ class TaskStore:
     def schedule_retry(self, step: TaskStatus, attempt: int, error: str, next_at: str) -> None:
         with self._lock, db.transaction(self._conn) as c:
             now = db.utcnow()
-            c.execute("UPDATE steps SET status='retrying', error=?, next_at=? WHERE name=?", (error, next_at, step))
+            c.execute(
+                "UPDATE steps SET status='retrying', error=?, next_at=? WHERE name=?", (error, next_at, step)
+            )
             c.execute("UPDATE task SET status_message = ?, updated_at = ?", (f"retrying: {error}", now))
             data = {"attempt": attempt, "error": error, "next_at": next_at, "source": "backoff"}
             self._append(c, EventKind.retry, step, data, now)
@@ -207,7 +212,9 @@ class TaskStore:
     def _set_status(self, c: sqlite3.Connection, status: TaskStatus, message: str, now: str) -> None:
         c.execute("UPDATE task SET status = ?, status_message = ?, updated_at = ?", (status, message, now))
 
-    def _append(self, c: sqlite3.Connection, kind: EventKind, status: TaskStatus, data: dict[str, Any], at: str) -> None:
+    def _append(
+        self, c: sqlite3.Connection, kind: EventKind, status: TaskStatus, data: dict[str, Any], at: str
+    ) -> None:
         seq = c.execute("SELECT seq FROM task").fetchone()[0] + 1
         c.execute(
             "INSERT INTO events (seq, kind, status, at, data) VALUES (?, ?, ?, ?, ?)",

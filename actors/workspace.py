@@ -68,22 +68,29 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
             self.conn = db.connect(path, SCHEMA, msg.settings.sqlite_synchronous)
             for row in self.conn.execute("SELECT * FROM projects"):
                 self._start_project(Project(workspace=self.name, **dict(row)))
-        created = self.conn.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (db.utcnow(),)
-        ).rowcount == 1
+        created = (
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (db.utcnow(),)).rowcount
+            == 1
+        )
         created_at = self.conn.execute("SELECT value FROM meta WHERE key='created_at'").fetchone()[0]
         self.log.info("workspace.started", created=created, projects=len(self.projects))
         identity = {"pid": os.getpid(), "sid": os.getsid(0)}
         workspace = Workspace(name=self.name, created_at=created_at)
-        self.send(sender, WorkspaceStarted(request_id=msg.request_id, created=created, workspace=workspace,
-                                           identity=identity))
+        self.send(
+            sender,
+            WorkspaceStarted(
+                request_id=msg.request_id, created=created, workspace=workspace, identity=identity
+            ),
+        )
 
     def receiveMsg_RegisterProject(self, msg: RegisterProject, sender: Any) -> None:
         assert self.conn
         existing = self.projects.get(msg.name)
         if existing is None:
             existing = Project(workspace=self.name, name=msg.name, repo=msg.repo, created_at=db.utcnow())
-            self.conn.execute("INSERT INTO projects VALUES (?, ?, ?)", (msg.name, msg.repo, existing.created_at))
+            self.conn.execute(
+                "INSERT INTO projects VALUES (?, ?, ?)", (msg.name, msg.repo, existing.created_at)
+            )
             self._start_project(existing)
             self.log.info("project.registered", project=msg.name)
             self.send(sender, ProjectRegistered(request_id=msg.request_id, created=True, project=existing))
@@ -93,14 +100,23 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         addr = self.project_addrs.get(msg.project)
         if addr is None:
-            self.send(sender, Failure(request_id=msg.request_id, status=404, code="project_not_found",
-                                      message=f"no project {msg.project!r} in workspace {self.name!r}"))
+            self.send(
+                sender,
+                Failure(
+                    request_id=msg.request_id,
+                    status=404,
+                    code="project_not_found",
+                    message=f"no project {msg.project!r} in workspace {self.name!r}",
+                ),
+            )
             return
         self.send(addr, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
     def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Any) -> None:
         self._project(TaskSummary.model_validate(summary_from_record(msg.record)))
-        self.send(msg.reply_to, TaskCreated(request_id=msg.request_id, created=msg.created, record=msg.record))
+        self.send(
+            msg.reply_to, TaskCreated(request_id=msg.request_id, created=msg.created, record=msg.record)
+        )
 
     def receiveMsg_TaskChanged(self, msg: TaskChanged, sender: Any) -> None:
         self._project(msg.summary)
@@ -145,5 +161,15 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
                 " title=excluded.title, branch=excluded.branch, status=excluded.status,"
                 " status_message=excluded.status_message, updated_at=excluded.updated_at,"
                 " seq=excluded.seq, cursor=excluded.cursor WHERE excluded.seq > tasks.seq",
-                (s.id, s.project, s.title, s.branch, s.status.value, s.status_message, s.updated_at, s.seq, cursor),
+                (
+                    s.id,
+                    s.project,
+                    s.title,
+                    s.branch,
+                    s.status.value,
+                    s.status_message,
+                    s.updated_at,
+                    s.seq,
+                    cursor,
+                ),
             )

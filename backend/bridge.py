@@ -86,4 +86,3 @@ class Bridge:
                 except Exception:  # the system may already be gone at shutdown
                     continue
             self._contexts.clear()
-

@@ -4,6 +4,7 @@ import argparse
 import os
 import resource
 import sys
+import time
 from importlib.metadata import version
 from typing import Any
 
@@ -55,17 +56,36 @@ def serve(settings: Settings) -> int:
     bridge = Bridge(asys, settings.bridge_threads, settings.ask_timeout_s)
     runtime = Runtime(settings, asys, bridge, Reader(data))
     app = create_app(runtime)
-    log.info("serve.listening", host=settings.host, port=settings.port, data_dir=str(data),
-             actor_port=settings.actor_port, provider=settings.provider.value)
+    log.info(
+        "serve.listening",
+        host=settings.host,
+        port=settings.port,
+        data_dir=str(data),
+        actor_port=settings.actor_port,
+        provider=settings.provider.value,
+    )
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True,
-                    shutdown_timeout=settings.drain_deadline_s)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            handle_signals=True,
+            shutdown_timeout=settings.drain_deadline_s,
+        )
     finally:
+        began = time.monotonic()
         bridge.close()
         asys.shutdown()
+        stopped = time.monotonic()
         info = system.read_pid_file(data) or {}
-        leftovers = system.end_session(info.get("actor_sid"), grace=5.0)
-        log.info("serve.stopped", leftover_actor_processes=leftovers)
+        leftovers = system.end_session(info.get("actor_sid"), grace=0.5)
+        log.info(
+            "serve.stopped",
+            leftover_actor_processes=leftovers,
+            actors_stop_ms=round((stopped - began) * 1000),
+            total_ms=round((time.monotonic() - began) * 1000),
+        )
         os.close(lock_fd)
     return 0
 

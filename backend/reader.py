@@ -72,7 +72,7 @@ class Reader:
         sql = "SELECT id, project, title, branch, status, status_message, updated_at, seq FROM tasks"
         sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
         async with self._open(self.workspace_db(workspace)) as conn:
-            rows = await (await conn.execute(sql, [*args, limit + 1])).fetchall()
+            rows = list(await (await conn.execute(sql, [*args, limit + 1])).fetchall())
         page = [dict(r) for r in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)
 

@@ -25,18 +25,32 @@ def normalize(repo: str) -> str:
 
 async def check(repo: str, timeout: float = 10.0) -> None:
     proc = await asyncio.create_subprocess_exec(
-        "git", "ls-remote", "--quiet", "--exit-code", "--", repo,
-        env=GIT_ENV, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        "git",
+        "ls-remote",
+        "--quiet",
+        "--exit-code",
+        "--",
+        repo,
+        env=GIT_ENV,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        raise ApiError(422, "repo_unreachable", f"git ls-remote did not answer within {timeout:.0f}s") from None
+        raise ApiError(
+            422, "repo_unreachable", f"git ls-remote did not answer within {timeout:.0f}s"
+        ) from None
     if proc.returncode == 2:
         raise ApiError(422, "repo_empty", "the repository has no refs (make a first commit)")
     if proc.returncode != 0:
         lines = stderr.decode(errors="replace").strip().splitlines()
-        raise ApiError(422, "not_a_repository", "repo is not a reachable git repository",
-                       {"git": lines[-1] if lines else f"exit {proc.returncode}"})
+        raise ApiError(
+            422,
+            "not_a_repository",
+            "repo is not a reachable git repository",
+            {"git": lines[-1] if lines else f"exit {proc.returncode}"},
+        )

@@ -83,8 +83,12 @@ async def create_task(request: web.Request) -> web.Response:
     addr = rt.workspace_addr(ws)
     body = await json_body(request, TaskCreate)
     if body.branch is not None and not valid_branch(body.branch):
-        raise ApiError(422, "validation_error", "branch is not a valid git branch name",
-                       [{"loc": ["branch"], "msg": "git check-ref-format --branch refuses it"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "branch is not a valid git branch name",
+            [{"loc": ["branch"], "msg": "git check-ref-format --branch refuses it"}],
+        )
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         raise ApiError(422, "invalid_header", "Idempotency-Key must be 1-200 printable characters")
@@ -92,8 +96,9 @@ async def create_task(request: web.Request) -> web.Response:
     reply = await rt.ask(addr, msg)
     assert isinstance(reply, TaskCreated)
     record = reply.record
-    return web.json_response(record, status=201 if reply.created else 200,
-                             headers={"Location": f"/v1/tasks/{record['id']}"})
+    return web.json_response(
+        record, status=201 if reply.created else 200, headers={"Location": f"/v1/tasks/{record['id']}"}
+    )
 
 
 @routes.get("/v1/workspaces/{ws}/tasks")
@@ -106,7 +111,9 @@ async def list_tasks(request: web.Request) -> web.Response:
         raise ApiError(422, "invalid_parameter", "project is not a valid name", {"parameter": "project"})
     cursor = request.query.get("cursor") or None
     if cursor is not None and not is_task_id(cursor):
-        raise ApiError(422, "invalid_parameter", "cursor is not one this server gave", {"parameter": "cursor"})
+        raise ApiError(
+            422, "invalid_parameter", "cursor is not one this server gave", {"parameter": "cursor"}
+        )
     limit = int_param(request, "limit", 100, 1, 1000)
     tasks, next_cursor = await rt.reader.tasks(ws, project, statuses_param(request), limit, cursor)
     return web.json_response({"tasks": tasks, "next_cursor": next_cursor})

@@ -5,6 +5,7 @@ from typing import Any, Literal
 import structlog
 
 from actors import system
+from actors.workspace import WorkspaceActor
 from backend.bridge import Bridge
 from backend.errors import ApiError
 from backend.reader import Reader
@@ -12,7 +13,6 @@ from schemas.api import Workspace
 from schemas.messages import Failure, Reply, Request
 from schemas.settings import Settings
 from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
-from actors.workspace import WorkspaceActor
 
 Health = Literal["starting", "ok", "draining"]
 DEFAULT_WORKSPACE = "default"

@@ -18,7 +18,9 @@ _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 async def json_body(request: web.Request, model: type[M]) -> M:
     if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
+        raise ApiError(
+            415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"
+        )
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
@@ -54,7 +56,9 @@ def statuses_param(request: web.Request) -> list[str]:
     statuses = [s for s in raw.split(",") if s]
     unknown = [s for s in statuses if s not in TaskStatus.__members__]
     if unknown:
-        raise ApiError(422, "invalid_parameter", f"unknown status: {', '.join(unknown)}", {"parameter": "status"})
+        raise ApiError(
+            422, "invalid_parameter", f"unknown status: {', '.join(unknown)}", {"parameter": "status"}
+        )
     return statuses
 
 

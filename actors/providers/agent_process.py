@@ -4,6 +4,7 @@ An agent is recognised by its marker — the task id in its environment and the 
 directory — and by answering /v1/health; a bare pid is never trusted (pids are reused).
 """
 
+import itertools
 import json
 import os
 import signal
@@ -22,8 +23,21 @@ from actors.providers.base import PermanentError, TransientError
 MARKER_ENV = "CRUCIBLE_TASK_ID"
 # Credentials reach an agent only through this allow-list; nothing else of the server's environment does.
 PASSED_ENV = (
-    "PATH", "HOME", "LANG", "LC_ALL", "USER", "TMPDIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
-    "ANTHROPIC_API_KEY", "CLAUDE_API_KEY", "OPENAI_API_KEY", "CODEX_API_KEY", "GH_TOKEN", "GITHUB_TOKEN",
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "USER",
+    "TMPDIR",
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "ANTHROPIC_API_KEY",
+    "CLAUDE_API_KEY",
+    "OPENAI_API_KEY",
+    "CODEX_API_KEY",
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
 )
 
 
@@ -69,7 +83,7 @@ def find(task_id: str, sandbox: Path) -> list[psutil.Process]:
 
 def port_of(proc: psutil.Process) -> int | None:
     cmdline = proc.cmdline()
-    for flag, value in zip(cmdline, cmdline[1:], strict=False):
+    for flag, value in itertools.pairwise(cmdline):
         if flag == "--port":
             return int(value)
     return None
@@ -96,15 +110,23 @@ def free_port() -> int:
 def install(binary: str, agent: str, timeout: float) -> None:
     """`install-agent` is idempotent; `mock` needs no network."""
     try:
-        done = subprocess.run([binary, "install-agent", agent], capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            [binary, "install-agent", agent],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         raise TransientError(f"install-agent {agent} timed out") from exc
     except FileNotFoundError as exc:
         raise PermanentError(f"sandbox-agent binary not found: {binary}") from exc
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
-        raise PermanentError(f"agent {agent!r} cannot be installed: {detail[-1] if detail else done.returncode}")
+        raise PermanentError(
+            f"agent {agent!r} cannot be installed: {detail[-1] if detail else done.returncode}"
+        )
 
 
 def start(binary: str, task_id: str, sandbox: Path, log: Path, timeout: float) -> tuple[str, int]:
@@ -115,8 +137,22 @@ def start(binary: str, task_id: str, sandbox: Path, log: Path, timeout: float) -
         port = free_port()
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [binary, "server", "--no-token", "--no-telemetry", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=sandbox, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                [
+                    binary,
+                    "server",
+                    "--no-token",
+                    "--no-telemetry",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=sandbox,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
             )
         endpoint = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout

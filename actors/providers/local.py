@@ -1,5 +1,6 @@
 """The `local` provider: a real git checkout per task and a real `sandbox-agent` server for it."""
 
+import contextlib
 import shutil
 from typing import Any
 
@@ -21,7 +22,7 @@ class LocalProvider:
         raise NotImplementedError("the local provider names through the project's mirror")
 
     def create_sandbox(self, ctx: TaskContext) -> dict[str, Any]:
-        """A clone of the mirror on the task's branch; built aside and renamed, so it exists whole or not at all."""
+        """A clone of the mirror on the task's branch, built aside and renamed: whole or absent."""
         path = ctx.sandbox_path
         if path.is_dir():
             head = git("rev-parse", "--abbrev-ref", "HEAD", cwd=path).strip()
@@ -53,19 +54,28 @@ class LocalProvider:
                 return {"endpoint": endpoint, "pid": proc.pid}
             agents.stop(proc)  # ours by its marker, but not answering: replace it
         log = ctx.data / "logs" / "agents" / f"{ctx.task_id}.log"
-        endpoint, pid = agents.start(self._s.sandbox_agent_bin, ctx.task_id, ctx.sandbox_path, log,
-                                     self._s.agent_start_timeout_s)
+        endpoint, pid = agents.start(
+            self._s.sandbox_agent_bin, ctx.task_id, ctx.sandbox_path, log, self._s.agent_start_timeout_s
+        )
         return {"endpoint": endpoint, "pid": pid}
 
     def open_session(self, ctx: TaskContext) -> str:
         """The ACP server named by the task id (idempotent on the agent's side), then a session in it."""
         url = f"{self._endpoint(ctx)}/v1/acp/{ctx.task_id}?agent={ctx.agent}"
         timeout = self._s.agent_http_timeout_s
-        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                "params": {"protocolVersion": 1, "clientCapabilities": {}}}
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": 1, "clientCapabilities": {}},
+        }
         self._rpc(url, init, timeout)
-        new = {"jsonrpc": "2.0", "id": 2, "method": "session/new",
-               "params": {"cwd": str(ctx.sandbox_path), "mcpServers": []}}
+        new = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "session/new",
+            "params": {"cwd": str(ctx.sandbox_path), "mcpServers": []},
+        }
         result = self._rpc(url, new, timeout)
         session_id = result.get("sessionId") if isinstance(result, dict) else None
         return str(session_id or ctx.task_id)  # the mock agent only echoes: the server id names the session
@@ -73,12 +83,14 @@ class LocalProvider:
     def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
         """Sent, not awaited: a turn can take minutes; a timeout here means the agent is working."""
         url = f"{self._endpoint(ctx)}/v1/acp/{ctx.task_id}"
-        prompt = {"jsonrpc": "2.0", "id": 3, "method": "session/prompt",
-                  "params": {"sessionId": session_id, "prompt": [{"type": "text", "text": ctx.prompt}]}}
-        try:
+        prompt = {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "session/prompt",
+            "params": {"sessionId": session_id, "prompt": [{"type": "text", "text": ctx.prompt}]},
+        }
+        with contextlib.suppress(TimeoutError):
             agents.http_json("POST", url, prompt, timeout=2.0)
-        except TimeoutError:
-            pass
 
     def release(self, ctx: TaskContext) -> None:
         for proc in agents.find(ctx.task_id, ctx.sandbox_path):
@@ -108,7 +120,9 @@ class LocalProvider:
             raise TransientError(f"agent unreachable: {exc}") from exc
         if status >= 400 or not isinstance(reply, dict) or "error" in reply:
             detail = reply.get("detail") or reply.get("error") if isinstance(reply, dict) else status
-            raise (PermanentError if status in (400, 409) else TransientError)(f"ACP {body['method']}: {detail}")
+            raise (PermanentError if status in (400, 409) else TransientError)(
+                f"ACP {body['method']}: {detail}"
+            )
         return reply.get("result")
 
 

@@ -1,0 +1,241 @@
+"""The HTTP contract against a real server (real multiprocess actor system, sim provider)."""
+
+import itertools
+
+import pytest
+
+from tests.server import Server, make_repo
+
+pytestmark = pytest.mark.integration
+_names = (f"p{i}" for i in itertools.count())
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One server for the module; each test works in projects of its own."""
+    base = tmp_path_factory.mktemp("api")
+    server = Server(base / "data", "sim", {"CRUCIBLE_SIM_STEP_MS": "5"})
+    try:
+        server.start()
+        repo = make_repo(base / "repo")
+        assert server.register(repo).status == 201
+        yield server, repo
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def server(shared) -> Server:
+    return shared[0]
+
+
+@pytest.fixture
+def repo(shared):
+    return shared[1]
+
+
+@pytest.fixture
+def project(server, repo) -> str:
+    name = next(_names)
+    assert server.register(repo, name=name).status == 201
+    return name
+
+
+def test_create_answers_with_a_durable_record_listed_at_once(server, project):
+    created = server.create({"prompt": "Fix the login bug\nDetails follow"}, project=project)
+    assert created.status == 201
+    record = created.body
+    assert created.headers["Location"] == f"/v1/tasks/{record['id']}"
+    assert record["status"].startswith("init_") and record["title"] == "Fix the login bug"
+    assert record["branch"].startswith("crucible/fix-the-login-bug-")
+    listed = server.get(f"/v1/workspaces/default/tasks?project={project}").body["tasks"]
+    assert [t["id"] for t in listed] == [record["id"]]  # read-your-writes
+    assert server.get(f"/v1/tasks/{record['id']}").body["id"] == record["id"]
+
+
+def test_a_task_provisions_to_running_with_the_canonical_history(server):
+    task_id = server.create().body["id"]
+    record = server.wait_status(task_id, {"running"})
+    assert record["seq"] == 11 and record["sandbox"] and record["session_id"]
+    events = server.history(task_id)
+    assert [e["seq"] for e in events] == list(range(1, 12))
+    assert [e["kind"] for e in events if e["kind"] != "task.status"] == [
+        "task.created",
+        "task.named",
+        "task.sandbox",
+        "task.agent",
+        "task.session",
+        "task.initialized",
+    ]
+    assert server.get(f"/v1/tasks/{task_id}/history?after=9&limit=1").body["events"][0]["seq"] == 10
+
+
+def test_list_filters_and_paginates_newest_first(server, repo, project):
+    other_project = next(_names)
+    assert server.register(repo, name=other_project).status == 201
+    ids = [server.create(project=project).body["id"] for _ in range(5)]
+    other = server.create(project=other_project).body["id"]
+    page1 = server.get(f"/v1/workspaces/default/tasks?project={project}&limit=3").body
+    query = f"project={project}&limit=3&cursor={page1['next_cursor']}"
+    page2 = server.get(f"/v1/workspaces/default/tasks?{query}").body
+    assert [t["id"] for t in page1["tasks"] + page2["tasks"]] == ids[::-1]
+    assert page2["next_cursor"] is None
+    for task_id in [*ids, other]:
+        server.wait_status(task_id, {"running"})
+    query = f"status=running,error&project={other_project}"
+    running = server.get(f"/v1/workspaces/default/tasks?{query}").body["tasks"]
+    assert [t["id"] for t in running] == [other]
+
+
+def test_idempotency_key_replays_the_same_task_and_refuses_another_body(server, project):
+    key = {"Idempotency-Key": "abc-123"}
+    first = server.create({"prompt": "one"}, headers=key, project=project)
+    again = server.create({"prompt": "one"}, headers=key, project=project)
+    assert (first.status, again.status) == (201, 200)
+    assert again.body["id"] == first.body["id"]
+    other = server.create({"prompt": "two"}, headers=key, project=project)
+    assert other.status == 409 and other.body["error"]["code"] == "idempotency_conflict"
+    assert len(server.get(f"/v1/workspaces/default/tasks?project={project}").body["tasks"]) == 1
+
+
+def test_request_id_is_echoed_or_made(server):
+    assert server.get("/v1/health", headers={"X-Request-Id": "req-42"}).headers["X-Request-Id"] == "req-42"
+    assert server.get("/v1/nope").headers["X-Request-Id"]
+
+
+def test_workspaces_and_projects(server, repo):
+    made = server.post("/v1/workspaces", {"name": "team-a"})
+    assert made.status == 201 and made.body["name"] == "team-a"
+    names = [w["name"] for w in server.get("/v1/workspaces").body["workspaces"]]
+    assert "default" in names and "team-a" in names
+    assert server.register(repo, name="p1", workspace="team-a").status == 201
+    assert server.get("/v1/workspaces/team-a/projects/p1").body["repo"] == str(repo)
+    assert [p["name"] for p in server.get("/v1/workspaces/team-a/projects").body["projects"]] == ["p1"]
+
+
+# ---- one test per error code ---------------------------------------------------------------------
+
+ERRORS = [
+    # (method, path, body or raw bytes, headers, status, code)
+    (
+        "POST",
+        "/v1/workspaces/default/projects/demo/tasks",
+        b"{nope",
+        {"Content-Type": "application/json"},
+        400,
+        "malformed_json",
+    ),
+    (
+        "POST",
+        "/v1/workspaces/default/projects/demo/tasks",
+        b"x" * (1024 * 1024 + 1),
+        {"Content-Type": "application/json"},
+        413,
+        "body_too_large",
+    ),
+    (
+        "POST",
+        "/v1/workspaces/default/projects/demo/tasks",
+        b"prompt=x",
+        {"Content-Type": "text/plain"},
+        415,
+        "unsupported_media_type",
+    ),
+    ("POST", "/v1/workspaces/default/projects/demo/tasks", {"prompt": ""}, {}, 422, "validation_error"),
+    (
+        "POST",
+        "/v1/workspaces/default/projects/demo/tasks",
+        {"prompt": "x", "agent": "gpt"},
+        {},
+        422,
+        "validation_error",
+    ),
+    (
+        "POST",
+        "/v1/workspaces/default/projects/demo/tasks",
+        {"prompt": "x", "branch": "a..b"},
+        {},
+        422,
+        "validation_error",
+    ),
+    (
+        "POST",
+        "/v1/workspaces/default/projects/demo/tasks",
+        {"prompt": "x", "extra": 1},
+        {},
+        422,
+        "validation_error",
+    ),
+    ("POST", "/v1/workspaces/default/projects/demo/tasks", [1, 2], {}, 422, "validation_error"),
+    ("POST", "/v1/workspaces", {"name": "Bad Name"}, {}, 422, "validation_error"),
+    ("POST", "/v1/workspaces", {"name": "default"}, {}, 409, "workspace_exists"),
+    (
+        "POST",
+        "/v1/workspaces/default/projects",
+        {"name": "x", "repo": "/nonexistent/repo"},
+        {},
+        422,
+        "not_a_repository",
+    ),
+    (
+        "POST",
+        "/v1/workspaces/default/projects",
+        {"name": "x", "repo": "ext::sh -c touch% /tmp/pwned"},
+        {},
+        422,
+        "invalid_repo",
+    ),
+    (
+        "POST",
+        "/v1/workspaces/default/projects",
+        {"name": "x", "repo": "--upload-pack=touch /tmp/pwned"},
+        {},
+        422,
+        "invalid_repo",
+    ),
+    ("POST", "/v1/workspaces/nope/projects/demo/tasks", {"prompt": "x"}, {}, 404, "workspace_not_found"),
+    ("POST", "/v1/workspaces/default/projects/nope/tasks", {"prompt": "x"}, {}, 404, "project_not_found"),
+    ("GET", "/v1/workspaces/default/projects/nope", None, {}, 404, "project_not_found"),
+    ("GET", "/v1/tasks/0123456789abcdef012345", None, {}, 404, "task_not_found"),
+    ("GET", "/v1/tasks/..%2F..%2Fetc%2Fpasswd", None, {}, 404, "task_not_found"),
+    ("GET", "/v1/tasks/0123456789abcdef012345/history", None, {}, 404, "task_not_found"),
+    ("GET", "/v1/no/such/route", None, {}, 404, "not_found"),
+    ("DELETE", "/v1/workspaces", None, {}, 405, "method_not_allowed"),
+    ("GET", "/v1/workspaces/default/tasks?limit=abc", None, {}, 422, "invalid_parameter"),
+    ("GET", "/v1/workspaces/default/tasks?status=bogus", None, {}, 422, "invalid_parameter"),
+    ("GET", "/v1/workspaces/default/tasks?cursor=../x", None, {}, 422, "invalid_parameter"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status", "code"),
+    ERRORS,
+    ids=[f"{e[4]}-{e[5]}-{i}" for i, e in enumerate(ERRORS)],
+)
+def test_bad_input_gets_a_clear_json_error_and_changes_nothing(
+    server, method, path, body, headers, status, code
+):
+    before = server.get("/v1/workspaces/default/tasks").body
+    workspaces = [w["name"] for w in server.get("/v1/workspaces").body["workspaces"]]
+    raw = body if isinstance(body, bytes) else None
+    resp = server.request(method, path, None if raw is not None else body, headers=headers, raw=raw)
+    assert resp.status == status, resp.body
+    assert resp.body["error"]["code"] == code
+    assert resp.body["error"]["message"] and "Traceback" not in str(resp.body)
+    assert server.get("/v1/workspaces/default/tasks").body == before
+    assert [w["name"] for w in server.get("/v1/workspaces").body["workspaces"]] == workspaces
+
+
+def test_project_exists_and_branch_taken_are_conflicts(server, repo, project):
+    again = server.register(repo, name=project)
+    assert again.status == 409 and again.body["error"]["code"] == "project_exists"
+    assert server.create({"prompt": "a", "branch": "feature/x"}, project=project).status == 201
+    taken = server.create({"prompt": "b", "branch": "feature/x"}, project=project)
+    assert taken.status == 409 and taken.body["error"]["code"] == "branch_taken"
+    assert taken.body["error"]["details"]["task_id"]
+
+
+def test_history_limit_is_clamped(server):
+    task_id = server.create().body["id"]
+    server.wait_status(task_id, {"running"})
+    assert len(server.get(f"/v1/tasks/{task_id}/history?limit=5000").body["events"]) == 11

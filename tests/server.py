@@ -1,0 +1,221 @@
+"""A real Crucible server as a subprocess group, with private ports and data directory, for tests."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from actors import system
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_BIN = ROOT / ".tools/sandbox-agent/node_modules/@sandbox-agent/cli-linux-x64/bin/sandbox-agent"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def agents_under(data: Path) -> list[psutil.Process]:
+    """sandbox-agent servers whose working directory is one of this data directory's sandboxes."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        cmd = proc.info["cmdline"] or []
+        if len(cmd) > 1 and cmd[0].endswith("sandbox-agent") and cmd[1] == "server":
+            if (proc.info["cwd"] or "").startswith(str(data / "sandboxes")):
+                found.append(proc)
+    return found
+
+
+class Server:
+    def __init__(self, data: Path, provider: str = "sim", env: dict[str, str] | None = None) -> None:
+        self.data = data
+        self.provider = provider
+        self.port, self.actor_port = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "CRUCIBLE_SANDBOX_AGENT_BIN": str(AGENT_BIN),
+            "CRUCIBLE_LOG_FORMAT": "json",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data.parent / f"{data.name}-server.log"
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, wait: bool = True) -> "Server":
+        self.data.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "backend.cli",
+                    "serve",
+                    "--data-dir",
+                    str(self.data),
+                    "--port",
+                    str(self.port),
+                    "--actor-port",
+                    str(self.actor_port),
+                    "--provider",
+                    self.provider,
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc and self.proc.poll() is None, f"server exited: {self.log.read_text()[-2000:]}"
+            try:
+                if self.get("/v1/health").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"server not ready: {self.log.read_text()[-2000:]}")
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM and wait: the clean stop."""
+        assert self.proc
+        os.kill(self.proc.pid, signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def actor_processes(self) -> list[psutil.Process]:
+        info = system.read_pid_file(self.data) or {}
+        return system.session_processes(info["actor_sid"]) if info.get("actor_sid") else []
+
+    def kill9(self) -> None:
+        """kill -9 of the server's process group and of every actor process, at once."""
+        victims = self.actor_processes()
+        if self.proc:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        for proc in victims:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                continue
+        if self.proc:
+            self.proc.wait(10)
+            self.proc = None
+        psutil.wait_procs(victims, timeout=10)
+
+    def cleanup(self) -> None:
+        """End everything this server started: its group, its actor system, its agents."""
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.stop(timeout=30)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                self.kill9()
+        for proc in self.actor_processes():
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                continue
+        for agent in agents_under(self.data):
+            try:
+                os.killpg(agent.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        timeout: float = 30.0,
+    ) -> Response:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        hdrs = {"Content-Type": "application/json"} if body is not None else {}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=data,
+            method=method,
+            headers={**hdrs, **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                status, rheaders, payload = resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as exc:
+            status, rheaders, payload = exc.code, dict(exc.headers), exc.read()
+        return Response(status, rheaders, json.loads(payload) if payload else None)
+
+    def get(self, path: str, **kw: Any) -> Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Response:
+        return self.request("POST", path, body, **kw)
+
+    # ---- domain helpers -------------------------------------------------------------------------
+
+    def register(self, repo: Path, name: str = "demo", workspace: str = "default") -> Response:
+        return self.post(f"/v1/workspaces/{workspace}/projects", {"name": name, "repo": str(repo)})
+
+    def create(self, body: dict[str, Any] | None = None, project: str = "demo", **kw: Any) -> Response:
+        return self.post(
+            f"/v1/workspaces/default/projects/{project}/tasks", body or {"prompt": "do it"}, **kw
+        )
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.get(f"/v1/tasks/{task_id}").body
+        return body
+
+    def history(self, task_id: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.get(f"/v1/tasks/{task_id}/history?limit=1000").body["events"]
+        return events
+
+    def wait_status(self, task_id: str, statuses: set[str], timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            record = self.task(task_id)
+            if record["status"] in statuses:
+                return record
+            time.sleep(0.02)
+        raise TimeoutError(f"task {task_id} stuck at {record['status']}: {record['status_message']}")
+
+
+def make_repo(path: Path, branches: tuple[str, ...] = ("existing",)) -> Path:
+    """A real git repository with one commit on main and a few other branches."""
+    run = lambda *a: subprocess.run(["git", *a], cwd=path, check=True, capture_output=True)  # noqa: E731
+    path.mkdir(parents=True)
+    run("init", "-q", "-b", "main")
+    (path / "README.md").write_text("hello\n")
+    run("add", "README.md")
+    run("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "init")
+    for branch in branches:
+        run("branch", branch)
+    return path

@@ -1,0 +1,192 @@
+"""The task actor's step machine, driven message by message with a fake provider."""
+
+import json
+
+import pytest
+
+from actors.providers.base import PermanentError, TransientError
+from schemas.task_messages import TaskInitialized
+from tests.unit.task_harness import CLEAN_EVENTS, WORKSPACE, FakeProvider, Harness
+
+STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
+CALL_OF_STEP = {
+    "init_ensure_name": "ensure_name",
+    "init_create_sandbox": "create_sandbox",
+    "init_ensure_agent": "ensure_agent",
+    "init_create_session": "open_session",
+}
+
+
+@pytest.fixture
+def harness(tmp_path, monkeypatch):
+    return Harness(tmp_path, FakeProvider(), monkeypatch, backoff_base_s=0.5)
+
+
+def test_initialize_makes_the_record_durable_and_replies_through_the_workspace(harness):
+    harness.initialize()
+    replies = [m for a, m in harness.sent if a == WORKSPACE and isinstance(m, TaskInitialized)]
+    assert len(replies) == 1 and replies[0].created and replies[0].reply_to == "client"
+    assert replies[0].record["status"] == "init_enqueue_provision"
+    assert harness.events() == [("task.created", "init_enqueue_provision")]
+    assert harness.provider.calls == []  # provisioning has not started before the reply
+
+
+def test_clean_provisioning_follows_the_canonical_event_table(harness):
+    harness.initialize()
+    harness.pump()
+    assert harness.events() == CLEAN_EVENTS
+    assert harness.seqs() == list(range(1, 12))
+    record = harness.record()
+    assert record["status"] == "running"
+    assert record["sandbox"]["path"].endswith(record["id"])
+    assert record["agent_endpoint"] == "http://127.0.0.1:1"
+    assert record["session_id"] == "session-1"
+    assert [s["status"] for s in record["steps"]] == ["done"] * 5
+
+
+def test_a_repeated_initialize_is_idempotent(harness):
+    harness.initialize()
+    harness.pump()
+    harness.sent.clear()
+    harness.initialize()
+    harness.pump()
+    reply = next(m for a, m in harness.sent if isinstance(m, TaskInitialized))
+    assert reply.created is False
+    assert harness.events() == CLEAN_EVENTS
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_transient_failure_retries_with_backoff_and_one_result_event(harness, step):
+    harness.provider.failures[CALL_OF_STEP[step]] = [TransientError("flaky")]
+    harness.initialize()
+    harness.pump()
+    record = harness.record()
+    assert record["status"] == step and record["status_message"] == "retrying: flaky"
+    retry = json.loads(
+        harness.actor.store._conn.execute("SELECT data FROM events WHERE kind = 'task.retry'").fetchone()[0]
+    )
+    assert retry["attempt"] == 1 and retry["source"] == "backoff" and retry["error"] == "flaky"
+    assert [w for w in harness.wakeups if w[1][0] == "retry"][0][0] == pytest.approx(0.5)
+    harness.fire_wakeup("retry")
+    assert harness.record()["status"] == "running"
+    kinds = [k for k, _ in harness.events()]
+    assert kinds.count("task.retry") == 1
+    assert [k for k in kinds if k not in ("task.retry",)] == [k for k, _ in CLEAN_EVENTS]
+    assert next(s for s in harness.record()["steps"] if s["name"] == step)["attempts"] == 2
+
+
+def test_backoff_doubles_per_attempt(harness):
+    harness.provider.failures["create_sandbox"] = [TransientError("a"), TransientError("b")]
+    harness.initialize()
+    harness.pump()
+    harness.fire_wakeup("retry")
+    delays = [d for d, p in harness.wakeups if p[0] == "retry"]
+    assert delays == [pytest.approx(1.0)]
+
+
+def test_a_permanent_failure_ends_in_error_with_the_step_and_message(harness):
+    harness.provider.failures["ensure_agent"] = [PermanentError("agent 'claude' cannot be installed")]
+    harness.initialize()
+    harness.pump()
+    record = harness.record()
+    assert record["status"] == "error"
+    assert record["error"]["step"] == "init_ensure_agent"
+    assert record["error"]["message"] == "agent 'claude' cannot be installed"
+    assert harness.events()[-1] == ("task.error", "error")
+    assert "open_session" not in harness.provider.calls
+
+
+def test_attempts_are_bounded(tmp_path, monkeypatch):
+    provider = FakeProvider()
+    provider.failures["create_sandbox"] = [TransientError("down")] * 10
+    harness = Harness(tmp_path, provider, monkeypatch, max_attempts=3, backoff_base_s=0.01)
+    harness.initialize()
+    harness.pump()
+    harness.fire_wakeup("retry")
+    harness.fire_wakeup("retry")
+    record = harness.record()
+    assert record["status"] == "error" and record["error"]["attempts"] == 3
+    assert provider.calls.count("create_sandbox") == 3
+
+
+def test_a_step_past_its_deadline_ends_in_error_and_its_late_outcome_is_ignored(harness):
+    harness.initialize()
+    harness.offload.hold = True  # the first step's work never comes back in time
+    harness.pump()
+    harness.fire_wakeup("deadline")
+    record = harness.record()
+    assert record["status"] == "error"
+    assert record["error"] == {
+        **record["error"],
+        "step": "init_ensure_name",
+        "message": "step deadline exceeded",
+    }
+    harness.offload.ready, harness.offload.held = harness.offload.held, []
+    harness.pump()
+    assert harness.record()["status"] == "error"
+    assert "task.named" not in [k for k, _ in harness.events()]
+
+
+def test_a_stale_retry_wakeup_is_ignored(harness):
+    harness.provider.failures["create_sandbox"] = [TransientError("flaky")]
+    harness.initialize()
+    harness.pump()
+    stale = next(w for w in harness.wakeups if w[1][0] == "retry")
+    harness.fire_wakeup("retry")
+    calls = list(harness.provider.calls)
+    from thespian.actors import WakeupMessage
+
+    harness.actor.receiveMessage(WakeupMessage(stale[0], stale[1]), "self")
+    harness.pump()
+    assert harness.provider.calls == calls
+
+
+@pytest.mark.parametrize("crash_in", STEPS)
+def test_resume_after_a_crash_continues_from_the_interrupted_step(harness, crash_in):
+    harness.initialize()
+    harness.run_until_status(crash_in)
+    calls_before = list(harness.provider.calls)
+    harness.crash()
+    harness.activate()
+    assert harness.record()["status"] == "running"
+    events = harness.events()
+    assert [e for e in events if e[0] != "task.status"] == [e for e in CLEAN_EVENTS if e[0] != "task.status"]
+    entered = [s for k, s in events if k == "task.status"]
+    assert entered.count(crash_in) == 2  # re-entered after the restart; no other step re-entered
+    assert len(entered) == 6
+    assert harness.seqs() == list(range(1, len(events) + 1))
+    # Steps finished before the crash are not run again; the interrupted one is.
+    finished = STEPS[: STEPS.index(crash_in)]
+    for step in finished:
+        assert harness.provider.calls.count(CALL_OF_STEP[step]) == 1
+    assert (
+        harness.provider.calls.count(CALL_OF_STEP[crash_in]) == calls_before.count(CALL_OF_STEP[crash_in]) + 1
+    )
+
+
+def test_the_prompt_is_sent_at_most_once_across_a_crash(harness):
+    harness.initialize()
+    harness.pump()
+    assert harness.provider.calls.count("send_prompt") == 1
+    # A crash after the prompt went out but before the step was recorded done:
+    store = harness.actor.store
+    store._conn.execute(
+        "UPDATE steps SET status='started', finished_at=NULL WHERE name='init_create_session'"
+    )
+    store._conn.execute("UPDATE steps SET status='pending' WHERE name='running'")
+    store._conn.execute("UPDATE task SET status='init_create_session'")
+    harness.crash()
+    harness.activate()
+    assert harness.record()["status"] == "running"
+    assert harness.provider.calls.count("open_session") == 2  # adopted on the agent's side
+    assert harness.provider.calls.count("send_prompt") == 1
+
+
+def test_activating_a_task_at_rest_does_nothing_but_report_it(harness):
+    harness.initialize()
+    harness.pump()
+    calls = list(harness.provider.calls)
+    harness.crash()
+    harness.activate()
+    assert harness.provider.calls == calls
+    assert harness.events() == CLEAN_EVENTS
