@@ -4,6 +4,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from actors import proc
+
 GIT_ENV = {
     **os.environ,
     "GIT_TERMINAL_PROMPT": "0",
@@ -22,16 +24,7 @@ class GitError(Exception):
 def git(*args: str, cwd: Path | None = None, timeout: float = 120.0) -> str:
     """Run git; return stdout, or raise GitError with git's own message."""
     try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env=GIT_ENV,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        done = proc.run(["git", *args], cwd=cwd, env=GIT_ENV, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
     if done.returncode != 0:

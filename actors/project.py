@@ -1,33 +1,32 @@
-"""ProjectActor: owns a project's database (task registry, branch reservations, idempotency keys) and its
-mirror of the user's repository, and keeps a pool of ready task actors.
+"""ProjectActor: owns a project's database (task registry, branch reservations, idempotency keys), and
+keeps a pool of ready task actors.
 
-  StartProject  → open the database, fill the pool, bring the mirror up to date in the background.
+  StartProject  → open the database, start the project's MirrorActor, fill the pool.
   CreateTask    → idempotency check, reserve id and branch (durable), hand Initialize to a ready actor.
   ActivateTasks → start-up: give each task an actor, which resumes it.
-  EnsureMirror  → fetch into the mirror (one fetch at a time serves every waiting task).
+  EnsureMirror  → passed to the MirrorActor, which answers the task.
   RefillPool    → fork ready actors off the request path.
-Only this actor writes the mirror: concurrent git writes to one repository fail intermittently.
+This actor forks task actors, so it never runs a thread: a fork taken while another thread holds a lock
+(tempfile's, a pipe's write end) leaves the child hung. Slow git work lives in the MirrorActor.
 """
 
 import hashlib
 import os
 import re
 import secrets
-import shutil
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher, ChildActorExited, WatchMessage
+from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors import db, logs
-from actors.git import git
-from actors.offload import Offloader
+from actors.mirror import MirrorActor, mirror_path
 from actors.task import TaskActor
 from schemas.api import Project
 from schemas.messages import Failure
-from schemas.project_messages import ActivateTasks, EnsureMirror, MirrorReady, RefillPool, StartProject
+from schemas.project_messages import ActivateTasks, EnsureMirror, RefillPool, StartMirror, StartProject
 from schemas.settings import Settings
 from schemas.task_messages import Activate, Bind, Initialize
 from schemas.workspace_messages import CreateTask
@@ -57,25 +56,6 @@ def derive_branch(title: str, task_id: str) -> str:
     return f"crucible/{slug}-{task_id[-6:]}"
 
 
-def mirror_path(data: Path, workspace: str, project: str) -> Path:
-    return data / "repos" / workspace / f"{project}.git"
-
-
-def sync_mirror(repo: str, mirror: Path, timeout: float) -> tuple[str, set[str]]:
-    """Clone or fetch the mirror; return its default branch and its branches. Runs off the loop."""
-    if not (mirror / "HEAD").exists():
-        staging = mirror.with_name(mirror.name + ".staging")
-        shutil.rmtree(staging, ignore_errors=True)  # an interrupted clone: nothing else lives there
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        git("clone", "--mirror", "--quiet", "--", repo, str(staging), timeout=timeout)
-        staging.rename(mirror)
-    else:
-        git("remote", "update", "--prune", cwd=mirror, timeout=timeout)
-    default = git("symbolic-ref", "--short", "HEAD", cwd=mirror).strip()
-    heads = git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads", cwd=mirror).split()
-    return default, set(heads)
-
-
 class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
@@ -84,16 +64,10 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.workspace_addr: Any = None
         self.conn: sqlite3.Connection | None = None
         self.mirror = Path()
+        self.mirror_actor: Any = None
         self.pool: list[Any] = []
         self.tasks: dict[str, Any] = {}  # task id → its live actor
-        self.offload: Offloader | None = None
-        self.mirror_waiters: list[tuple[Any, EnsureMirror]] = []
-        self.mirror_busy = False
         self.log: Any = logs.get()
-
-    def receiveMessage(self, msg: Any, sender: Any) -> Any:
-        super().receiveMessage(msg, sender)
-        return self.offload.watch() if self.offload else None
 
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
@@ -103,10 +77,9 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         path = s.data / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
         self.conn = db.connect(path, SCHEMA, s.sqlite_synchronous)
         self.mirror = mirror_path(s.data, p.workspace, p.name)
-        self.offload = Offloader("mirror")
+        self.mirror_actor = self.createActor(MirrorActor)
+        self.send(self.mirror_actor, StartMirror(project=p, mirror=self.mirror, settings=s))
         self.send(self.myAddress, RefillPool())
-        if s.provider.value == "local":
-            self._sync_mirror()  # warm the mirror now so the first task's naming step is quick
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         assert self.conn and self.settings
@@ -155,9 +128,7 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.log.info("tasks.activated", count=len(msg.task_ids))
 
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
-        self.mirror_waiters.append((sender, msg))
-        if not self.mirror_busy:
-            self._sync_mirror()
+        self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_RefillPool(self, msg: RefillPool, sender: Any) -> None:
         # One fork per message, so that creates queued behind it wait for at most one fork.
@@ -166,17 +137,16 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
             self.pool.append(self._new_task_actor())
             self.send(self.myAddress, RefillPool())
 
-    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
-        assert self.offload
-        self.offload.deliver()
-
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+        if msg.childAddress == self.mirror_actor:  # it crashed: a fresh one; the mirror is on disk
+            assert self.project and self.settings
+            self.mirror_actor = self.createActor(MirrorActor)
+            self.send(
+                self.mirror_actor,
+                StartMirror(project=self.project, mirror=self.mirror, settings=self.settings),
+            )
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.childAddress}
         self.pool = [a for a in self.pool if a != msg.childAddress]
-
-    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
-        if self.offload:
-            self.offload.close()
 
     # ---- helpers --------------------------------------------------------------------------------
 
@@ -221,40 +191,6 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
             ),
         )
         return addr
-
-    def _sync_mirror(self) -> None:
-        assert self.offload and self.project and self.settings
-        self.mirror_busy = True
-        waiters, self.mirror_waiters = self.mirror_waiters, []
-        self.offload.submit(
-            lambda result, error: self._mirror_synced(waiters, result, error),
-            sync_mirror,
-            self.project.repo,
-            self.mirror,
-            self.settings.git_timeout_s,
-        )
-
-    def _mirror_synced(
-        self, waiters: list[tuple[Any, EnsureMirror]], result: Any, error: BaseException | None
-    ) -> None:
-        self.mirror_busy = False
-        if error:
-            self.log.warning("mirror.sync_failed", error=str(error))
-        default, heads = result if result else (None, set())
-        for addr, ask in waiters:
-            self.send(
-                addr,
-                MirrorReady(
-                    task_id=ask.task_id,
-                    attempt=ask.attempt,
-                    mirror=str(self.mirror),
-                    default_branch=default,
-                    branch_exists=ask.branch in heads,
-                    error=str(error) if error else None,
-                ),
-            )
-        if self.mirror_waiters:  # asked while we fetched: they get a fetch that started after they asked
-            self._sync_mirror()
 
     def _refuse(self, msg: CreateTask, status: int, code: str, message: str, details: Any = None) -> None:
         self.send(

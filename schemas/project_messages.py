@@ -1,5 +1,6 @@
 """Messages of the ProjectActor (actors/project.py)."""
 
+from pathlib import Path
 from typing import Any
 
 from schemas.api import Project
@@ -13,12 +14,19 @@ class StartProject(Message):
     workspace_addr: Any
 
 
+class StartMirror(Message):
+    project: Project
+    mirror: Path
+    settings: Settings
+
+
 class EnsureMirror(Message):
-    """A task asks for a fresh mirror before naming; answered with MirrorReady."""
+    """A task asks for a fresh mirror before naming; the MirrorActor answers `reply_to` with MirrorReady."""
 
     task_id: str
     branch: str
     attempt: int
+    reply_to: Any = None
 
 
 class MirrorReady(Message):

@@ -40,9 +40,9 @@ def agents_under(data: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         cmd = proc.info["cmdline"] or []
-        if len(cmd) > 1 and cmd[0].endswith("sandbox-agent") and cmd[1] == "server":
-            if (proc.info["cwd"] or "").startswith(str(data / "sandboxes")):
-                found.append(proc)
+        is_agent = len(cmd) > 1 and cmd[0].endswith("sandbox-agent") and cmd[1] == "server"
+        if is_agent and (proc.info["cwd"] or "").startswith(str(data / "sandboxes")):
+            found.append(proc)
     return found
 
 

@@ -7,6 +7,7 @@ directory — and by answering /v1/health; a bare pid is never trusted (pids are
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from actors import proc as process
 from actors.providers.base import PermanentError, TransientError
 
 MARKER_ENV = "CRUCIBLE_TASK_ID"
@@ -110,28 +112,25 @@ def free_port() -> int:
 def install(binary: str, agent: str, timeout: float) -> None:
     """`install-agent` is idempotent; `mock` needs no network."""
     try:
-        done = subprocess.run(
-            [binary, "install-agent", agent],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        done = process.run([binary, "install-agent", agent], timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise TransientError(f"install-agent {agent} timed out") from exc
     except FileNotFoundError as exc:
         raise PermanentError(f"sandbox-agent binary not found: {binary}") from exc
     if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise PermanentError(
-            f"agent {agent!r} cannot be installed: {detail[-1] if detail else done.returncode}"
-        )
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        last = lines[-1] if lines else f"exit {done.returncode}"
+        found = re.search(r'error="(.*)"', last)  # sandbox-agent logs logfmt: keep its error text
+        raise PermanentError(f"agent {agent!r} cannot be installed: {found.group(1) if found else last}")
 
 
 def start(binary: str, task_id: str, sandbox: Path, log: Path, timeout: float) -> tuple[str, int]:
     """Start an agent server on a free port; a taken port means another port. Returns (endpoint, pid)."""
-    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | {MARKER_ENV: task_id}
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | {
+        MARKER_ENV: task_id,
+        "SANDBOX_AGENT_LOG_STDOUT": "1",  # its log goes to our per-task file, not under $HOME
+        "SANDBOX_AGENT_ACP_REQUEST_TIMEOUT_MS": "86400000",  # its own timeout never answers; ours do
+    }
     log.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(5):
         port = free_port()

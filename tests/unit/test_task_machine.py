@@ -66,7 +66,7 @@ def test_a_transient_failure_retries_with_backoff_and_one_result_event(harness, 
         harness.actor.store._conn.execute("SELECT data FROM events WHERE kind = 'task.retry'").fetchone()[0]
     )
     assert retry["attempt"] == 1 and retry["source"] == "backoff" and retry["error"] == "flaky"
-    assert [w for w in harness.wakeups if w[1][0] == "retry"][0][0] == pytest.approx(0.5)
+    assert next(w for w in harness.wakeups if w[1][0] == "retry")[0] == pytest.approx(0.5)
     harness.fire_wakeup("retry")
     assert harness.record()["status"] == "running"
     kinds = [k for k, _ in harness.events()]

@@ -1,0 +1,106 @@
+"""MirrorActor: the only writer of a project's mirror of the user's repository.
+
+  StartMirror  → clone or fetch the mirror at once, so the first task's naming step is quick.
+  EnsureMirror → fetch, then answer every task that asked: one fetch at a time serves all waiters.
+Concurrent git writes to one repository fail intermittently ("config: File exists"), so every write
+to the mirror goes through this one actor, off its message loop.
+"""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from thespian.actors import ActorTypeDispatcher, WatchMessage
+
+from actors import logs
+from actors.git import git
+from actors.offload import Offloader
+from schemas.project_messages import EnsureMirror, MirrorReady, StartMirror
+
+
+def mirror_path(data: Path, workspace: str, project: str) -> Path:
+    return data / "repos" / workspace / f"{project}.git"
+
+
+def sync_mirror(repo: str, mirror: Path, timeout: float) -> tuple[str, set[str]]:
+    """Clone or fetch the mirror; return its default branch and its branches."""
+    if not (mirror / "HEAD").exists():
+        staging = mirror.with_name(mirror.name + ".staging")
+        shutil.rmtree(staging, ignore_errors=True)  # an interrupted clone: nothing else lives there
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        git("clone", "--mirror", "--quiet", "--", repo, str(staging), timeout=timeout)
+        staging.rename(mirror)
+    else:
+        git("remote", "update", "--prune", cwd=mirror, timeout=timeout)
+    default = git("symbolic-ref", "--short", "HEAD", cwd=mirror).strip()
+    heads = git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads", cwd=mirror).split()
+    return default, set(heads)
+
+
+class MirrorActor(ActorTypeDispatcher):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.start: StartMirror | None = None
+        self.offload: Offloader | None = None
+        self.waiters: list[EnsureMirror] = []
+        self.busy = False
+        self.log: Any = logs.get()
+
+    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        super().receiveMessage(msg, sender)
+        return self.offload.watch() if self.offload else None
+
+    def receiveMsg_StartMirror(self, msg: StartMirror, sender: Any) -> None:
+        s = msg.settings
+        logs.configure_actor(s.data, s.log_format, s.log_level)
+        self.log = logs.get(
+            actor="mirror", workspace=msg.project.workspace, project=msg.project.name, pid=os.getpid()
+        )
+        self.start = msg
+        self.offload = Offloader("mirror")
+        if s.provider.value == "local":
+            self._sync()
+
+    def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
+        self.waiters.append(msg)
+        if not self.busy:
+            self._sync()
+
+    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
+        assert self.offload
+        self.offload.deliver()
+
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+        if self.offload:
+            self.offload.close()
+
+    def _sync(self) -> None:
+        assert self.offload and self.start
+        self.busy = True
+        waiters, self.waiters = self.waiters, []
+        repo, mirror, timeout = self.start.project.repo, self.start.mirror, self.start.settings.git_timeout_s
+        self.offload.submit(
+            lambda result, error: self._synced(waiters, result, error), sync_mirror, repo, mirror, timeout
+        )
+
+    def _synced(self, waiters: list[EnsureMirror], result: Any, error: BaseException | None) -> None:
+        assert self.start
+        self.busy = False
+        if error:
+            self.log.warning("mirror.sync_failed", error=str(error), waiters=len(waiters))
+        default, heads = result if result else (None, set())
+        for ask in waiters:
+            self.send(
+                ask.reply_to,
+                MirrorReady(
+                    task_id=ask.task_id,
+                    attempt=ask.attempt,
+                    mirror=str(self.start.mirror),
+                    default_branch=default,
+                    branch_exists=ask.branch in heads,
+                    error=str(error) if error else None,
+                ),
+            )
+        if self.waiters:  # they asked during that fetch: they get one that starts after they asked
+            self._sync()

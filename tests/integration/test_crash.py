@@ -1,0 +1,86 @@
+"""kill -9 of the server's process group and every actor process, mid-provisioning, then a restart:
+every task reaches `running` with exactly one of each side effect and one result event per step."""
+
+import collections
+import json
+import time
+import urllib.request
+
+import pytest
+
+from actors.providers.sim import effects_log
+from tests.server import Server, agents_under
+
+pytestmark = pytest.mark.integration
+RESULT_KINDS = [
+    "task.created",
+    "task.named",
+    "task.sandbox",
+    "task.agent",
+    "task.session",
+    "task.initialized",
+]
+STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
+
+
+def assert_history_is_exact(server: Server, task_id: str) -> None:
+    events = server.history(task_id)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), "seq must be contiguous"
+    assert [e["kind"] for e in events if e["kind"] != "task.status"] == RESULT_KINDS  # one per step
+
+
+def wait_until(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_sim_tasks_survive_a_kill_inside_every_step(make_server, repo, tmp_path):
+    """Four crashes, each landing while the newest task is inside a different provisioning step."""
+    data = tmp_path / "data"
+    ids: list[str] = []
+    for target in STEPS:
+        server = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=400).start()
+        if not ids:
+            assert server.register(repo).status == 201
+        ids += [server.create({"prompt": f"task {len(ids) + i}"}).body["id"] for i in range(2)]
+        newest = ids[-1]
+        wait_until(lambda s=server, t=target, n=newest: s.task(n)["status"] == t)
+        server.kill9()
+        assert server.actor_processes() == []
+    server = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=400).start()
+    for task_id in ids:
+        assert server.wait_status(task_id, {"running", "error"})["status"] == "running"
+        assert_history_is_exact(server, task_id)
+    effects = collections.Counter(
+        (e["task_id"], e["effect"]) for e in map(json.loads, effects_log(data).read_text().splitlines())
+    )
+    assert set(effects.values()) == {1}
+    assert {t for t, _ in effects} == set(ids)
+    listed = {t["id"]: t["status"] for t in server.get("/v1/workspaces/default/tasks").body["tasks"]}
+    assert listed == dict.fromkeys(ids, "running")  # the projection agrees with the task databases
+
+
+@pytest.mark.parametrize("delay_ms", [0, 40, 80, 120])
+def test_local_tasks_survive_a_kill_mid_provisioning(make_server, repo, tmp_path, delay_ms):
+    data = tmp_path / "data"
+    server = make_server("local", data=data).start()
+    assert server.register(repo).status == 201
+    ids = [server.create({"prompt": f"task {i}"}).body["id"] for i in range(3)]
+    time.sleep(delay_ms / 1000)
+    statuses = [server.task(t)["status"] for t in ids]
+    server.kill9()
+    assert any(s != "running" for s in statuses), "the kill must land mid-provisioning"
+    server = make_server("local", data=data).start()
+    records = [server.wait_status(t, {"running", "error"}, timeout=90) for t in ids]
+    assert [r["status"] for r in records] == ["running"] * 3, (statuses, [r["error"] for r in records])
+    agents = agents_under(data)
+    assert sorted(p.environ()["CRUCIBLE_TASK_ID"] for p in agents) == sorted(ids), "one agent per task"
+    for record in records:
+        assert_history_is_exact(server, record["id"])
+        with urllib.request.urlopen(f"{record['agent_endpoint']}/v1/acp", timeout=5) as resp:
+            servers = json.load(resp)["servers"]
+        assert [s["serverId"] for s in servers] == [record["id"]], "one ACP server per task"
+    assert sorted(p.name for p in (data / "sandboxes").iterdir()) == sorted(ids), "one checkout per task"
+    assert not list((data / "tmp").glob("sandbox-*")), "no half-made checkout left"
