@@ -6,6 +6,7 @@ import resource
 import sys
 import time
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -32,8 +33,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# Where scripts/setup.sh installs the pinned sandbox-agent binary, inside the checkout.
+BUNDLED_AGENT = (
+    Path(__file__).resolve().parent.parent
+    / ".tools/sandbox-agent/node_modules/@sandbox-agent/cli-linux-x64/bin/sandbox-agent"
+)
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     given = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    if "CRUCIBLE_SANDBOX_AGENT_BIN" not in os.environ and BUNDLED_AGENT.exists():
+        given["sandbox_agent_bin"] = str(BUNDLED_AGENT)
     return Settings(**given)  # command line > CRUCIBLE_* environment > defaults
 
 

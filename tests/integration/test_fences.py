@@ -1,0 +1,79 @@
+"""The fences around a data directory and an actor system (DESIGN "Rules" 9, thespian facts)."""
+
+import os
+import signal
+import socket
+import time
+
+import psutil
+import pytest
+
+from tests.server import Server
+
+pytestmark = pytest.mark.integration
+
+
+def non_loopback_ipv4() -> str | None:
+    for addrs in psutil.net_if_addrs().values():
+        for addr in addrs:
+            if addr.family == socket.AF_INET and not addr.address.startswith("127."):
+                return str(addr.address)
+    return None
+
+
+def test_a_second_server_on_the_same_data_dir_is_refused(make_server):
+    first = make_server("sim").start()
+    second = Server(first.data, "sim")
+    second.start(wait=False)
+    assert second.proc is not None
+    assert second.proc.wait(30) == 1
+    assert "serve.refused" in second.log.read_text()
+    assert first.get("/v1/health").status == 200
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_cleanly_with_no_actor_process_left(make_server, repo, sig):
+    server = make_server("sim", CRUCIBLE_SIM_STEP_MS=1).start()
+    assert server.register(repo).status == 201
+    server.wait_status(server.create().body["id"], {"running"})
+    actors = server.actor_processes()
+    assert len(actors) >= 4  # admin, logger, workspace, project, mirror, task actors
+    assert server.proc is not None
+    os.kill(server.proc.pid, sig)
+    assert server.proc.wait(30) == 0
+    server.proc = None
+    _, alive = psutil.wait_procs(actors, timeout=5)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_a_stale_system_left_by_a_killed_server_is_ended_at_restart(make_server, repo, tmp_path):
+    data = tmp_path / "data"
+    server = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=300).start()
+    assert server.register(repo).status == 201
+    task_id = server.create().body["id"]
+    stale = server.actor_processes()
+    assert server.proc is not None
+    os.killpg(server.proc.pid, signal.SIGKILL)  # the server alone: its daemonized actors live on
+    server.proc.wait(10)
+    server.proc = None
+    time.sleep(0.2)
+    assert all(p.is_running() for p in stale), "thespian's actors outlive a kill -9 of the server"
+    restarted = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=300).start()
+    assert restarted.wait_status(task_id, {"running", "error"})["status"] == "running"
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in stale)
+    assert {p.pid for p in stale}.isdisjoint({p.pid for p in restarted.actor_processes()})
+
+
+def test_actor_sockets_listen_on_loopback_only(make_server, repo):
+    server = make_server("sim").start()
+    assert server.register(repo).status == 201
+    pids = {p.pid for p in server.actor_processes()}
+    listening = [c for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.pid in pids]
+    assert len(listening) >= 4
+    assert {c.laddr.ip for c in listening} == {"127.0.0.1"}
+    address = non_loopback_ipv4()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to connect from")
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.settimeout(5)
+        probe.connect((address, server.actor_port))
