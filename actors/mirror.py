@@ -11,11 +11,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher, WatchMessage
-
 from actors import logs
 from actors.git import git
-from actors.offload import Offloader
+from actors.offload import Offloader, OffloadingActor
 from schemas.project_messages import EnsureMirror, MirrorReady, StartMirror
 
 
@@ -38,18 +36,13 @@ def sync_mirror(repo: str, mirror: Path, timeout: float) -> tuple[str, set[str]]
     return default, set(heads)
 
 
-class MirrorActor(ActorTypeDispatcher):  # type: ignore[misc]
+class MirrorActor(OffloadingActor):
     def __init__(self) -> None:
         super().__init__()
         self.start: StartMirror | None = None
-        self.offload: Offloader | None = None
         self.waiters: list[EnsureMirror] = []
         self.busy = False
         self.log: Any = logs.get()
-
-    def receiveMessage(self, msg: Any, sender: Any) -> Any:
-        super().receiveMessage(msg, sender)
-        return self.offload.watch() if self.offload else None
 
     def receiveMsg_StartMirror(self, msg: StartMirror, sender: Any) -> None:
         s = msg.settings
@@ -66,10 +59,6 @@ class MirrorActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.waiters.append(msg)
         if not self.busy:
             self._sync()
-
-    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
-        assert self.offload
-        self.offload.deliver()
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         if self.offload:

@@ -7,12 +7,11 @@ pipe the actor watches (ThespianWatch), so completion is pushed to the actor, ne
 
 import os
 import queue
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from thespian.actors import ThespianWatch
+from thespian.actors import ActorTypeDispatcher, ThespianWatch, WatchMessage
 
 Done = Callable[[Any, BaseException | None], None]
 
@@ -23,7 +22,6 @@ class Offloader:
         os.set_blocking(self._read_fd, False)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._outcomes: queue.SimpleQueue[tuple[Done, Any, BaseException | None]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
 
     def watch(self) -> ThespianWatch:
         """Return this from every receiveMessage so that finished work wakes the actor."""
@@ -60,3 +58,17 @@ class Offloader:
         self._pool.shutdown(wait=False, cancel_futures=True)
         for fd in (self._read_fd, self._write_fd):
             os.close(fd)
+
+
+class OffloadingActor(ActorTypeDispatcher):  # type: ignore[misc]
+    """An actor whose slow work runs on an Offloader (created by the subclass when it starts)."""
+
+    offload: Offloader | None = None
+
+    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        super().receiveMessage(msg, sender)
+        return self.offload.watch() if self.offload else None
+
+    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
+        if self.offload:
+            self.offload.deliver()

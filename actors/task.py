@@ -16,11 +16,11 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher, WakeupMessage, WatchMessage
+from thespian.actors import WakeupMessage
 
 from actors import logs
 from actors.db import utcnow
-from actors.offload import Offloader
+from actors.offload import Offloader, OffloadingActor
 from actors.providers import make_provider
 from actors.providers.base import PermanentError, Provider, TaskContext
 from actors.task_store import TaskStore, summary_from_record, task_db_path
@@ -32,11 +32,10 @@ from schemas.task_messages import Activate, Bind, Initialize, Provision, TaskIni
 from schemas.workspace_messages import TaskChanged
 
 
-class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
+class TaskActor(OffloadingActor):
     def __init__(self) -> None:
         super().__init__()
         self.bound: Bind | None = None
-        self.offload: Offloader | None = None
         self.provider: Provider | None = None
         self.task_id: str | None = None
         self.store: TaskStore | None = None
@@ -46,10 +45,6 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.step: TaskStatus | None = None
         self.run = 0
         self.in_flight = False
-
-    def receiveMessage(self, msg: Any, sender: Any) -> Any:
-        super().receiveMessage(msg, sender)
-        return self.offload.watch() if self.offload else None
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -122,10 +117,6 @@ class TaskActor(ActorTypeDispatcher):  # type: ignore[misc]
             "base": msg.default_branch,
         }
         self._complete(TaskStatus.init_ensure_name, msg.attempt, result, None)
-
-    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
-        assert self.offload
-        self.offload.deliver()
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         kind, step, run = msg.payload

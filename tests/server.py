@@ -18,6 +18,15 @@ import psutil
 from actors import system
 
 ROOT = Path(__file__).resolve().parent.parent
+# The result events of a clean provisioning, in order (the `task.status` events between them left out).
+RESULT_KINDS = [
+    "task.created",
+    "task.named",
+    "task.sandbox",
+    "task.agent",
+    "task.session",
+    "task.initialized",
+]
 AGENT_BIN = ROOT / ".tools/sandbox-agent/node_modules/@sandbox-agent/cli-linux-x64/bin/sandbox-agent"
 
 

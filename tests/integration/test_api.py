@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from tests.server import Server, make_repo
+from tests.server import RESULT_KINDS, Server, make_repo
 
 pytestmark = pytest.mark.integration
 _names = (f"p{i}" for i in itertools.count())
@@ -59,14 +59,7 @@ def test_a_task_provisions_to_running_with_the_canonical_history(server):
     assert record["seq"] == 11 and record["sandbox"] and record["session_id"]
     events = server.history(task_id)
     assert [e["seq"] for e in events] == list(range(1, 12))
-    assert [e["kind"] for e in events if e["kind"] != "task.status"] == [
-        "task.created",
-        "task.named",
-        "task.sandbox",
-        "task.agent",
-        "task.session",
-        "task.initialized",
-    ]
+    assert [e["kind"] for e in events if e["kind"] != "task.status"] == RESULT_KINDS
     assert server.get(f"/v1/tasks/{task_id}/history?after=9&limit=1").body["events"][0]["seq"] == 10
 
 
@@ -115,96 +108,43 @@ def test_workspaces_and_projects(server, repo):
 
 # ---- one test per error code ---------------------------------------------------------------------
 
+TASKS = "/v1/workspaces/default/projects/demo/tasks"
+PROJECTS = "/v1/workspaces/default/projects"
+JSON = {"Content-Type": "application/json"}
+
+
+def case(method, path, body, status, code, headers=None):
+    return (method, path, body, headers or {}, status, code)
+
+
+# fmt: off
 ERRORS = [
-    # (method, path, body or raw bytes, headers, status, code)
-    (
-        "POST",
-        "/v1/workspaces/default/projects/demo/tasks",
-        b"{nope",
-        {"Content-Type": "application/json"},
-        400,
-        "malformed_json",
-    ),
-    (
-        "POST",
-        "/v1/workspaces/default/projects/demo/tasks",
-        b"x" * (1024 * 1024 + 1),
-        {"Content-Type": "application/json"},
-        413,
-        "body_too_large",
-    ),
-    (
-        "POST",
-        "/v1/workspaces/default/projects/demo/tasks",
-        b"prompt=x",
-        {"Content-Type": "text/plain"},
-        415,
-        "unsupported_media_type",
-    ),
-    ("POST", "/v1/workspaces/default/projects/demo/tasks", {"prompt": ""}, {}, 422, "validation_error"),
-    (
-        "POST",
-        "/v1/workspaces/default/projects/demo/tasks",
-        {"prompt": "x", "agent": "gpt"},
-        {},
-        422,
-        "validation_error",
-    ),
-    (
-        "POST",
-        "/v1/workspaces/default/projects/demo/tasks",
-        {"prompt": "x", "branch": "a..b"},
-        {},
-        422,
-        "validation_error",
-    ),
-    (
-        "POST",
-        "/v1/workspaces/default/projects/demo/tasks",
-        {"prompt": "x", "extra": 1},
-        {},
-        422,
-        "validation_error",
-    ),
-    ("POST", "/v1/workspaces/default/projects/demo/tasks", [1, 2], {}, 422, "validation_error"),
-    ("POST", "/v1/workspaces", {"name": "Bad Name"}, {}, 422, "validation_error"),
-    ("POST", "/v1/workspaces", {"name": "default"}, {}, 409, "workspace_exists"),
-    (
-        "POST",
-        "/v1/workspaces/default/projects",
-        {"name": "x", "repo": "/nonexistent/repo"},
-        {},
-        422,
-        "not_a_repository",
-    ),
-    (
-        "POST",
-        "/v1/workspaces/default/projects",
-        {"name": "x", "repo": "ext::sh -c touch% /tmp/pwned"},
-        {},
-        422,
-        "invalid_repo",
-    ),
-    (
-        "POST",
-        "/v1/workspaces/default/projects",
-        {"name": "x", "repo": "--upload-pack=touch /tmp/pwned"},
-        {},
-        422,
-        "invalid_repo",
-    ),
-    ("POST", "/v1/workspaces/nope/projects/demo/tasks", {"prompt": "x"}, {}, 404, "workspace_not_found"),
-    ("POST", "/v1/workspaces/default/projects/nope/tasks", {"prompt": "x"}, {}, 404, "project_not_found"),
-    ("GET", "/v1/workspaces/default/projects/nope", None, {}, 404, "project_not_found"),
-    ("GET", "/v1/tasks/0123456789abcdef012345", None, {}, 404, "task_not_found"),
-    ("GET", "/v1/tasks/..%2F..%2Fetc%2Fpasswd", None, {}, 404, "task_not_found"),
-    ("GET", "/v1/tasks/0123456789abcdef012345/history", None, {}, 404, "task_not_found"),
-    ("GET", "/v1/no/such/route", None, {}, 404, "not_found"),
-    ("DELETE", "/v1/workspaces", None, {}, 405, "method_not_allowed"),
-    ("GET", "/v1/workspaces/default/tasks?limit=abc", None, {}, 422, "invalid_parameter"),
-    ("GET", "/v1/workspaces/default/tasks?status=bogus", None, {}, 422, "invalid_parameter"),
-    ("GET", "/v1/workspaces/default/tasks?cursor=../x", None, {}, 422, "invalid_parameter"),
+    case("POST", TASKS, b"{nope", 400, "malformed_json", JSON),
+    case("POST", TASKS, b"x" * (1024 * 1024 + 1), 413, "body_too_large", JSON),
+    case("POST", TASKS, b"prompt=x", 415, "unsupported_media_type", {"Content-Type": "text/plain"}),
+    case("POST", TASKS, {"prompt": ""}, 422, "validation_error"),
+    case("POST", TASKS, {"prompt": "x", "agent": "gpt"}, 422, "validation_error"),
+    case("POST", TASKS, {"prompt": "x", "branch": "a..b"}, 422, "validation_error"),
+    case("POST", TASKS, {"prompt": "x", "extra": 1}, 422, "validation_error"),
+    case("POST", TASKS, [1, 2], 422, "validation_error"),
+    case("POST", "/v1/workspaces", {"name": "Bad Name"}, 422, "validation_error"),
+    case("POST", "/v1/workspaces", {"name": "default"}, 409, "workspace_exists"),
+    case("POST", PROJECTS, {"name": "x", "repo": "/nonexistent/repo"}, 422, "not_a_repository"),
+    case("POST", PROJECTS, {"name": "x", "repo": "ext::sh -c touch% /tmp/pwned"}, 422, "invalid_repo"),
+    case("POST", PROJECTS, {"name": "x", "repo": "--upload-pack=touch /tmp/pwned"}, 422, "invalid_repo"),
+    case("POST", "/v1/workspaces/nope/projects/demo/tasks", {"prompt": "x"}, 404, "workspace_not_found"),
+    case("POST", "/v1/workspaces/default/projects/nope/tasks", {"prompt": "x"}, 404, "project_not_found"),
+    case("GET", "/v1/workspaces/default/projects/nope", None, 404, "project_not_found"),
+    case("GET", "/v1/tasks/0123456789abcdef012345", None, 404, "task_not_found"),
+    case("GET", "/v1/tasks/..%2F..%2Fetc%2Fpasswd", None, 404, "task_not_found"),
+    case("GET", "/v1/tasks/0123456789abcdef012345/history", None, 404, "task_not_found"),
+    case("GET", "/v1/no/such/route", None, 404, "not_found"),
+    case("DELETE", "/v1/workspaces", None, 405, "method_not_allowed"),
+    case("GET", "/v1/workspaces/default/tasks?limit=abc", None, 422, "invalid_parameter"),
+    case("GET", "/v1/workspaces/default/tasks?status=bogus", None, 422, "invalid_parameter"),
+    case("GET", "/v1/workspaces/default/tasks?cursor=../x", None, 422, "invalid_parameter"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(

@@ -9,17 +9,9 @@ import urllib.request
 import pytest
 
 from actors.providers.sim import effects_log
-from tests.server import Server, agents_under
+from tests.server import RESULT_KINDS, Server, agents_under
 
 pytestmark = pytest.mark.integration
-RESULT_KINDS = [
-    "task.created",
-    "task.named",
-    "task.sandbox",
-    "task.agent",
-    "task.session",
-    "task.initialized",
-]
 STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
 
 
