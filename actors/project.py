@@ -1,13 +1,13 @@
 """ProjectActor: owns a project's database (task registry, branch reservations, idempotency keys), and
-keeps a pool of ready task actors.
+hands tasks to ready task actors.
 
-  StartProject  → open the database, start the project's MirrorActor, fill the pool.
-  CreateTask    → idempotency check, reserve id and branch (durable), hand Initialize to a ready actor.
-  ActivateTasks → start-up: give each task an actor, which resumes it.
-  EnsureMirror  → passed to the MirrorActor, which answers the task.
-  RefillPool    → fork ready actors off the request path.
-This actor forks task actors, so it never runs a thread: a fork taken while another thread holds a lock
-(tempfile's, a pipe's write end) leaves the child hung. Slow git work lives in the MirrorActor.
+  StartProject   → open the database, start the project's MirrorActor and TaskPoolActor.
+  CreateTask     → idempotency check, reserve id and branch (durable), hand Initialize to a ready actor.
+  ActivateTasks  → start-up: give each task an actor, which resumes it.
+  TaskActorReady → a bound actor from the pool: it takes the oldest waiting task, or waits itself.
+  EnsureMirror   → passed to the MirrorActor, which answers the task.
+Nothing here blocks: no fork (the pool forks), no thread, no git (the mirror actor runs git). A fork
+taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
 """
 
 import hashlib
@@ -23,12 +23,20 @@ from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors import db, logs
 from actors.mirror import MirrorActor, mirror_path
-from actors.task import TaskActor
+from actors.pool import TaskPoolActor
 from schemas.api import Project
-from schemas.messages import Failure
-from schemas.project_messages import ActivateTasks, EnsureMirror, RefillPool, StartMirror, StartProject
+from schemas.messages import Failure, HubAddress
+from schemas.project_messages import (
+    ActivateTasks,
+    EnsureMirror,
+    StartMirror,
+    StartPool,
+    StartProject,
+    Taken,
+    TaskActorExited,
+)
 from schemas.settings import Settings
-from schemas.task_messages import Activate, Bind, Initialize
+from schemas.task_messages import Activate, Bind, Initialize, TaskActorReady
 from schemas.workspace_messages import CreateTask
 
 SCHEMA = """
@@ -65,13 +73,17 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.conn: sqlite3.Connection | None = None
         self.mirror = Path()
         self.mirror_actor: Any = None
-        self.pool: list[Any] = []
+        self.hub: Any = None
+        self.pool_actor: Any = None
+        self.ready: list[Any] = []  # bound task actors with no task yet
+        self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
+        self.exiting = False
         self.log: Any = logs.get()
 
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
-        self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
+        self.project, self.settings, self.workspace_addr, self.hub = p, s, msg.workspace_addr, msg.hub
         logs.configure_actor(s.data, s.log_format, s.log_level)
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
         path = s.data / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
@@ -79,7 +91,7 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.mirror = mirror_path(s.data, p.workspace, p.name)
         self.mirror_actor = self.createActor(MirrorActor)
         self.send(self.mirror_actor, StartMirror(project=p, mirror=self.mirror, settings=s))
-        self.send(self.myAddress, RefillPool())
+        self._start_pool()
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         assert self.conn and self.settings
@@ -124,20 +136,36 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_ActivateTasks(self, msg: ActivateTasks, sender: Any) -> None:
         for task_id in msg.task_ids:
-            self.send(self._actor_for(task_id), Activate(task_id=task_id))
+            self._dispatch(task_id, Activate(task_id=task_id))
         self.log.info("tasks.activated", count=len(msg.task_ids))
+
+    def receiveMsg_TaskActorReady(self, msg: TaskActorReady, sender: Any) -> None:
+        if self.hub is not None and not msg.has_hub:
+            self.send(sender, HubAddress(hub=self.hub))
+        if self.waiting:
+            task_id = self.waiting[0][0]
+            self._assign(task_id, sender)
+        else:
+            self.ready.append(sender)
+
+    def receiveMsg_HubAddress(self, msg: HubAddress, sender: Any) -> None:
+        self.hub = msg.hub
+        for addr in [self.pool_actor, *self.ready, *self.tasks.values()]:
+            self.send(addr, msg)
 
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
         self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
 
-    def receiveMsg_RefillPool(self, msg: RefillPool, sender: Any) -> None:
-        # One fork per message, so that creates queued behind it wait for at most one fork.
-        assert self.settings
-        if len(self.pool) < self.settings.pool_size:
-            self.pool.append(self._new_task_actor())
-            self.send(self.myAddress, RefillPool())
+    def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
+        self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
+        self.ready = [a for a in self.ready if a != msg.address]
+
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+        self.exiting = True  # children exiting now are shutting down, not crashing
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+        if self.exiting:
+            return
         if msg.childAddress == self.mirror_actor:  # it crashed: a fresh one; the mirror is on disk
             assert self.project and self.settings
             self.mirror_actor = self.createActor(MirrorActor)
@@ -145,8 +173,8 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
                 self.mirror_actor,
                 StartMirror(project=self.project, mirror=self.mirror, settings=self.settings),
             )
-        self.tasks = {t: a for t, a in self.tasks.items() if a != msg.childAddress}
-        self.pool = [a for a in self.pool if a != msg.childAddress]
+        elif msg.childAddress == self.pool_actor:
+            self._start_pool()
 
     # ---- helpers --------------------------------------------------------------------------------
 
@@ -164,33 +192,40 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
             agent=body.agent,
             provider=body.provider or self.settings.provider,
         )
-        self.send(self._actor_for(task_id), init)
-        self.send(self.myAddress, RefillPool())
+        self._dispatch(task_id, init)
 
-    def _actor_for(self, task_id: str) -> Any:
-        """The task's live actor, or a ready one from the pool (a fork only when the pool is empty)."""
-        addr = self.tasks.get(task_id)
-        if addr is None:
-            addr = self.pool.pop(0) if self.pool else self._new_task_actor()
-            self.tasks[task_id] = addr
-        return addr
+    def _dispatch(self, task_id: str, msg: Any) -> None:
+        """To the task's live actor; else to a ready one; else wait for the pool's next (every actor
+        put to work has already been replaced by a fork in flight)."""
+        if task_id in self.tasks:
+            self.send(self.tasks[task_id], msg)
+            return
+        self.waiting.append((task_id, msg))
+        if self.ready:
+            self._assign(task_id, self.ready.pop(0))
 
-    def _new_task_actor(self) -> Any:
+    def _assign(self, task_id: str, addr: Any) -> None:
+        """Give a ready actor its task, with every message waiting for that task, in order."""
+        self.tasks[task_id] = addr
+        for msg in [m for t, m in self.waiting if t == task_id]:
+            self.send(addr, msg)
+        self.waiting = [w for w in self.waiting if w[0] != task_id]
+        self.send(self.pool_actor, Taken())
+
+    def _start_pool(self) -> None:
         assert self.project and self.settings
-        addr = self.createActor(TaskActor)
-        self.send(
-            addr,
-            Bind(
-                workspace=self.project.workspace,
-                project=self.project.name,
-                repo=self.project.repo,
-                mirror=self.mirror,
-                settings=self.settings,
-                workspace_addr=self.workspace_addr,
-                project_addr=self.myAddress,
-            ),
+        bind = Bind(
+            workspace=self.project.workspace,
+            project=self.project.name,
+            repo=self.project.repo,
+            mirror=self.mirror,
+            settings=self.settings,
+            workspace_addr=self.workspace_addr,
+            project_addr=self.myAddress,
+            hub=self.hub,
         )
-        return addr
+        self.pool_actor = self.createActor(TaskPoolActor)
+        self.send(self.pool_actor, StartPool(bind=bind, size=self.settings.pool_size))
 
     def _refuse(self, msg: CreateTask, status: int, code: str, message: str, details: Any = None) -> None:
         self.send(

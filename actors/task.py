@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from thespian.actors import WakeupMessage
@@ -23,12 +24,20 @@ from actors.db import utcnow
 from actors.offload import Offloader, OffloadingActor
 from actors.providers import make_provider
 from actors.providers.base import PermanentError, Provider, TaskContext
-from actors.task_store import TaskStore, summary_from_record, task_db_path
+from actors.task_store import TaskStore, prepare_database, summary_from_record, task_db_path
 from schemas.api import TaskSummary
-from schemas.messages import Failure
+from schemas.messages import Failure, HubAddress
 from schemas.project_messages import EnsureMirror, MirrorReady
 from schemas.status import AT_REST, RESULT_EVENT, TaskStatus
-from schemas.task_messages import Activate, Bind, Initialize, Provision, TaskInitialized
+from schemas.task_messages import (
+    Activate,
+    Bind,
+    Initialize,
+    Provision,
+    TaskActorReady,
+    TaskEvents,
+    TaskInitialized,
+)
 from schemas.workspace_messages import TaskChanged
 
 
@@ -36,10 +45,12 @@ class TaskActor(OffloadingActor):
     def __init__(self) -> None:
         super().__init__()
         self.bound: Bind | None = None
+        self.hub: Any = None
         self.provider: Provider | None = None
         self.task_id: str | None = None
         self.store: TaskStore | None = None
         self.lock_fd: int | None = None
+        self.prepared: Path | None = None
         self.log: Any = logs.get()
         # The attempt in flight; an outcome or wakeup naming any other (step, run) is stale and ignored.
         self.step: TaskStatus | None = None
@@ -51,13 +62,17 @@ class TaskActor(OffloadingActor):
     def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
         s = msg.settings
         logs.configure_actor(s.data, s.log_format, s.log_level)
-        self.bound = msg
+        self.bound, self.hub = msg, msg.hub
         self.offload = Offloader("task-work")
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
+        # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
+        self.prepared = s.data / "tmp" / "pool" / f"{os.getpid()}.sqlite"
+        prepare_database(self.prepared)
+        self.send(msg.project_addr, TaskActorReady(has_hub=msg.hub is not None))
 
     def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
         try:
-            self._open(msg.task_id)
+            self._open(msg.task_id, create=True)
         except BlockingIOError:
             self.send(
                 msg.reply_to,
@@ -94,12 +109,15 @@ class TaskActor(OffloadingActor):
         self.send(self.myAddress, Provision(task_id=msg.task_id))
 
     def receiveMsg_Activate(self, msg: Activate, sender: Any) -> None:
-        self._open(msg.task_id)
+        self._open(msg.task_id, create=False)
         assert self.store and self.bound
         record = self.store.record()
         self.provider = make_provider(record["provider"], self.bound.settings)
         self._publish(record)
         self.send(self.myAddress, Provision(task_id=msg.task_id))
+
+    def receiveMsg_HubAddress(self, msg: HubAddress, sender: Any) -> None:
+        self.hub = msg.hub
 
     def receiveMsg_Provision(self, msg: Provision, sender: Any) -> None:
         self._advance(resumed=True)
@@ -130,6 +148,8 @@ class TaskActor(OffloadingActor):
             self._give_up(self.step, "step deadline exceeded")
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+        if self.prepared:
+            self.prepared.unlink(missing_ok=True)
         if self.offload:
             self.offload.close()
         if self.store:
@@ -260,13 +280,13 @@ class TaskActor(OffloadingActor):
 
     # ---- plumbing -------------------------------------------------------------------------------
 
-    def _open(self, task_id: str) -> None:
-        """Become the task's single writer: its lock first, so a stale copy can never write beside us."""
+    def _open(self, task_id: str, create: bool) -> None:
+        """Become the task's single writer: its lock first, so a stale copy can never write beside us.
+        A new task's database is the one prepared at Bind, renamed into place (atomic: whole or absent)."""
         if self.task_id == task_id:
             return
-        assert self.bound and self.task_id is None, "a task actor serves one task"
-        data = self.bound.settings.data
-        path = task_db_path(data, task_id)
+        assert self.bound and self.prepared and self.task_id is None, "a task actor serves one task"
+        path = task_db_path(self.bound.settings.data, task_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
         try:
@@ -274,6 +294,10 @@ class TaskActor(OffloadingActor):
         except BlockingIOError:
             os.close(fd)
             raise
+        if create and not path.exists():
+            self.prepared.rename(path)
+        else:
+            self.prepared.unlink(missing_ok=True)
         self.task_id, self.lock_fd = task_id, fd
         self.store = TaskStore(path, self.bound.settings.sqlite_synchronous)
         self.log = self.log.bind(task_id=task_id)
@@ -299,9 +323,17 @@ class TaskActor(OffloadingActor):
         )
 
     def _publish(self, record: dict[str, Any] | None = None) -> None:
+        """After a commit: its events to the hub, the new summary to the workspace's projection."""
         assert self.store and self.bound
+        self._push_events()
         summary = TaskSummary.model_validate(summary_from_record(record or self.store.record()))
         self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
+
+    def _push_events(self) -> None:
+        assert self.store and self.task_id
+        events = self.store.take_events()
+        if events and self.hub is not None:
+            self.send(self.hub, TaskEvents(task_id=self.task_id, events=events))
 
 
 def _record_updates(step: TaskStatus, result: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ table and the event log can never disagree, whatever moment a crash picks.
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,13 @@ RECORD_COLUMNS = frozenset({"title", "branch", "sandbox", "agent_endpoint", "age
 
 def task_db_path(data: Path, task_id: str) -> Path:
     return data / "tasks" / f"{task_id}.sqlite"
+
+
+def prepare_database(path: Path) -> None:
+    """An empty task database with its schema, closed (so no -wal file is left): ready to be renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    db.connect(path, SCHEMA).close()
 
 
 def record_from_rows(task: sqlite3.Row | dict[str, Any], steps: list[Any]) -> dict[str, Any]:
@@ -94,6 +103,23 @@ class TaskStore:
     def __init__(self, path: Path, synchronous: str) -> None:
         self._conn = db.connect(path, SCHEMA, synchronous)
         self._lock = threading.RLock()
+        self._appended: list[dict[str, Any]] = []  # events of the transaction in progress
+        self._outbox: list[dict[str, Any]] = []  # committed events not yet published
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; the events it appends reach the outbox only once it has committed."""
+        with self._lock:
+            self._appended = []
+            with db.transaction(self._conn) as c:
+                yield c
+            self._outbox.extend(self._appended)
+
+    def take_events(self) -> list[dict[str, Any]]:
+        """Committed events since the last call, in seq order, for the actor to publish."""
+        with self._lock:
+            events, self._outbox = self._outbox, []
+            return events
 
     def close(self) -> None:
         with self._lock:
@@ -105,7 +131,7 @@ class TaskStore:
 
     def create(self, fields: dict[str, Any], data: dict[str, Any]) -> bool:
         """The initialize transaction: record, pending steps and `task.created`. False if it existed."""
-        with self._lock, db.transaction(self._conn) as c:
+        with self._write() as c:
             if c.execute("SELECT 1 FROM task").fetchone():
                 return False
             now = db.utcnow()
@@ -144,7 +170,7 @@ class TaskStore:
 
     def enter(self, step: TaskStatus, attempt: int, deadline_at: str) -> None:
         """A step starts (or resumes): `task.status` and the step's new attempt, together."""
-        with self._lock, db.transaction(self._conn) as c:
+        with self._write() as c:
             now = db.utcnow()
             c.execute(
                 "UPDATE steps SET status='started', attempts=?, started_at=coalesce(started_at, ?),"
@@ -156,7 +182,7 @@ class TaskStore:
 
     def begin_attempt(self, step: TaskStatus, attempt: int) -> None:
         """A retry after backoff: a new attempt of the same step; no event (the retry event said it)."""
-        with self._lock, db.transaction(self._conn) as c:
+        with self._write() as c:
             c.execute(
                 "UPDATE steps SET status='started', attempts=?, next_at=NULL WHERE name=?", (attempt, step)
             )
@@ -168,7 +194,7 @@ class TaskStore:
         unknown = set(updates) - RECORD_COLUMNS
         if unknown:
             raise ValueError(f"not record columns: {sorted(unknown)}")
-        with self._lock, db.transaction(self._conn) as c:
+        with self._write() as c:
             now = db.utcnow()
             c.execute(
                 "UPDATE steps SET status='done', finished_at=?, result=?, error=NULL, next_at=NULL"
@@ -183,11 +209,11 @@ class TaskStore:
             self._append(c, kind, step, result, now)
 
     def mark_prompt_sent(self) -> None:
-        with self._lock, db.transaction(self._conn) as c:
+        with self._write() as c:
             c.execute("UPDATE task SET prompt_sent_at = ?", (db.utcnow(),))
 
     def schedule_retry(self, step: TaskStatus, attempt: int, error: str, next_at: str) -> None:
-        with self._lock, db.transaction(self._conn) as c:
+        with self._write() as c:
             now = db.utcnow()
             c.execute(
                 "UPDATE steps SET status='retrying', error=?, next_at=? WHERE name=?", (error, next_at, step)
@@ -198,7 +224,7 @@ class TaskStore:
 
     def fail(self, step: TaskStatus, attempts: int, message: str) -> None:
         """A step gave up: the task goes to `error` with `task.error {step, message}`."""
-        with self._lock, db.transaction(self._conn) as c:
+        with self._write() as c:
             now = db.utcnow()
             c.execute(
                 "UPDATE steps SET status='failed', finished_at=?, error=?, next_at=NULL WHERE name=?",
@@ -219,5 +245,8 @@ class TaskStore:
         c.execute(
             "INSERT INTO events (seq, kind, status, at, data) VALUES (?, ?, ?, ?, ?)",
             (seq, kind.value, status.value, at, json.dumps(data)),
+        )
+        self._appended.append(
+            {"seq": seq, "kind": kind.value, "status": status.value, "at": at, "data": data}
         )
         c.execute("UPDATE task SET seq = ?, updated_at = ?", (seq, at))

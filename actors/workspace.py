@@ -6,6 +6,7 @@
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
   ResumeTasks     → start-up: hand each project the tasks it must activate.
+  AttachHub       → the web process's event hub: pass its address down; push feed changes to it.
 Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
 """
 
@@ -19,12 +20,14 @@ from actors import db, logs
 from actors.project import ProjectActor
 from actors.task_store import summary_from_record
 from schemas.api import Project, TaskSummary, Workspace
-from schemas.messages import Failure
+from schemas.messages import Failure, HubAddress
 from schemas.project_messages import ActivateTasks, StartProject
 from schemas.settings import Settings
 from schemas.task_messages import TaskInitialized
 from schemas.workspace_messages import (
+    AttachHub,
     CreateTask,
+    FeedChanged,
     ProjectRegistered,
     RegisterProject,
     ResumeDispatched,
@@ -57,6 +60,8 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.conn: sqlite3.Connection | None = None
         self.projects: dict[str, Project] = {}
         self.project_addrs: dict[str, Any] = {}
+        self.hub: Any = None
+        self.exiting = False
         self.log: Any = logs.get()
 
     def receiveMsg_StartWorkspace(self, msg: StartWorkspace, sender: Any) -> None:
@@ -136,8 +141,18 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.log.info("resume.dispatched", tasks=count)
         self.send(sender, ResumeDispatched(request_id=msg.request_id, count=count))
 
+    def receiveMsg_AttachHub(self, msg: AttachHub, sender: Any) -> None:
+        self.hub = sender
+        for addr in self.project_addrs.values():
+            self.send(addr, HubAddress(hub=sender))
+
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+        self.exiting = True  # children exiting now are shutting down, not crashing
+
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         # A project actor died (a crash, not a shutdown): start a fresh one; its state is on disk.
+        if self.exiting:
+            return
         for name, addr in list(self.project_addrs.items()):
             if addr == msg.childAddress:
                 self.log.warning("project.exited", project=name)
@@ -148,15 +163,19 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         addr = self.createActor(ProjectActor)
         self.projects[project.name] = project
         self.project_addrs[project.name] = addr
-        self.send(addr, StartProject(project=project, settings=self.settings, workspace_addr=self.myAddress))
+        start = StartProject(
+            project=project, settings=self.settings, workspace_addr=self.myAddress, hub=self.hub
+        )
+        self.send(addr, start)
 
     def _project(self, summary: TaskSummary) -> None:
-        """Upsert one task into the projection; each change takes the next workspace cursor."""
+        """Upsert one task into the projection; each change takes the next workspace cursor and is
+        pushed to the hub's workspace feed. Older news (a lower seq) changes nothing."""
         assert self.conn
         s = summary
         with db.transaction(self.conn) as c:
             cursor = c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0]
-            c.execute(
+            changed = c.execute(
                 "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                 " title=excluded.title, branch=excluded.branch, status=excluded.status,"
                 " status_message=excluded.status_message, updated_at=excluded.updated_at,"
@@ -172,4 +191,7 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
                     s.seq,
                     cursor,
                 ),
-            )
+            ).rowcount
+        if changed and self.hub is not None:
+            feed = FeedChanged(workspace=self.name, cursor=cursor, summary=s.model_dump(mode="json"))
+            self.send(self.hub, feed)

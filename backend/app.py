@@ -10,6 +10,7 @@ from aiohttp import web
 from backend.errors import ApiError, Handler, error_middleware
 from backend.routes import RUNTIME, routes
 from backend.runtime import Runtime
+from backend.streams import SOCKETS, close_sockets, stream_routes
 
 MAX_BODY = 1024 * 1024
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -43,17 +44,22 @@ def create_app(runtime: Runtime) -> web.Application:
         client_max_size=MAX_BODY, middlewares=[request_id_middleware, error_middleware, admission_middleware]
     )
     app[RUNTIME] = runtime
+    app[SOCKETS] = set()
     app.add_routes(routes)
+    app.add_routes(stream_routes)
     app.cleanup_ctx.append(_runtime_lifecycle)
+    app.on_shutdown.append(close_sockets)
     return app
 
 
 async def _runtime_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Resume in the background, so that health can say `starting` meanwhile."""
     runtime = app[RUNTIME]
+    runtime.hub.start(asyncio.get_running_loop())
     starting = asyncio.create_task(runtime.start())
     yield
     runtime.health = "draining"
     starting.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await starting
+    runtime.hub.stop()

@@ -3,6 +3,7 @@
 import argparse
 import os
 import resource
+import shutil
 import sys
 import time
 from importlib.metadata import version
@@ -15,6 +16,7 @@ from aiohttp import web
 from actors import logs, system
 from backend.app import create_app
 from backend.bridge import Bridge
+from backend.hub import EventHub
 from backend.reader import Reader
 from backend.runtime import Runtime
 from schemas.settings import Settings
@@ -57,6 +59,7 @@ def serve(settings: Settings) -> int:
     except system.AlreadyRunning as exc:
         log.error("serve.refused", reason=str(exc))
         return 1
+    shutil.rmtree(data / "tmp" / "pool", ignore_errors=True)  # databases prepared by a previous system
     system.write_pid_file(data, settings.actor_port, None)
     try:
         asys = system.start(settings.actor_port, data)
@@ -64,7 +67,7 @@ def serve(settings: Settings) -> int:
         log.error("serve.refused", reason=str(exc))
         return 1
     bridge = Bridge(asys, settings.bridge_threads, settings.ask_timeout_s)
-    runtime = Runtime(settings, asys, bridge, Reader(data))
+    runtime = Runtime(settings, asys, bridge, Reader(data), EventHub(asys, settings.ws_queue_frames))
     app = create_app(runtime)
     log.info(
         "serve.listening",

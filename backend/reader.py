@@ -76,6 +76,20 @@ class Reader:
         page = [dict(r) for r in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)
 
+    async def max_cursor(self, workspace: str) -> int:
+        async with self._open(self.workspace_db(workspace)) as conn:
+            row = await (await conn.execute("SELECT coalesce(max(cursor), 0) FROM tasks")).fetchone()
+        return int(row[0]) if row else 0
+
+    async def feed(self, workspace: str, after: int, upto: int | None) -> list[dict[str, Any]]:
+        """The latest summary of every task changed after cursor `after` (up to `upto`), by cursor."""
+        sql = "SELECT * FROM tasks WHERE cursor > ?" + (" AND cursor <= ?" if upto is not None else "")
+        args = [after] if upto is None else [after, upto]
+        async with self._open(self.workspace_db(workspace)) as conn:
+            rows = await (await conn.execute(sql + " ORDER BY cursor", args)).fetchall()
+        keys = ("id", "project", "title", "branch", "status", "status_message", "updated_at", "seq")
+        return [{"cursor": r["cursor"], "task": {k: r[k] for k in keys}} for r in rows]
+
     async def task(self, task_id: str) -> dict[str, Any] | None:
         path = task_db_path(self.data, task_id)
         if not path.exists():

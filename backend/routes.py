@@ -122,32 +122,32 @@ async def list_tasks(request: web.Request) -> web.Response:
 @routes.get("/v1/tasks/{task_id}")
 async def get_task(request: web.Request) -> web.Response:
     rt = _rt(request)
-    record = await rt.reader.task(_task_id(request))
+    record = await rt.reader.task(task_id_of(request))
     if record is None:
-        raise _task_not_found(request)
+        raise task_not_found(request)
     return web.json_response(record)
 
 
 @routes.get("/v1/tasks/{task_id}/history")
 async def history(request: web.Request) -> web.Response:
     rt = _rt(request)
-    task_id = _task_id(request)
+    task_id = task_id_of(request)
     after = int_param(request, "after", 0, 0)
     limit = int_param(request, "limit", 100, 1, 1000)
     if await rt.reader.task(task_id) is None:
-        raise _task_not_found(request)
+        raise task_not_found(request)
     return web.json_response({"events": await rt.reader.history(task_id, after, limit)})
 
 
-def _task_id(request: web.Request) -> str:
+def task_id_of(request: web.Request) -> str:
     """Ids name files: anything not shaped like an id is simply unknown (no path is ever built from it)."""
     task_id = request.match_info["task_id"]
     if not is_task_id(task_id):
-        raise _task_not_found(request)
+        raise task_not_found(request)
     return task_id
 
 
-def _task_not_found(request: web.Request) -> ApiError:
+def task_not_found(request: web.Request) -> ApiError:
     return ApiError(404, "task_not_found", f"no task {request.match_info['task_id']!r}")
 
 

@@ -8,6 +8,7 @@ from actors import system
 from actors.workspace import WorkspaceActor
 from backend.bridge import Bridge
 from backend.errors import ApiError
+from backend.hub import EventHub
 from backend.reader import Reader
 from schemas.api import Workspace
 from schemas.messages import Failure, Reply, Request
@@ -19,8 +20,8 @@ DEFAULT_WORKSPACE = "default"
 
 
 class Runtime:
-    def __init__(self, settings: Settings, asys: Any, bridge: Bridge, reader: Reader) -> None:
-        self.settings, self.asys, self.bridge, self.reader = settings, asys, bridge, reader
+    def __init__(self, settings: Settings, asys: Any, bridge: Bridge, reader: Reader, hub: EventHub) -> None:
+        self.settings, self.asys, self.bridge, self.reader, self.hub = settings, asys, bridge, reader, hub
         self.health: Health = "starting"
         self.workspaces: dict[str, Any] = {}
         self.log = structlog.get_logger().bind(component="runtime")
@@ -50,6 +51,7 @@ class Runtime:
         reply = await self.ask(addr, msg)
         assert isinstance(reply, WorkspaceStarted)
         self.workspaces[name] = addr
+        self.hub.attach(addr)
         system.write_pid_file(self.settings.data, self.settings.actor_port, reply.identity["sid"])
         return reply.created, reply.workspace
 

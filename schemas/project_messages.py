@@ -6,12 +6,14 @@ from typing import Any
 from schemas.api import Project
 from schemas.messages import Message
 from schemas.settings import Settings
+from schemas.task_messages import Bind
 
 
 class StartProject(Message):
     project: Project
     settings: Settings
     workspace_addr: Any
+    hub: Any = None
 
 
 class StartMirror(Message):
@@ -42,5 +44,16 @@ class ActivateTasks(Message):
     task_ids: list[str]
 
 
-class RefillPool(Message):
-    pass
+class StartPool(Message):
+    bind: Bind
+    size: int
+
+
+class Taken(Message):
+    """Project → pool: one ready actor was put to work; fork a replacement."""
+
+
+class TaskActorExited(Message):
+    """Pool → project: a task actor's process ended."""
+
+    address: Any

@@ -18,6 +18,7 @@ class Bind(Message):
     settings: Settings
     workspace_addr: Any
     project_addr: Any
+    hub: Any = None
 
 
 class Initialize(Request):
@@ -47,3 +48,16 @@ class TaskInitialized(Request):
 
     created: bool
     record: dict[str, Any]
+
+
+class TaskEvents(Message):
+    """Task → hub: events just committed, in seq order (a batch per transaction)."""
+
+    task_id: str
+    events: list[dict[str, Any]]
+
+
+class TaskActorReady(Message):
+    """Task → project, once bound: ready to be given a task (so Initialize never overtakes Bind)."""
+
+    has_hub: bool  # false if it was bound before the hub's address reached the pool

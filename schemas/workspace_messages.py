@@ -54,3 +54,15 @@ class TaskChanged(Message):
 
     summary: TaskSummary
     workspace: str
+
+
+class AttachHub(Message):
+    """Told by the web process's event hub: the sender's address is where pushes go from now on."""
+
+
+class FeedChanged(Message):
+    """Workspace → hub: a task's summary changed, taking the next workspace cursor."""
+
+    workspace: str
+    cursor: int
+    summary: dict[str, Any]

@@ -208,13 +208,22 @@ class Server:
         return events
 
     def wait_status(self, task_id: str, statuses: set[str], timeout: float = 60.0) -> dict[str, Any]:
+        """Wait for one of `statuses`; `running` counts once its step is done (`task.initialized`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             record = self.task(task_id)
-            if record["status"] in statuses:
+            settled = record["status"] != "running" or record["steps"][-1]["status"] == "done"
+            if record["status"] in statuses and settled:
                 return record
             time.sleep(0.02)
         raise TimeoutError(f"task {task_id} stuck at {record['status']}: {record['status_message']}")
+
+
+def wait_until(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
 
 
 def make_repo(path: Path, branches: tuple[str, ...] = ("existing",)) -> Path:

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from tests.server import RESULT_KINDS, Server, make_repo
+from tests.server import RESULT_KINDS, Server, make_repo, wait_until
 
 pytestmark = pytest.mark.integration
 _names = (f"p{i}" for i in itertools.count())
@@ -75,9 +75,10 @@ def test_list_filters_and_paginates_newest_first(server, repo, project):
     assert page2["next_cursor"] is None
     for task_id in [*ids, other]:
         server.wait_status(task_id, {"running"})
-    query = f"status=running,error&project={other_project}"
-    running = server.get(f"/v1/workspaces/default/tasks?{query}").body["tasks"]
-    assert [t["id"] for t in running] == [other]
+    # The list follows the task databases a moment later (the projection is updated by a push).
+    query = f"/v1/workspaces/default/tasks?status=running,error&project={other_project}"
+    wait_until(lambda: server.get(query).body["tasks"] != [])
+    assert [t["id"] for t in server.get(query).body["tasks"]] == [other]
 
 
 def test_idempotency_key_replays_the_same_task_and_refuses_another_body(server, project):

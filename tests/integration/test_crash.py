@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from actors.providers.sim import effects_log
-from tests.server import RESULT_KINDS, Server, agents_under
+from tests.server import RESULT_KINDS, Server, agents_under, wait_until
 
 pytestmark = pytest.mark.integration
 STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
@@ -19,13 +19,6 @@ def assert_history_is_exact(server: Server, task_id: str) -> None:
     events = server.history(task_id)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), "seq must be contiguous"
     assert [e["kind"] for e in events if e["kind"] != "task.status"] == RESULT_KINDS  # one per step
-
-
-def wait_until(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_sim_tasks_survive_a_kill_inside_every_step(make_server, repo, tmp_path):
@@ -50,8 +43,8 @@ def test_sim_tasks_survive_a_kill_inside_every_step(make_server, repo, tmp_path)
     )
     assert set(effects.values()) == {1}
     assert {t for t, _ in effects} == set(ids)
-    listed = {t["id"]: t["status"] for t in server.get("/v1/workspaces/default/tasks").body["tasks"]}
-    assert listed == dict.fromkeys(ids, "running")  # the projection agrees with the task databases
+    listed = lambda: {t["id"]: t["status"] for t in server.get("/v1/workspaces/default/tasks").body["tasks"]}  # noqa: E731
+    wait_until(lambda: listed() == dict.fromkeys(ids, "running"))  # the projection agrees with the databases
 
 
 @pytest.mark.parametrize("delay_ms", [0, 40, 80, 120])

@@ -22,9 +22,14 @@ class NoBridge:
         return "generated-id"
 
 
+class NoHub:
+    def start(self, loop: Any) -> None: ...
+    def stop(self) -> None: ...
+
+
 @pytest.fixture
 def runtime(tmp_path: Any) -> Runtime:
-    return IdleRuntime(Settings(data_dir=tmp_path), None, NoBridge(), Reader(tmp_path))  # type: ignore[arg-type]
+    return IdleRuntime(Settings(data_dir=tmp_path), None, NoBridge(), Reader(tmp_path), NoHub())  # type: ignore[arg-type]
 
 
 async def test_health_says_starting_until_ready_then_ok(aiohttp_client, runtime):

@@ -1,0 +1,154 @@
+"""Websocket streams: a task's events, and a workspace's feed of task summaries.
+
+Each stream subscribes to the hub *before* it reads what is already stored, so nothing committed in
+between is missed; a frame whose key (seq or cursor) was already sent is skipped, so nothing is sent
+twice; and a key that jumps ahead (a push that never arrived) is filled from the database, never
+skipped. The order is the key's order.
+"""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from backend.errors import ApiError
+from backend.hub import Subscription
+from backend.routes import RUNTIME, task_id_of, task_not_found
+
+SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+stream_routes = web.RouteTableDef()
+PAGE = 1000
+TRY_AGAIN_LATER = 1013  # the client fell behind: reconnect with `since`
+
+Fill = Callable[[int, int | None], Awaitable[list[tuple[int, str]]]]
+
+
+def _since(request: web.Request) -> int | None:
+    raw = request.query.get("since")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ApiError(422, "invalid_parameter", "since must be a whole number", {"parameter": "since"})
+    return value
+
+
+@stream_routes.get("/v1/tasks/{task_id}/events")
+async def task_events(request: web.Request) -> web.StreamResponse:
+    rt = request.app[RUNTIME]
+    task_id = task_id_of(request)
+    since = _since(request)
+    if await rt.reader.task(task_id) is None:
+        raise task_not_found(request)
+
+    async def fill(after: int, upto: int | None) -> list[tuple[int, str]]:
+        frames: list[tuple[int, str]] = []
+        while True:
+            limit = PAGE if upto is None else min(PAGE, upto - after)
+            events = await rt.reader.history(task_id, after, limit) if limit > 0 else []
+            frames += [(e["seq"], json.dumps(e)) for e in events]
+            if len(events) < PAGE or (upto is not None and events[-1]["seq"] >= upto):
+                return frames
+            after = events[-1]["seq"]
+
+    async def current() -> int:
+        record = await rt.reader.task(task_id)
+        return int(record["seq"]) if record else 0
+
+    return await _stream(request, ("task", task_id), since, fill, current, [])
+
+
+@stream_routes.get("/v1/workspaces/{ws}/events")
+async def workspace_events(request: web.Request) -> web.StreamResponse:
+    rt = request.app[RUNTIME]
+    ws = request.match_info["ws"]
+    rt.workspace_addr(ws)
+    raw = request.query.get("since")
+    since = int(raw) if raw is not None and raw.isdigit() else None
+
+    async def fill(after: int, upto: int | None) -> list[tuple[int, str]]:
+        rows = await rt.reader.feed(ws, after, upto)
+        return [
+            (r["cursor"], json.dumps({"type": "task", "cursor": r["cursor"], "task": r["task"]}))
+            for r in rows
+        ]
+
+    async def current() -> int:
+        return await rt.reader.max_cursor(ws)
+
+    preface: list[str] = []
+    if raw is not None and (since is None or since > await current()):
+        preface, since = [json.dumps({"type": "resync"})], 0  # an unusable cursor: start over, in full
+    return await _stream(request, ("feed", ws), since, fill, current, preface)
+
+
+async def _stream(
+    request: web.Request,
+    topic: tuple[str, str],
+    since: int | None,
+    fill: Fill,
+    current: Callable[[], Awaitable[int]],
+    preface: list[str],
+) -> web.StreamResponse:
+    hub = request.app[RUNTIME].hub
+    ws = web.WebSocketResponse(heartbeat=20.0)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    sub = hub.subscribe(*topic)
+    incoming = asyncio.create_task(_drain(ws))
+    try:
+        for frame in preface:
+            await ws.send_str(frame)
+        last = await current() if since is None else await _send(ws, await fill(since, None), since)
+        while not ws.closed:
+            waiting = asyncio.create_task(sub.ready.wait())
+            await asyncio.wait({waiting, incoming}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if incoming.done():
+                break
+            last = await _deliver(ws, sub, last, fill)
+    finally:
+        hub.unsubscribe(sub)
+        incoming.cancel()
+        request.app[SOCKETS].discard(ws)
+    return ws
+
+
+async def _deliver(ws: web.WebSocketResponse, sub: Subscription, last: int, fill: Fill) -> int:
+    frames = sub.take()
+    if sub.overflowed:
+        await ws.close(code=TRY_AGAIN_LATER, message=b"fell behind; reconnect with since")
+        return last
+    for key, frame in frames:
+        if key <= last:
+            continue
+        if key > last + 1:
+            last = await _send(ws, await fill(last, key - 1), last)
+        await ws.send_str(frame)
+        last = key
+    return last
+
+
+async def _send(ws: web.WebSocketResponse, frames: list[tuple[int, str]], last: int) -> int:
+    for key, frame in frames:
+        if key > last:
+            await ws.send_str(frame)
+            last = key
+    return last
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read until the client goes: pongs and the close handshake are handled while reading."""
+    async for _ in ws:
+        pass
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown: every socket closes with 1001 (going away); clients reconnect with `since`."""
+    sockets: set[web.WebSocketResponse] = app[SOCKETS]
+    for ws in tuple(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
