@@ -10,7 +10,7 @@ from aiohttp import web
 from backend.errors import ApiError, Handler, error_middleware
 from backend.routes import RUNTIME, routes
 from backend.runtime import Runtime
-from backend.streams import SOCKETS, close_sockets, stream_routes
+from backend.streams import CUTTING, SOCKETS, close_sockets, stream_routes
 
 MAX_BODY = 1024 * 1024
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -45,6 +45,7 @@ def create_app(runtime: Runtime) -> web.Application:
     )
     app[RUNTIME] = runtime
     app[SOCKETS] = set()
+    app[CUTTING] = set()
     app.add_routes(routes)
     app.add_routes(stream_routes)
     app.cleanup_ctx.append(_runtime_lifecycle)

@@ -12,6 +12,7 @@ import json
 import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -29,13 +30,15 @@ class Subscription:
         self.frames: deque[tuple[int, str]] = deque()
         self.ready = asyncio.Event()
         self.overflowed = False
+        self.on_overflow: Callable[[], None] = lambda: None
 
     def offer(self, key: int, frame: str) -> None:
         if self.overflowed:
             return
         if len(self.frames) >= self.limit:
-            self.overflowed = True  # the socket closes; the client resumes with `since`
+            self.overflowed = True  # the socket is cut off; the client resumes with `since`
             self.frames.clear()
+            self.on_overflow()
         else:
             self.frames.append((key, frame))
         self.ready.set()

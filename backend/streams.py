@@ -17,6 +17,7 @@ from backend.hub import Subscription
 from backend.routes import RUNTIME, task_id_of, task_not_found
 
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+CUTTING = web.AppKey("cutting", set[asyncio.Task[None]])  # closes in progress, kept from the collector
 stream_routes = web.RouteTableDef()
 PAGE = 1000
 TRY_AGAIN_LATER = 1013  # the client fell behind: reconnect with `since`
@@ -99,6 +100,7 @@ async def _stream(
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     sub = hub.subscribe(*topic)
+    sub.on_overflow = lambda: _cut_off(request, ws)
     incoming = asyncio.create_task(_drain(ws))
     try:
         for frame in preface:
@@ -121,8 +123,7 @@ async def _stream(
 async def _deliver(ws: web.WebSocketResponse, sub: Subscription, last: int, fill: Fill) -> int:
     frames = sub.take()
     if sub.overflowed:
-        await ws.close(code=TRY_AGAIN_LATER, message=b"fell behind; reconnect with since")
-        return last
+        return last  # being cut off
     for key, frame in frames:
         if key <= last:
             continue
@@ -139,6 +140,23 @@ async def _send(ws: web.WebSocketResponse, frames: list[tuple[int, str]], last: 
             await ws.send_str(frame)
             last = key
     return last
+
+
+def _cut_off(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """A subscriber fell behind: close it with 1013 if its connection still takes a frame, else drop
+    the connection. Its handler may be blocked writing to it; either way that write then ends."""
+
+    async def close() -> None:
+        try:
+            async with asyncio.timeout(1.0):
+                await ws.close(code=TRY_AGAIN_LATER, message=b"fell behind; reconnect with since")
+        except TimeoutError:
+            if request.transport is not None:
+                request.transport.abort()
+
+    task = asyncio.get_running_loop().create_task(close())
+    request.app[CUTTING].add(task)
+    task.add_done_callback(request.app[CUTTING].discard)
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:
