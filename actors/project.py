@@ -29,6 +29,8 @@ from schemas.messages import Failure, HubAddress
 from schemas.project_messages import (
     ActivateTasks,
     EnsureMirror,
+    Passivate,
+    PassivateOk,
     StartMirror,
     StartPool,
     StartProject,
@@ -155,6 +157,11 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
         self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
+
+    def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
+        if self.tasks.get(msg.task_id) == sender:
+            del self.tasks[msg.task_id]
+            self.send(sender, PassivateOk())
 
     def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}

@@ -8,16 +8,19 @@ Lifecycle, top to bottom:
 Each step: enter (`task.status`, persisted) → work off the message loop → finish (result + result event in
 one transaction) → next step. A transient failure schedules a retry (`task.retry`, backoff by wakeupAfter);
 a permanent one, too many attempts or the step deadline end in `error`.
+At rest and idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to route nothing more to it
+(Passivate), then exits; the next message for the task activates a new actor from the pool.
 """
 
 import fcntl
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from thespian.actors import WakeupMessage
+from thespian.actors import ActorExitRequest, WakeupMessage
 
 from actors import logs
 from actors.db import utcnow
@@ -27,7 +30,7 @@ from actors.providers.base import PermanentError, Provider, TaskContext
 from actors.task_store import TaskStore, prepare_database, summary_from_record, task_db_path
 from schemas.api import TaskSummary
 from schemas.messages import Failure, HubAddress
-from schemas.project_messages import EnsureMirror, MirrorReady
+from schemas.project_messages import EnsureMirror, MirrorReady, Passivate, PassivateOk
 from schemas.status import AT_REST, RESULT_EVENT, TaskStatus
 from schemas.task_messages import (
     Activate,
@@ -138,6 +141,11 @@ class TaskActor(OffloadingActor):
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         kind, step, run = msg.payload
+        if kind == "idle":
+            if run == self.run and not self.in_flight:
+                assert self.bound and self.task_id
+                self.send(self.bound.project_addr, Passivate(task_id=self.task_id))
+            return
         if run != self.run or TaskStatus(step) != self.step:
             return  # stale: that attempt already finished, failed or was superseded
         if kind == "retry":
@@ -146,6 +154,11 @@ class TaskActor(OffloadingActor):
             self._advance(resumed=True)
         elif kind == "deadline" and self.in_flight:
             self._give_up(self.step, "step deadline exceeded")
+
+    def receiveMsg_PassivateOk(self, msg: PassivateOk, sender: Any) -> None:
+        """The project routes nothing more here: exit. The task lives on in its database."""
+        self.log.info("task.passivated")
+        self.send(self.myAddress, ActorExitRequest())
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         if self.prepared:
@@ -166,6 +179,7 @@ class TaskActor(OffloadingActor):
             return
         record = self.store.record()
         if record["status"] in AT_REST:
+            self._idle()
             return
         step = next(TaskStatus(s["name"]) for s in record["steps"] if s["status"] != "done")
         row = self.store.step(step)
@@ -277,6 +291,15 @@ class TaskActor(OffloadingActor):
         self.log.error("step.failed", task_id=self.task_id, step=step.value, error=message)
         self.store.fail(step, self.store.step(step)["attempts"], message)
         self._publish()
+        self._idle()
+
+    def _idle(self) -> None:
+        """At rest: passivate unless something happens within the idle timeout (reads need no actor)."""
+        assert self.bound
+        self.run += 1
+        self.wakeupAfter(
+            timedelta(seconds=self.bound.settings.idle_timeout_s), payload=("idle", "", self.run)
+        )
 
     # ---- plumbing -------------------------------------------------------------------------------
 
@@ -289,11 +312,9 @@ class TaskActor(OffloadingActor):
         path = task_db_path(self.bound.settings.data, task_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
             os.close(fd)
-            raise
+            raise BlockingIOError(f"task {task_id} is held by another actor")
         if create and not path.exists():
             self.prepared.rename(path)
         else:
@@ -334,6 +355,18 @@ class TaskActor(OffloadingActor):
         events = self.store.take_events()
         if events and self.hub is not None:
             self.send(self.hub, TaskEvents(task_id=self.task_id, events=events))
+
+
+def _lock(fd: int, wait_s: float) -> bool:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
 
 
 def _record_updates(step: TaskStatus, result: dict[str, Any]) -> dict[str, Any]:

@@ -57,3 +57,13 @@ class TaskActorExited(Message):
     """Pool → project: a task actor's process ended."""
 
     address: Any
+
+
+class Passivate(Message):
+    """Task → project: at rest and idle; stop routing to me."""
+
+    task_id: str
+
+
+class PassivateOk(Message):
+    """Project → task: nothing more will be routed to you (anything already sent arrived first)."""

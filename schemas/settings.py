@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     backoff_base_s: float = Field(0.5, gt=0, description="first retry delay; doubles per attempt")
     backoff_max_s: float = Field(30.0, gt=0, description="longest retry delay")
     drain_deadline_s: float = Field(30.0, gt=0, description="how long a stop waits for open requests")
+    idle_timeout_s: float = Field(10.0, gt=0, description="a task actor at rest this long exits (passivates)")
     pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per project")
     bridge_threads: int = Field(16, ge=1, description="threads that carry HTTP requests to the actors")
     ws_queue_frames: int = Field(1000, ge=1, description="frames a websocket may fall behind before 1013")

@@ -180,3 +180,21 @@ def test_history_limit_is_clamped(server):
     task_id = server.create().body["id"]
     server.wait_status(task_id, {"running"})
     assert len(server.get(f"/v1/tasks/{task_id}/history?limit=5000").body["events"]) == 11
+
+
+def test_an_idle_task_actor_passivates_and_a_replay_activates_another(make_server, repo):
+    server = make_server("sim", CRUCIBLE_SIM_STEP_MS=1, CRUCIBLE_IDLE_TIMEOUT_S=0.5).start()
+    assert server.register(repo).status == 201
+    key = {"Idempotency-Key": "k1"}
+    task_id = server.create({"prompt": "p"}, headers=key).body["id"]
+    server.wait_status(task_id, {"running"})
+
+    def holder() -> list[object]:
+        lock = f"{task_id}.lock"
+        return [p for p in server.actor_processes() if any(f.path.endswith(lock) for f in p.open_files())]
+
+    wait_until(lambda: holder() == [])  # passivated: no process holds the task any more
+    again = server.create({"prompt": "p"}, headers=key)
+    assert (again.status, again.body["id"], again.body["status"]) == (200, task_id, "running")
+    assert len(holder()) == 1  # activated again, on demand
+    assert [e["seq"] for e in server.history(task_id)] == list(range(1, 12))

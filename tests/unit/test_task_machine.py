@@ -190,3 +190,28 @@ def test_activating_a_task_at_rest_does_nothing_but_report_it(harness):
     harness.activate()
     assert harness.provider.calls == calls
     assert harness.events() == CLEAN_EVENTS
+
+
+def test_a_task_at_rest_passivates_after_the_idle_timeout(harness):
+    from schemas.project_messages import Passivate, PassivateOk
+
+    harness.initialize()
+    harness.pump()
+    harness.fire_wakeup("idle")
+    assert [m for a, m in harness.sent if isinstance(m, Passivate)] == [Passivate(task_id="0" * 22)]
+    harness.actor.receiveMessage(PassivateOk(), "project")
+    assert [type(m).__name__ for a, m in harness.sent if a == "self"] == ["ActorExitRequest"]
+
+
+def test_activity_while_idle_cancels_the_passivation(harness):
+    from schemas.project_messages import Passivate
+
+    harness.initialize()
+    harness.pump()
+    stale = next(w for w in harness.wakeups if w[1][0] == "idle")
+    harness.initialize()  # a replayed create reaches the live actor
+    harness.pump()
+    from thespian.actors import WakeupMessage
+
+    harness.actor.receiveMessage(WakeupMessage(stale[0], stale[1]), "self")
+    assert not [m for a, m in harness.sent if isinstance(m, Passivate)]
