@@ -109,6 +109,7 @@ class TaskActor(OffloadingActor):
             request_id=msg.request_id, reply_to=msg.reply_to, created=created, record=record
         )
         self.send(self.bound.workspace_addr, reply)
+        self._push_events()
         self.send(self.myAddress, Provision(task_id=msg.task_id))
 
     def receiveMsg_Activate(self, msg: Activate, sender: Any) -> None:

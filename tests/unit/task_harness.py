@@ -12,7 +12,7 @@ from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind, TaskStatus
 from schemas.task_messages import Activate, Bind, Initialize, Provision
 
-SELF, WORKSPACE, PROJECT, CLIENT = "self", "workspace", "project", "client"
+SELF, WORKSPACE, PROJECT, CLIENT, HUB = "self", "workspace", "project", "client", "hub"
 
 
 class FakeProvider:
@@ -109,6 +109,7 @@ class Harness:
                 settings=self.settings,
                 workspace_addr=WORKSPACE,
                 project_addr=PROJECT,
+                hub=HUB,
             ),
             PROJECT,
         )
