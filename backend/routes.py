@@ -5,8 +5,8 @@ from aiohttp import web
 from backend import repos
 from backend.errors import ApiError
 from backend.runtime import Runtime
-from backend.validation import int_param, is_task_id, json_body, statuses_param, valid_branch
-from schemas.api import NAME_PATTERN, ProjectCreate, TaskCreate, WorkspaceCreate
+from backend.validation import int_param, is_name, is_task_id, json_body, statuses_param
+from schemas.api import ProjectCreate, TaskCreate, WorkspaceCreate
 from schemas.workspace_messages import CreateTask, ProjectRegistered, RegisterProject, TaskCreated
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -82,13 +82,6 @@ async def create_task(request: web.Request) -> web.Response:
     ws, project = request.match_info["ws"], request.match_info["project"]
     addr = rt.workspace_addr(ws)
     body = await json_body(request, TaskCreate)
-    if body.branch is not None and not valid_branch(body.branch):
-        raise ApiError(
-            422,
-            "validation_error",
-            "branch is not a valid git branch name",
-            [{"loc": ["branch"], "msg": "git check-ref-format --branch refuses it"}],
-        )
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         raise ApiError(422, "invalid_header", "Idempotency-Key must be 1-200 printable characters")
@@ -107,7 +100,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     ws = request.match_info["ws"]
     rt.workspace_addr(ws)
     project = request.query.get("project") or None
-    if project is not None and not _is_name(project):
+    if project is not None and not is_name(project):
         raise ApiError(422, "invalid_parameter", "project is not a valid name", {"parameter": "project"})
     cursor = request.query.get("cursor") or None
     if cursor is not None and not is_task_id(cursor):
@@ -149,9 +142,3 @@ def task_id_of(request: web.Request) -> str:
 
 def task_not_found(request: web.Request) -> ApiError:
     return ApiError(404, "task_not_found", f"no task {request.match_info['task_id']!r}")
-
-
-def _is_name(value: str) -> bool:
-    import re
-
-    return bool(re.match(NAME_PATTERN, value))

@@ -8,12 +8,12 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from backend.errors import ApiError, validation_error
-from schemas.api import TASK_ID_PATTERN
+from schemas.api import NAME_PATTERN, TASK_ID_PATTERN
 from schemas.status import TaskStatus
 
 M = TypeVar("M", bound=BaseModel)
 _TASK_ID = re.compile(TASK_ID_PATTERN)
-_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_NAME = re.compile(NAME_PATTERN)
 
 
 async def json_body(request: web.Request, model: type[M]) -> M:
@@ -66,10 +66,5 @@ def is_task_id(value: str) -> bool:
     return bool(_TASK_ID.match(value))
 
 
-def valid_branch(name: str) -> bool:
-    """What `git check-ref-format --branch` accepts, without a subprocess on the request path."""
-    if name.startswith("-") or name in ("@", "HEAD") or _BAD_REF_CHARS.search(name):
-        return False
-    if ".." in name or "@{" in name or "//" in name or name.startswith("/") or name.endswith(("/", ".")):
-        return False
-    return all(part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/"))
+def is_name(value: str) -> bool:
+    return bool(_NAME.match(value))

@@ -1,5 +1,6 @@
 """The HTTP contract's request and response models (DESIGN "HTTP contract")."""
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -8,6 +9,18 @@ from schemas.status import AgentKind, ProviderKind, TaskStatus
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 TASK_ID_PATTERN = r"^[0-9a-f]{22}$"
+
+
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def valid_branch(name: str) -> bool:
+    """What `git check-ref-format --branch` accepts (and no leading '-'), without running git."""
+    if name.startswith("-") or name in ("@", "HEAD") or _BAD_REF_CHARS.search(name):
+        return False
+    if ".." in name or "@{" in name or "//" in name or name.startswith("/") or name.endswith(("/", ".")):
+        return False
+    return all(part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/"))
 
 
 class _Strict(BaseModel):
@@ -44,10 +57,11 @@ class TaskCreate(_Strict):
 
     @field_validator("branch")
     @classmethod
-    def _branch_is_safe(cls, value: str | None) -> str | None:
-        # The full `git check-ref-format --branch` check runs in the bridge; this rejects the obvious at once.
-        if value is not None and (value.startswith("-") or any(c.isspace() for c in value)):
-            raise ValueError("branch must not start with '-' or contain whitespace")
+    def _branch_is_valid(cls, value: str | None) -> str | None:
+        if value is not None and not valid_branch(value):
+            raise ValueError(
+                "not a branch name git accepts (git check-ref-format --branch), or starts with '-'"
+            )
         return value
 
 

@@ -5,7 +5,8 @@ import subprocess
 import pytest
 
 from actors.project import derive_branch, derive_title
-from backend.validation import is_task_id, valid_branch
+from backend.validation import is_task_id
+from schemas.api import valid_branch
 
 BRANCHES = [
     "main",
