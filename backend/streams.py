@@ -101,15 +101,13 @@ async def _stream(
     request.app[SOCKETS].add(ws)
     sub = hub.subscribe(*topic)
     sub.on_overflow = lambda: _cut_off(request, ws)
-    incoming = asyncio.create_task(_drain(ws))
+    incoming = asyncio.create_task(_drain(ws, sub))
     try:
         for frame in preface:
             await ws.send_str(frame)
         last = await current() if since is None else await _send(ws, await fill(since, None), since)
         while not ws.closed:
-            waiting = asyncio.create_task(sub.ready.wait())
-            await asyncio.wait({waiting, incoming}, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
+            await sub.ready.wait()  # set by a push, or by the client going away
             if incoming.done():
                 break
             last = await _deliver(ws, sub, last, fill)
@@ -159,10 +157,14 @@ def _cut_off(request: web.Request, ws: web.WebSocketResponse) -> None:
     task.add_done_callback(request.app[CUTTING].discard)
 
 
-async def _drain(ws: web.WebSocketResponse) -> None:
-    """Read until the client goes: pongs and the close handshake are handled while reading."""
-    async for _ in ws:
-        pass
+async def _drain(ws: web.WebSocketResponse, sub: Subscription) -> None:
+    """Read until the client goes (pongs and the close handshake are handled while reading), then wake
+    the writer so that it ends too."""
+    try:
+        async for _ in ws:
+            pass
+    finally:
+        sub.ready.set()
 
 
 async def close_sockets(app: web.Application) -> None:

@@ -6,7 +6,7 @@ import json
 import aiohttp
 import pytest
 
-from tests.server import Server
+from tests.server import Server, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +95,8 @@ async def test_unknown_task_is_404_before_the_upgrade(server):
 async def test_workspace_feed_replays_after_a_cursor_then_goes_live(server):
     first = server.create().body["id"]
     server.wait_status(first, {"running"})
+    listed = lambda: server.get("/v1/workspaces/default/tasks").body["tasks"][0]["seq"]  # noqa: E731
+    wait_until(lambda: listed() == 11)  # the projection has the task's last change
     async with aiohttp.ClientSession() as session:
         snapshot = await collect(session, ws_url(server, "/v1/workspaces/default/events?since=0"), limit=1)
         assert snapshot[0]["type"] == "task" and snapshot[0]["task"]["id"] == first
