@@ -15,13 +15,13 @@ import os
 import signal
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from actors import loopback
-from actors.workspace import WorkspaceActor
 
 SYSTEM_BASE = "multiprocTCPBase"
 
@@ -151,9 +151,22 @@ def start(actor_port: int, data: Path) -> Any:
     return ActorSystem(SYSTEM_BASE, {"Admin Port": actor_port}, logDefs=log_defs, transientUnique=True)
 
 
-def workspace_actor(asys: Any, name: str) -> Any:
-    """The workspace's actor, created by the Admin under a global name (one per workspace)."""
-    return asys.createActor(WorkspaceActor, globalName=f"workspace:{name}")
+# How long a stop waits for thespian's own shutdown. An actor forked while the system shuts down (a pool
+# refill at start-up, kquick#27) can keep the Admin from ever confirming, and thespian then waits 10 s.
+SHUTDOWN_WAIT = timedelta(seconds=2)
+
+
+def stop(asys: Any, data: Path) -> tuple[float, int]:
+    """Shut the actor system down, then end whatever of its session is left (every actor is crash-safe,
+    so ending one is no worse than a kill -9). Returns when thespian's shutdown returned, and how many
+    processes had to be killed."""
+    from thespian.system import systemBase
+
+    systemBase.MAX_SYSTEM_SHUTDOWN_DELAY = SHUTDOWN_WAIT
+    asys.shutdown()
+    stopped = time.monotonic()
+    info = read_pid_file(data) or {}
+    return stopped, end_session(info.get("actor_sid"), grace=0.5)
 
 
 def _leader_alive(sid: int) -> bool:

@@ -89,10 +89,7 @@ def serve(settings: Settings) -> int:
     finally:
         began = time.monotonic()
         bridge.close()
-        asys.shutdown()
-        stopped = time.monotonic()
-        info = system.read_pid_file(data) or {}
-        leftovers = system.end_session(info.get("actor_sid"), grace=0.5)
+        stopped, leftovers = system.stop(asys, data)
         log.info(
             "serve.stopped",
             leftover_actor_processes=leftovers,

@@ -96,8 +96,10 @@ class Reader:
             return None
         try:
             async with self._open(path) as conn:
+                await conn.execute("BEGIN")  # one snapshot: the task row and its steps agree
                 task = await (await conn.execute("SELECT * FROM task")).fetchone()
                 steps = await (await conn.execute("SELECT * FROM steps ORDER BY ord")).fetchall()
+                await conn.execute("COMMIT")
         except sqlite3.OperationalError:
             return None  # created but not yet committed
         return record_from_rows(task, list(steps)) if task else None

@@ -2,6 +2,7 @@
 
 import itertools
 
+import psutil
 import pytest
 
 from tests.server import RESULT_KINDS, Server, make_repo, wait_until
@@ -190,8 +191,14 @@ def test_an_idle_task_actor_passivates_and_a_replay_activates_another(make_serve
     server.wait_status(task_id, {"running"})
 
     def holder() -> list[object]:
-        lock = f"{task_id}.lock"
-        return [p for p in server.actor_processes() if any(f.path.endswith(lock) for f in p.open_files())]
+        lock, holding = f"{task_id}.lock", []
+        for proc in server.actor_processes():
+            try:
+                if any(f.path.endswith(lock) for f in proc.open_files()):
+                    holding.append(proc)
+            except psutil.NoSuchProcess:
+                continue  # an actor exiting as we look
+        return holding
 
     wait_until(lambda: holder() == [])  # passivated: no process holds the task any more
     again = server.create({"prompt": "p"}, headers=key)
