@@ -41,14 +41,3 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-@contextmanager
-def opened(path: Path, schema: str, synchronous: str = "NORMAL") -> Iterator[sqlite3.Connection]:
-    """A connection for one handler. Workspace and project actors fork task actors, and a SQLite
-    connection must never be open across a fork, so they hold none between messages."""
-    conn = connect(path, schema, synchronous)
-    try:
-        yield conn
-    finally:
-        conn.close()
