@@ -2,7 +2,6 @@
 
   StartPool        → fork `size` task actors and Bind them; each, once bound, tells the project it is ready.
   Taken            → the project put one to work: fork a replacement.
-  HubAddress       → actors forked from now on are bound with it.
   ChildActorExited → tell the project, which drops the actor from its registry.
 A fork takes 10-30 ms; in the project actor it would stall every create queued behind it.
 """
@@ -12,7 +11,6 @@ from typing import Any
 from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors.task import TaskActor
-from schemas.messages import HubAddress
 from schemas.project_messages import StartPool, TaskActorExited
 from schemas.task_messages import Bind
 
@@ -29,10 +27,6 @@ class TaskPoolActor(ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_Taken(self, msg: Any, sender: Any) -> None:
         self._fork()
-
-    def receiveMsg_HubAddress(self, msg: HubAddress, sender: Any) -> None:
-        assert self.bind
-        self.bind = self.bind.model_copy(update={"hub": msg.hub})
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         assert self.bind

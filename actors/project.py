@@ -25,7 +25,7 @@ from actors import db, logs
 from actors.mirror import MirrorActor, mirror_path
 from actors.pool import TaskPoolActor
 from schemas.api import Project
-from schemas.messages import Failure, HubAddress
+from schemas.messages import Failure
 from schemas.project_messages import (
     ActivateTasks,
     EnsureMirror,
@@ -75,7 +75,6 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.conn: sqlite3.Connection | None = None
         self.mirror = Path()
         self.mirror_actor: Any = None
-        self.hub: Any = None
         self.pool_actor: Any = None
         self.ready: list[Any] = []  # bound task actors with no task yet
         self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
@@ -85,7 +84,7 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
-        self.project, self.settings, self.workspace_addr, self.hub = p, s, msg.workspace_addr, msg.hub
+        self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
         logs.configure_actor(s.data, s.log_format, s.log_level)
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
         path = s.data / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
@@ -142,18 +141,11 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.log.info("tasks.activated", count=len(msg.task_ids))
 
     def receiveMsg_TaskActorReady(self, msg: TaskActorReady, sender: Any) -> None:
-        if self.hub is not None and not msg.has_hub:
-            self.send(sender, HubAddress(hub=self.hub))
         if self.waiting:
             task_id = self.waiting[0][0]
             self._assign(task_id, sender)
         else:
             self.ready.append(sender)
-
-    def receiveMsg_HubAddress(self, msg: HubAddress, sender: Any) -> None:
-        self.hub = msg.hub
-        for addr in [self.pool_actor, *self.ready, *self.tasks.values()]:
-            self.send(addr, msg)
 
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
         self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
@@ -229,7 +221,6 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
             settings=self.settings,
             workspace_addr=self.workspace_addr,
             project_addr=self.myAddress,
-            hub=self.hub,
         )
         self.pool_actor = self.createActor(TaskPoolActor)
         self.send(self.pool_actor, StartPool(bind=bind, size=self.settings.pool_size))

@@ -27,9 +27,10 @@ from actors.db import utcnow
 from actors.offload import Offloader, OffloadingActor
 from actors.providers import make_provider
 from actors.providers.base import PermanentError, Provider, TaskContext
+from actors.push import Pusher
 from actors.task_store import TaskStore, prepare_database, summary_from_record, task_db_path
 from schemas.api import TaskSummary
-from schemas.messages import Failure, HubAddress
+from schemas.messages import Failure
 from schemas.project_messages import EnsureMirror, MirrorReady, Passivate, PassivateOk
 from schemas.status import AT_REST, RESULT_EVENT, TaskStatus
 from schemas.task_messages import (
@@ -48,7 +49,7 @@ class TaskActor(OffloadingActor):
     def __init__(self) -> None:
         super().__init__()
         self.bound: Bind | None = None
-        self.hub: Any = None
+        self.pusher: Pusher | None = None
         self.provider: Provider | None = None
         self.task_id: str | None = None
         self.store: TaskStore | None = None
@@ -59,19 +60,25 @@ class TaskActor(OffloadingActor):
         self.step: TaskStatus | None = None
         self.run = 0
         self.in_flight = False
+        self.changed = False  # committed, not yet told to the workspace
 
     # ---- messages -------------------------------------------------------------------------------
+
+    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        watch = super().receiveMessage(msg, sender)
+        self._flush()
+        return watch
 
     def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
         s = msg.settings
         logs.configure_actor(s.data, s.log_format, s.log_level)
-        self.bound, self.hub = msg, msg.hub
+        self.bound, self.pusher = msg, Pusher(msg.settings.hub_socket)
         self.offload = Offloader("task-work")
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
         # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
         self.prepared = s.data / "tmp" / "pool" / f"{os.getpid()}.sqlite"
         prepare_database(self.prepared)
-        self.send(msg.project_addr, TaskActorReady(has_hub=msg.hub is not None))
+        self.send(msg.project_addr, TaskActorReady())
 
     def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
         try:
@@ -109,19 +116,14 @@ class TaskActor(OffloadingActor):
             request_id=msg.request_id, reply_to=msg.reply_to, created=created, record=record
         )
         self.send(self.bound.workspace_addr, reply)
-        self._push_events()
         self.send(self.myAddress, Provision(task_id=msg.task_id))
 
     def receiveMsg_Activate(self, msg: Activate, sender: Any) -> None:
         self._open(msg.task_id, create=False)
         assert self.store and self.bound
-        record = self.store.record()
-        self.provider = make_provider(record["provider"], self.bound.settings)
-        self._publish(record)
+        self.provider = make_provider(self.store.record()["provider"], self.bound.settings)
+        self._publish()
         self.send(self.myAddress, Provision(task_id=msg.task_id))
-
-    def receiveMsg_HubAddress(self, msg: HubAddress, sender: Any) -> None:
-        self.hub = msg.hub
 
     def receiveMsg_Provision(self, msg: Provision, sender: Any) -> None:
         self._advance(resumed=True)
@@ -344,18 +346,23 @@ class TaskActor(OffloadingActor):
             agent_info=json.loads(agent["result"]) if agent["result"] else None,
         )
 
-    def _publish(self, record: dict[str, Any] | None = None) -> None:
-        """After a commit: its events to the hub, the new summary to the workspace's projection."""
-        assert self.store and self.bound
-        self._push_events()
-        summary = TaskSummary.model_validate(summary_from_record(record or self.store.record()))
-        self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
+    def _publish(self) -> None:
+        """After a commit that changed the summary: the workspace hears of it once the message is done."""
+        self.changed = True
 
-    def _push_events(self) -> None:
-        assert self.store and self.task_id
+    def _flush(self) -> None:
+        """Once a message is handled: what it committed goes out once, however many transactions it
+        took (a step's result and the next step's start): its events to the hub in one push, the
+        latest summary to the workspace's projection in one tell."""
+        if self.store is None or self.task_id is None or self.bound is None:
+            return
         events = self.store.take_events()
-        if events and self.hub is not None:
-            self.send(self.hub, TaskEvents(task_id=self.task_id, events=events))
+        if events and self.pusher is not None:
+            self.pusher.push(TaskEvents(task_id=self.task_id, events=events))
+        if self.changed:
+            self.changed = False
+            summary = TaskSummary.model_validate(summary_from_record(self.store.record()))
+            self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
 
 
 def _lock(fd: int, wait_s: float) -> bool:

@@ -6,7 +6,6 @@
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
   ResumeTasks     → start-up: hand each project the tasks it must activate.
-  AttachHub       → the web process's event hub: pass its address down; push feed changes to it.
 Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
 """
 
@@ -18,14 +17,14 @@ from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors import db, logs
 from actors.project import ProjectActor
+from actors.push import Pusher
 from actors.task_store import summary_from_record
 from schemas.api import Project, TaskSummary, Workspace
-from schemas.messages import Failure, HubAddress
+from schemas.messages import Failure
 from schemas.project_messages import ActivateTasks, StartProject
 from schemas.settings import Settings
 from schemas.task_messages import TaskInitialized
 from schemas.workspace_messages import (
-    AttachHub,
     CreateTask,
     FeedChanged,
     ProjectRegistered,
@@ -60,13 +59,14 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.conn: sqlite3.Connection | None = None
         self.projects: dict[str, Project] = {}
         self.project_addrs: dict[str, Any] = {}
-        self.hub: Any = None
+        self.pusher: Pusher | None = None
         self.exiting = False
         self.log: Any = logs.get()
 
     def receiveMsg_StartWorkspace(self, msg: StartWorkspace, sender: Any) -> None:
         if self.conn is None:
             self.name, self.settings = msg.name, msg.settings
+            self.pusher = Pusher(msg.settings.hub_socket)
             logs.configure_actor(msg.settings.data, msg.settings.log_format, msg.settings.log_level)
             self.log = logs.get(actor="workspace", workspace=msg.name, pid=os.getpid())
             path = msg.settings.data / "workspaces" / msg.name / "workspace.sqlite"
@@ -141,11 +141,6 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.log.info("resume.dispatched", tasks=count)
         self.send(sender, ResumeDispatched(request_id=msg.request_id, count=count))
 
-    def receiveMsg_AttachHub(self, msg: AttachHub, sender: Any) -> None:
-        self.hub = sender
-        for addr in self.project_addrs.values():
-            self.send(addr, HubAddress(hub=sender))
-
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         self.exiting = True  # children exiting now are shutting down, not crashing
 
@@ -163,10 +158,7 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         addr = self.createActor(ProjectActor)
         self.projects[project.name] = project
         self.project_addrs[project.name] = addr
-        start = StartProject(
-            project=project, settings=self.settings, workspace_addr=self.myAddress, hub=self.hub
-        )
-        self.send(addr, start)
+        self.send(addr, StartProject(project=project, settings=self.settings, workspace_addr=self.myAddress))
 
     def _project(self, summary: TaskSummary) -> None:
         """Upsert one task into the projection; each change takes the next workspace cursor and is
@@ -192,6 +184,6 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
                     cursor,
                 ),
             ).rowcount
-        if changed and self.hub is not None:
-            feed = FeedChanged(workspace=self.name, cursor=cursor, summary=s.model_dump(mode="json"))
-            self.send(self.hub, feed)
+        if changed and self.pusher is not None:
+            news = s.model_dump(mode="json")
+            self.pusher.push(FeedChanged(workspace=self.name, cursor=cursor, summary=news))

@@ -56,11 +56,11 @@ def create_app(runtime: Runtime) -> web.Application:
 async def _runtime_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Resume in the background, so that health can say `starting` meanwhile."""
     runtime = app[RUNTIME]
-    runtime.hub.start(asyncio.get_running_loop())
+    await runtime.hub.start()
     starting = asyncio.create_task(runtime.start())
     yield
     runtime.health = "draining"
     starting.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await starting
-    runtime.hub.stop()
+    await runtime.hub.stop()

@@ -67,7 +67,8 @@ def serve(settings: Settings) -> int:
         log.error("serve.refused", reason=str(exc))
         return 1
     bridge = Bridge(asys, settings.bridge_threads, settings.ask_timeout_s)
-    runtime = Runtime(settings, asys, bridge, Reader(data), EventHub(asys, settings.ws_queue_frames))
+    hub = EventHub(settings.hub_socket, settings.ws_queue_frames)
+    runtime = Runtime(settings, asys, bridge, Reader(data), hub)
     app = create_app(runtime)
     log.info(
         "serve.listening",

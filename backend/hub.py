@@ -1,45 +1,82 @@
-"""The event hub: pushes from the actors, fanned out to websocket subscribers.
+"""The event hub: news pushed by the actors, fanned out to websocket subscribers.
 
-One thread owns a thespian private endpoint. It tells each workspace actor `AttachHub` (so the actors
-learn its address from the sender) and then only listens: task actors send the events they commit,
-workspace actors the feed changes. Each message is handed to the event loop, serialized once, and
-offered to every subscriber's bounded buffer; a subscriber that falls behind is marked overflowed and
-its socket closes (1013), without delaying anyone else, and never an actor: the hub only ever listens.
+The hub listens on a Unix socket in the data directory (`Settings.hub_socket`); task actors push the
+events they commit and workspace actors their feed changes, one JSON line each (actors/push.py). Each
+piece of news is serialized once, as a complete websocket frame, however many subscribers there are.
+A subscriber whose writer is idle and caught up gets it written straight to its connection; otherwise
+it waits in the subscriber's bounded buffer for the writer, and a subscriber that falls behind past the
+bound is cut off (1013) without delaying anyone else, and never an actor: pushes are never answered.
 """
 
 import asyncio
+import contextlib
 import json
-import queue
-import threading
+import os
+import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated
 
 import structlog
+from pydantic import Field, TypeAdapter, ValidationError
 
 from schemas.task_messages import TaskEvents
-from schemas.workspace_messages import AttachHub, FeedChanged
+from schemas.workspace_messages import FeedChanged
+
+NEWS: TypeAdapter[TaskEvents | FeedChanged] = TypeAdapter(
+    Annotated[TaskEvents | FeedChanged, Field(discriminator="kind")]
+)
+LINE_LIMIT = 16 * 1024 * 1024  # a batch of events with 32 KiB prompts fits many times over
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
+
+
+def text_frame(payload: str) -> bytes:
+    """The bytes of an unmasked, uncompressed websocket text frame (RFC 6455 §5.2), as a server sends
+    it: the same for every subscriber, so it is built once."""
+    data = payload.encode()
+    size = len(data)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + data
 
 
 class Subscription:
-    """A subscriber's buffer of (key, frame): seq for a task's events, cursor for a workspace feed."""
+    """One subscriber of a topic: ("task", id) keyed by seq, or ("feed", workspace) keyed by cursor.
+
+    `last` is the key of the last frame sent. `direct` is set by the writer while it is idle and
+    caught up: then a frame that follows `last` is written at once, without waking the writer.
+    """
 
     def __init__(self, topic: tuple[str, str], limit: int) -> None:
         self.topic = topic
         self.limit = limit
+        self.last = 0
         self.frames: deque[tuple[int, str]] = deque()
         self.ready = asyncio.Event()
         self.overflowed = False
         self.on_overflow: Callable[[], None] = lambda: None
+        self.direct: Callable[[bytes], bool] | None = None
 
-    def offer(self, key: int, frame: str) -> None:
-        if self.overflowed:
+    def offer(self, news: list[tuple[int, str, bytes]]) -> None:
+        """Consecutive (key, frame, wire) entries, as one commit (or one message) produced them."""
+        fresh = [n for n in news if n[0] > self.last]
+        if self.overflowed or not fresh:
             return
-        if len(self.frames) >= self.limit:
-            self.overflowed = True  # the socket is cut off; the client resumes with `since`
-            self.frames.clear()
-            self.on_overflow()
-        else:
+        follows = fresh[0][0] == self.last + 1 and not self.frames
+        if follows and self.direct is not None and self.direct(b"".join(n[2] for n in fresh)):
+            self.last = fresh[-1][0]
+            return
+        for key, frame, _ in fresh:
+            if len(self.frames) >= self.limit:
+                self.overflowed = True  # the socket is cut off; the client resumes with `since`
+                self.frames.clear()
+                self.on_overflow()
+                break
             self.frames.append((key, frame))
         self.ready.set()
 
@@ -51,29 +88,29 @@ class Subscription:
 
 
 class EventHub:
-    def __init__(self, asys: Any, limit: int) -> None:
-        self._asys = asys
+    def __init__(self, path: Path, limit: int) -> None:
+        self._path = path
         self._limit = limit
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self._attach: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._server: asyncio.Server | None = None
+        self._readers: set[asyncio.Task[None]] = set()
         self._subs: dict[tuple[str, str], set[Subscription]] = {}
         self._log = structlog.get_logger().bind(component="hub")
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._thread = threading.Thread(target=self._listen, name="event-hub", daemon=True)
-        self._thread.start()
+    async def start(self) -> None:
+        if len(os.fsencode(self._path)) > MAX_SOCKET_PATH:
+            raise RuntimeError(f"the data directory's path is too long for a Unix socket: {self._path}")
+        self._path.unlink(missing_ok=True)  # left by a server that was killed
+        self._server = await asyncio.start_unix_server(self._serve, self._path, limit=LINE_LIMIT)
+        self._path.chmod(0o600)
 
-    def attach(self, workspace_addr: Any) -> None:
-        """Make this hub the workspace's push target (told from the hub's own endpoint)."""
-        self._attach.put(workspace_addr)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread:
-            self._thread.join(5)
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for reader in tuple(self._readers):
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        self._path.unlink(missing_ok=True)
 
     def subscribe(self, kind: str, key: str) -> Subscription:
         sub = Subscription((kind, key), self._limit)
@@ -89,28 +126,28 @@ class EventHub:
     def subscribers(self) -> int:
         return sum(len(s) for s in self._subs.values())
 
-    def _listen(self) -> None:
-        assert self._loop
-        with self._asys.private() as ctx:
-            while not self._stopping.is_set():
-                while not self._attach.empty():
-                    ctx.tell(self._attach.get(), AttachHub())
-                msg = ctx.listen(0.1)
-                if msg is not None:
-                    self._loop.call_soon_threadsafe(self._dispatch, msg)
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One actor's connection: a JSON line per push, until the actor exits."""
+        task = asyncio.current_task()
+        assert task
+        self._readers.add(task)
+        try:
+            while line := await reader.readline():
+                self.dispatch(NEWS.validate_json(line))
+        except (ValueError, ValidationError) as exc:  # ValueError: a line over the limit
+            self._log.warning("hub.bad_push", error=str(exc)[:200])
+        finally:
+            self._readers.discard(task)
+            writer.close()
 
-    def _dispatch(self, msg: Any) -> None:
-        if isinstance(msg, TaskEvents):
-            subs = self._subs.get(("task", msg.task_id))
-            for event in msg.events if subs else ():
-                frame = json.dumps(event)
-                for sub in subs or ():
-                    sub.offer(event["seq"], frame)
-        elif isinstance(msg, FeedChanged):
-            subs = self._subs.get(("feed", msg.workspace))
-            if subs:
-                frame = json.dumps({"type": "task", "cursor": msg.cursor, "task": msg.summary})
-                for sub in subs:
-                    sub.offer(msg.cursor, frame)
+    def dispatch(self, news: TaskEvents | FeedChanged) -> None:
+        if isinstance(news, TaskEvents):
+            topic = ("task", news.task_id)
+            keyed = [(e["seq"], json.dumps(e)) for e in news.events] if topic in self._subs else []
         else:
-            self._log.warning("hub.unexpected", message=type(msg).__name__)
+            topic = ("feed", news.workspace)
+            item = {"type": "task", "cursor": news.cursor, "task": news.summary}
+            keyed = [(news.cursor, json.dumps(item))] if topic in self._subs else []
+        entries = [(key, frame, text_frame(frame)) for key, frame in keyed]
+        for sub in tuple(self._subs.get(topic, ())):
+            sub.offer(entries)

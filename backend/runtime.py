@@ -51,7 +51,6 @@ class Runtime:
         reply = await self.ask(addr, msg)
         assert isinstance(reply, WorkspaceStarted)
         self.workspaces[name] = addr
-        self.hub.attach(addr)
         system.write_pid_file(self.settings.data, self.settings.actor_port, reply.identity["sid"])
         return reply.created, reply.workspace
 

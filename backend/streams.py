@@ -96,7 +96,7 @@ async def _stream(
     preface: list[str],
 ) -> web.StreamResponse:
     hub = request.app[RUNTIME].hub
-    ws = web.WebSocketResponse(heartbeat=20.0)
+    ws = web.WebSocketResponse(heartbeat=20.0, compress=False)  # frames are shared, so never compressed
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     sub = hub.subscribe(*topic)
@@ -105,12 +105,19 @@ async def _stream(
     try:
         for frame in preface:
             await ws.send_str(frame)
-        last = await current() if since is None else await _send(ws, await fill(since, None), since)
+        if since is None:
+            sub.last = await current()
+        else:
+            sub.last = since
+            await _send(ws, sub, await fill(since, None))
         while not ws.closed:
-            await sub.ready.wait()  # set by a push, or by the client going away
+            if not sub.frames:
+                sub.direct = _direct_writer(request, ws)
+            await sub.ready.wait()  # set by a push the hub could not write directly, or the client going
+            sub.direct = None
             if incoming.done():
                 break
-            last = await _deliver(ws, sub, last, fill)
+            await _deliver(ws, sub, fill)
     finally:
         hub.unsubscribe(sub)
         incoming.cancel()
@@ -118,26 +125,35 @@ async def _stream(
     return ws
 
 
-async def _deliver(ws: web.WebSocketResponse, sub: Subscription, last: int, fill: Fill) -> int:
+async def _deliver(ws: web.WebSocketResponse, sub: Subscription, fill: Fill) -> None:
     frames = sub.take()
     if sub.overflowed:
-        return last  # being cut off
+        return  # being cut off
     for key, frame in frames:
-        if key <= last:
-            continue
-        if key > last + 1:
-            last = await _send(ws, await fill(last, key - 1), last)
-        await ws.send_str(frame)
-        last = key
-    return last
+        if key > sub.last + 1:
+            await _send(ws, sub, await fill(sub.last, key - 1))
+        await _send(ws, sub, [(key, frame)])
 
 
-async def _send(ws: web.WebSocketResponse, frames: list[tuple[int, str]], last: int) -> int:
+async def _send(ws: web.WebSocketResponse, sub: Subscription, frames: list[tuple[int, str]]) -> None:
     for key, frame in frames:
-        if key > last:
+        if key > sub.last:
             await ws.send_str(frame)
-            last = key
-    return last
+            sub.last = key
+
+
+def _direct_writer(request: web.Request, ws: web.WebSocketResponse) -> Callable[[bytes], bool]:
+    """Writes a ready-made frame at once, if the connection takes it without buffering; aiohttp's own
+    writes (pings, close) are whole frames too, so frames never interleave."""
+    transport = request.transport
+
+    def write(wire: bytes) -> bool:
+        if ws.closed or transport is None or transport.is_closing() or transport.get_write_buffer_size():
+            return False
+        transport.write(wire)
+        return True
+
+    return write
 
 
 def _cut_off(request: web.Request, ws: web.WebSocketResponse) -> None:

@@ -1,25 +1,121 @@
 """Latency from a task actor's commit to the websocket frame at the client, with 1, 100 and 1,000
-subscribers of one task (sim provider, real server, real websockets, one client process).
+subscribers of one task (sim provider, real server, real websockets).
 
-    PYTHONPATH=. .venv/bin/python bench/ws_latency.py [--subscribers 1,100,1000]
+    PYTHONPATH=. .venv/bin/python bench/ws_latency.py [--subscribers 1,100,1000] [--procs 2]
 
-Each event carries `at`, the commit time (UTC, millisecond precision); latency = arrival - `at`, so
-figures are good to about a millisecond. Subscribers connect to a task whose steps take 1.5 s;
-every event committed after all of them are connected counts. Three tasks per figure; JSON to bench/results/.
+Subscribers are spread over `--procs` client processes (a thousand real clients would not share one
+Python process). Each takes the time a frame's last byte arrives in its `data_received` and parses
+the frames only after the run, so the figure is the server's delivery, not a client library's parsing.
+Each event carries `at`, the commit time (UTC, millisecond precision): latency = arrival - `at`, good
+to about a millisecond. Every event committed after all subscribers are connected counts; three
+tasks per figure, steps of 3 s. JSON to bench/results/.
 """
 
 import argparse
 import asyncio
 import json
+import multiprocessing as mp
+import shutil
 import statistics
+import struct
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
-import aiohttp
-
 from tests.server import Server, make_repo
+
+TASKS = 3
+DONE = b"task.initialized"
+
+
+class Subscriber(asyncio.Protocol):
+    """A raw websocket client: the handshake, then (arrival time, bytes) of everything received."""
+
+    def __init__(self, request: bytes, done: asyncio.Future[None]) -> None:
+        self.request, self.done = request, done
+        self.chunks: list[tuple[float, bytes]] = []
+        self.head = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        arrived = time.time()
+        if self.head is not None:
+            self.head += data
+            if b"\r\n\r\n" not in self.head:
+                return
+            data = self.head.split(b"\r\n\r\n", 1)[1]
+            self.head = None  # type: ignore[assignment]
+        tail = self.chunks[-1][1][-len(DONE) :] if self.chunks else b""
+        self.chunks.append((arrived, data))
+        if DONE in tail + data and not self.done.done():
+            self.done.set_result(None)
+
+    def frames(self) -> list[tuple[float, bytes]]:
+        """(arrival of its last byte, payload) of each text frame."""
+        out, buf, offset = [], b"", 0
+        for arrived, data in self.chunks:
+            buf += data
+            while len(buf) - offset >= 2:
+                opcode, size = buf[offset] & 0x0F, buf[offset + 1] & 0x7F
+                start = offset + 2
+                if size == 126:
+                    (size,) = struct.unpack_from("!H", buf, start)
+                    start += 2
+                elif size == 127:
+                    (size,) = struct.unpack_from("!Q", buf, start)
+                    start += 8
+                if len(buf) < start + size:
+                    break
+                if opcode == 1:
+                    out.append((arrived, buf[start : start + size]))
+                offset = start + size
+        return out
+
+
+async def follow(port: int, task_id: str, count: int) -> list[float]:
+    loop = asyncio.get_running_loop()
+    request = (
+        f"GET /v1/tasks/{task_id}/events?since=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    subs = []
+    for _ in range(count):
+        done = loop.create_future()
+        _, proto = await loop.create_connection(lambda d=done: Subscriber(request, d), "127.0.0.1", port)
+        subs.append(proto)
+    connected = time.time()  # events committed before this were replayed, not pushed: not counted
+    await asyncio.wait_for(asyncio.gather(*(s.done for s in subs)), 120)
+    latencies = []
+    for sub in subs:
+        for arrived, payload in sub.frames():
+            committed = datetime.fromisoformat(json.loads(payload)["at"]).timestamp()
+            if committed > connected:
+                latencies.append((arrived - committed) * 1000)
+    return latencies
+
+
+def client(port: int, task_id: str, count: int, out: "mp.Queue[list[float]]") -> None:
+    out.put(asyncio.run(follow(port, task_id, count)))
+
+
+def measure(server: Server, subscribers: int, procs: int) -> list[float]:
+    latencies: list[float] = []
+    for _ in range(TASKS):
+        task_id = server.create().body["id"]
+        out: mp.Queue[list[float]] = mp.Queue()
+        shares = [subscribers // procs + (i < subscribers % procs) for i in range(procs)]
+        workers = [mp.Process(target=client, args=(server.port, task_id, n, out)) for n in shares if n]
+        for w in workers:
+            w.start()
+        for w in workers:
+            latencies += out.get(timeout=180)
+            w.join()
+    return latencies
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -27,45 +123,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(server: Server, subscribers: int, tasks: int = 3) -> list[float]:
-    latencies: list[float] = []
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for _ in range(tasks):
-            task_id = server.create().body["id"]
-            url = f"ws://127.0.0.1:{server.port}/v1/tasks/{task_id}/events?since=1"
-            sockets = await asyncio.gather(*(session.ws_connect(url) for _ in range(subscribers)))
-            connected = time.time()  # events committed before this were replayed, not pushed: not counted
-
-            async def follow(ws: aiohttp.ClientWebSocketResponse, connected: float = connected) -> None:
-                async for msg in ws:
-                    arrived = time.time()
-                    event = json.loads(msg.data)
-                    committed = datetime.fromisoformat(event["at"]).timestamp()
-                    if committed > connected:
-                        latencies.append((arrived - committed) * 1000)
-                    if event["kind"] == "task.initialized":
-                        break
-                await ws.close()
-
-            await asyncio.wait_for(asyncio.gather(*(follow(ws) for ws in sockets)), 120)
-    return latencies
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", default="1,100,1000")
-    counts = [int(n) for n in parser.parse_args().subscribers.split(",")]
+    parser.add_argument("--procs", type=int, default=2, help="client processes")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.subscribers.split(",")]
     base = Path(tempfile.mkdtemp(prefix="crucible-ws-"))
-    server = Server(
-        base / "data", "sim", {"CRUCIBLE_SIM_STEP_MS": "1500", "CRUCIBLE_WS_QUEUE_FRAMES": "10000"}
-    )
+    env = {"CRUCIBLE_SIM_STEP_MS": "3000", "CRUCIBLE_WS_QUEUE_FRAMES": "10000"}
+    server = Server(base / "data", "sim", env)
     rows = []
     try:
         server.start()
         server.register(make_repo(base / "repo"))
         for count in counts:
-            values = asyncio.run(measure(server, count))
+            values = measure(server, count, args.procs)
             rows.append(
                 {
                     "subscribers": count,
@@ -77,19 +149,15 @@ def main() -> None:
             )
     finally:
         server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"client processes: {args.procs}")
     print("| subscribers | frames | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|")
     for r in rows:
-        cells = [
-            r["subscribers"],
-            r["frames"],
-            f"{r['p50 ms']:.1f}",
-            f"{r['p99 ms']:.1f}",
-            f"{r['max ms']:.1f}",
-        ]
+        cells = [r["subscribers"], r["frames"], *(f"{r[k]:.1f}" for k in ("p50 ms", "p99 ms", "max ms"))]
         print("| " + " | ".join(map(str, cells)) + " |")
     out = Path(__file__).parent / "results" / "ws_latency.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2))
+    out.write_text(json.dumps({"client_processes": args.procs, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -26,9 +26,3 @@ class Failure(Reply):
     code: str
     message: str
     details: Any = None
-
-
-class HubAddress(Message):
-    """Where task events and feed changes go: the web process's event hub (passed down the tree)."""
-
-    hub: Any

@@ -13,7 +13,6 @@ class StartProject(Message):
     project: Project
     settings: Settings
     workspace_addr: Any
-    hub: Any = None
 
 
 class StartMirror(Message):

@@ -53,3 +53,8 @@ class Settings(BaseSettings):
     @property
     def data(self) -> Path:
         return self.data_dir.resolve()
+
+    @property
+    def hub_socket(self) -> Path:
+        """Where the web process's event hub listens for the actors' pushes."""
+        return self.data / "hub.sock"

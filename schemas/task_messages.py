@@ -1,7 +1,7 @@
 """Messages of the TaskActor (actors/task.py)."""
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from schemas.messages import Message, Request
 from schemas.settings import Settings
@@ -18,7 +18,6 @@ class Bind(Message):
     settings: Settings
     workspace_addr: Any
     project_addr: Any
-    hub: Any = None
 
 
 class Initialize(Request):
@@ -51,13 +50,12 @@ class TaskInitialized(Request):
 
 
 class TaskEvents(Message):
-    """Task → hub: events just committed, in seq order (a batch per transaction)."""
+    """Task → hub (a push, actors/push.py): events just committed, in seq order."""
 
+    kind: Literal["events"] = "events"
     task_id: str
     events: list[dict[str, Any]]
 
 
 class TaskActorReady(Message):
     """Task → project, once bound: ready to be given a task (so Initialize never overtakes Bind)."""
-
-    has_hub: bool  # false if it was bound before the hub's address reached the pool

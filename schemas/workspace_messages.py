@@ -1,6 +1,6 @@
 """Messages of the WorkspaceActor (actors/workspace.py)."""
 
-from typing import Any
+from typing import Any, Literal
 
 from schemas.api import Project, TaskCreate, TaskSummary, Workspace
 from schemas.messages import Message, Reply, Request
@@ -56,13 +56,10 @@ class TaskChanged(Message):
     workspace: str
 
 
-class AttachHub(Message):
-    """Told by the web process's event hub: the sender's address is where pushes go from now on."""
-
-
 class FeedChanged(Message):
-    """Workspace → hub: a task's summary changed, taking the next workspace cursor."""
+    """Workspace → hub (a push, actors/push.py): a task's summary changed, taking the next cursor."""
 
+    kind: Literal["feed"] = "feed"
     workspace: str
     cursor: int
     summary: dict[str, Any]

@@ -5,6 +5,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from thespian.actors import WatchMessage
+
 from actors import task as task_module
 from actors.providers.base import PermanentError, TaskContext
 from actors.task import TaskActor
@@ -12,7 +14,7 @@ from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind, TaskStatus
 from schemas.task_messages import Activate, Bind, Initialize, Provision
 
-SELF, WORKSPACE, PROJECT, CLIENT, HUB = "self", "workspace", "project", "client", "hub"
+SELF, WORKSPACE, PROJECT, CLIENT = "self", "workspace", "project", "client"
 
 
 class FakeProvider:
@@ -85,12 +87,20 @@ class HarnessActor(TaskActor):
     myAddress = SELF  # type: ignore[assignment]
 
 
+class RecordingPusher:
+    """Keeps what the actor pushes to the hub, in order."""
+
+    def __init__(self, pushed: list[Any]) -> None:
+        self.push = pushed.append
+
+
 class Harness:
     def __init__(self, data: Path, provider: FakeProvider, monkeypatch: Any, **settings: Any) -> None:
         self.data, self.provider = data, provider
         self.settings = Settings(data_dir=data, provider=ProviderKind.sim, **settings)
         monkeypatch.setattr(task_module, "make_provider", lambda kind, s: provider)
         self.sent: list[tuple[Any, Any]] = []
+        self.pushed: list[Any] = []
         self.wakeups: list[tuple[float, Any]] = []
         self.actor = self._new_actor()
 
@@ -109,12 +119,12 @@ class Harness:
                 settings=self.settings,
                 workspace_addr=WORKSPACE,
                 project_addr=PROJECT,
-                hub=HUB,
             ),
             PROJECT,
         )
         actor.offload.close()  # type: ignore[union-attr]
         actor.offload = InlineOffloader()  # type: ignore[assignment]
+        actor.pusher = RecordingPusher(self.pushed)  # type: ignore[assignment]
         return actor
 
     @property
@@ -147,7 +157,7 @@ class Harness:
                 return
             for msg in own:
                 self.actor.receiveMessage(msg, SELF)
-            self.offload.deliver()
+            self.actor.receiveMessage(WatchMessage([]), SELF)
         raise AssertionError("the step machine did not settle")
 
     def run_until_status(self, status: str) -> None:
@@ -160,7 +170,7 @@ class Harness:
             if self.record()["status"] == status:
                 self.offload.ready.clear()
                 return
-            self.offload.deliver()
+            self.actor.receiveMessage(WatchMessage([]), SELF)
         raise AssertionError(f"never reached {status}")
 
     def fire_wakeup(self, kind: str) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from backend.app import create_app
+from backend.hub import EventHub
 from backend.reader import Reader
 from backend.runtime import Runtime
 from schemas.settings import Settings
@@ -22,14 +23,10 @@ class NoBridge:
         return "generated-id"
 
 
-class NoHub:
-    def start(self, loop: Any) -> None: ...
-    def stop(self) -> None: ...
-
-
 @pytest.fixture
 def runtime(tmp_path: Any) -> Runtime:
-    return IdleRuntime(Settings(data_dir=tmp_path), None, NoBridge(), Reader(tmp_path), NoHub())  # type: ignore[arg-type]
+    hub = EventHub(tmp_path / "hub.sock", 10)
+    return IdleRuntime(Settings(data_dir=tmp_path), None, NoBridge(), Reader(tmp_path), hub)  # type: ignore[arg-type]
 
 
 async def test_health_says_starting_until_ready_then_ok(aiohttp_client, runtime):

@@ -9,12 +9,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from actors.push import Pusher
 from actors.task_store import TaskStore, task_db_path
 from backend.app import create_app
 from backend.hub import EventHub
 from backend.reader import Reader
 from backend.runtime import Runtime
 from schemas.settings import Settings
+from schemas.status import TaskStatus
 from schemas.task_messages import TaskEvents
 
 TASK = "0123456789abcdef012345"
@@ -23,15 +25,6 @@ TASK = "0123456789abcdef012345"
 class ReadyRuntime(Runtime):
     async def start(self) -> None:
         self.health = "ok"
-
-
-class InlineHub(EventHub):
-    """The real fan-out, fed by the test instead of a thespian listener thread."""
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
-    def stop(self) -> None: ...
 
 
 class NoBridge:
@@ -57,12 +50,12 @@ def make_task(data: Path) -> None:
 
 
 @pytest.fixture
-def hub() -> InlineHub:
-    return InlineHub(None, limit=50)
+def hub(tmp_path: Path) -> EventHub:
+    return EventHub(tmp_path / "hub.sock", limit=50)
 
 
 @pytest.fixture
-async def server(aiohttp_server: Any, tmp_path: Path, hub: InlineHub) -> Any:
+async def server(aiohttp_server: Any, tmp_path: Path, hub: EventHub) -> Any:
     make_task(tmp_path)
     runtime = ReadyRuntime(Settings(data_dir=tmp_path), None, NoBridge(), Reader(tmp_path), hub)  # type: ignore[arg-type]
     return await aiohttp_server(create_app(runtime))
@@ -108,7 +101,7 @@ async def test_a_stalled_client_is_closed_and_a_live_one_gets_every_event(server
             await asyncio.sleep(0.01)
         reading = asyncio.create_task(read_all())
         for start in range(0, len(events), 5):  # as the actors would: small batches per commit
-            hub._dispatch(TaskEvents(task_id=TASK, events=events[start : start + 5]))
+            hub.dispatch(TaskEvents(task_id=TASK, events=events[start : start + 5]))
             await asyncio.sleep(0.001)
         async with asyncio.timeout(30):
             received = await reading
@@ -131,3 +124,20 @@ async def test_shutdown_closes_sockets_with_going_away(aiohttp_client, tmp_path,
     await app.shutdown()
     closing = await ws.receive()
     assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1001
+
+
+async def test_pushes_over_the_hub_socket_reach_a_subscriber_and_a_lost_one_is_filled(server, tmp_path):
+    """The actors' path: a Pusher's JSON lines over the Unix socket become frames in seq order; an
+    event committed but never pushed (seq 2) is read from the task's history, not skipped."""
+    url = f"http://127.0.0.1:{server.port}/v1/tasks/{TASK}/events?since=0"
+    pushed = {"seq": 3, "kind": "task.status", "status": "init_ensure_name", "at": "now", "data": {}}
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        assert (await ws.receive_json())["seq"] == 1  # replayed
+        store = TaskStore(task_db_path(tmp_path, TASK), "NORMAL")
+        store.enter(TaskStatus.init_ensure_name, 1, "2099-01-01T00:00:00.000Z")
+        store.close()
+        pusher = Pusher(tmp_path / "hub.sock")
+        await asyncio.to_thread(pusher.push, TaskEvents(task_id=TASK, events=[pushed]))
+        filled, second = await ws.receive_json(), await ws.receive_json()
+        pusher.close()
+    assert (filled["seq"], filled["kind"], second) == (2, "task.status", pushed)
