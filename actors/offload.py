@@ -13,6 +13,9 @@ from typing import Any
 
 from thespian.actors import ActorTypeDispatcher, ThespianWatch, WatchMessage
 
+from actors import logs
+from schemas.messages import Failure, Request
+
 Done = Callable[[Any, BaseException | None], None]
 
 
@@ -66,7 +69,17 @@ class OffloadingActor(ActorTypeDispatcher):  # type: ignore[misc]
     offload: Offloader | None = None
 
     def receiveMessage(self, msg: Any, sender: Any) -> Any:
-        super().receiveMessage(msg, sender)
+        try:
+            super().receiveMessage(msg, sender)
+        except Exception:
+            # Raised to thespian, the message would be retried and then dropped, and the watch below
+            # lost: finished work would never come back. A bug is logged; a request gets a failure.
+            logs.get().exception("actor.handler_failed", message=type(msg).__name__)
+            if isinstance(msg, Request):
+                failure = Failure(
+                    request_id=msg.request_id, status=500, code="internal_error", message="the actor failed"
+                )
+                self.send(msg.reply_to or sender, failure)
         return self.offload.watch() if self.offload else None
 
     def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:

@@ -6,6 +6,8 @@ hands tasks to ready task actors.
   ActivateTasks  → start-up: give each task an actor, which resumes it.
   TaskActorReady → a bound actor from the pool: it takes the oldest waiting task, or waits itself.
   EnsureMirror   → passed to the MirrorActor, which answers the task.
+  TaskCommand    → to the task's actor, activating one if the task is passive.
+  Describe       → (admin) this project's actors; Drain → passed to live task actors, answered when they have.
 Nothing here blocks: no fork (the pool forks), no thread, no git (the mirror actor runs git). A fork
 taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
 """
@@ -22,10 +24,11 @@ from typing import Any
 from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors import db, logs
+from actors.drain import DrainFanIn
 from actors.mirror import MirrorActor, mirror_path
 from actors.pool import TaskPoolActor
 from schemas.api import Project
-from schemas.messages import Failure
+from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure
 from schemas.project_messages import (
     ActivateTasks,
     EnsureMirror,
@@ -38,7 +41,7 @@ from schemas.project_messages import (
     TaskActorExited,
 )
 from schemas.settings import Settings
-from schemas.task_messages import Activate, Bind, Initialize, TaskActorReady
+from schemas.task_messages import Activate, Bind, Initialize, TaskActorReady, TaskCommand
 from schemas.workspace_messages import CreateTask
 
 SCHEMA = """
@@ -79,18 +82,21 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.ready: list[Any] = []  # bound task actors with no task yet
         self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
+        self.since: dict[str, str] = {}  # actor address → when it took its current role
+        self.drain = DrainFanIn()
         self.exiting = False
         self.log: Any = logs.get()
 
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
+        self.since[str(self.myAddress)] = db.utcnow()
         logs.configure_actor(s.data, s.log_format, s.log_level)
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
         path = s.data / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
         self.conn = db.connect(path, SCHEMA, s.sqlite_synchronous)
         self.mirror = mirror_path(s.data, p.workspace, p.name)
-        self.mirror_actor = self.createActor(MirrorActor)
+        self.mirror_actor = self._create(MirrorActor, "mirror")
         self.send(self.mirror_actor, StartMirror(project=p, mirror=self.mirror, settings=s))
         self._start_pool()
 
@@ -141,6 +147,7 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.log.info("tasks.activated", count=len(msg.task_ids))
 
     def receiveMsg_TaskActorReady(self, msg: TaskActorReady, sender: Any) -> None:
+        self.since[str(sender)] = db.utcnow()
         if self.waiting:
             task_id = self.waiting[0][0]
             self._assign(task_id, sender)
@@ -154,10 +161,41 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         if self.tasks.get(msg.task_id) == sender:
             del self.tasks[msg.task_id]
             self.send(sender, PassivateOk())
+            self._drain_answered(sender)
 
     def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
         self.ready = [a for a in self.ready if a != msg.address]
+        self.since.pop(str(msg.address), None)
+        self._drain_answered(msg.address)
+
+    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
+        self._dispatch(msg.task_id, msg)
+
+    def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
+        assert self.project
+        roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
+        roles += [("mirror", "", self.mirror_actor, "mirror"), ("pool", "", self.pool_actor, "pool")]
+        roles += [("ready", "", a, str(a)) for a in self.ready]
+        roles += [("task", task_id, a, str(a)) for task_id, a in self.tasks.items()]
+        actors = [
+            ActorInfo(kind=kind, id=name, address=str(addr), since=self.since.get(key, ""))
+            for kind, name, addr, key in roles
+        ]
+        self.send(msg.reply_to or sender, Described(request_id=msg.request_id, actors=actors))
+
+    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
+        for addr in self.drain.start(msg, msg.reply_to or sender, list(self.tasks.values())):
+            self.send(addr, Drain(request_id=msg.request_id))
+        self._drain_answered(None)
+
+    def receiveMsg_Drained(self, msg: Drained, sender: Any) -> None:
+        self._drain_answered(sender)
+
+    def _drain_answered(self, child: Any) -> None:
+        done = self.drain.answered(child)
+        if done:
+            self.send(*done)
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         self.exiting = True  # children exiting now are shutting down, not crashing
@@ -167,7 +205,7 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
             return
         if msg.childAddress == self.mirror_actor:  # it crashed: a fresh one; the mirror is on disk
             assert self.project and self.settings
-            self.mirror_actor = self.createActor(MirrorActor)
+            self.mirror_actor = self._create(MirrorActor, "mirror")
             self.send(
                 self.mirror_actor,
                 StartMirror(project=self.project, mirror=self.mirror, settings=self.settings),
@@ -206,10 +244,15 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
     def _assign(self, task_id: str, addr: Any) -> None:
         """Give a ready actor its task, with every message waiting for that task, in order."""
         self.tasks[task_id] = addr
+        self.since[str(addr)] = db.utcnow()
         for msg in [m for t, m in self.waiting if t == task_id]:
             self.send(addr, msg)
         self.waiting = [w for w in self.waiting if w[0] != task_id]
         self.send(self.pool_actor, Taken())
+
+    def _create(self, cls: type, role: str) -> Any:
+        self.since[role] = db.utcnow()  # by role: a new child's address changes once it is up
+        return self.createActor(cls)
 
     def _start_pool(self) -> None:
         assert self.project and self.settings
@@ -222,7 +265,7 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
             workspace_addr=self.workspace_addr,
             project_addr=self.myAddress,
         )
-        self.pool_actor = self.createActor(TaskPoolActor)
+        self.pool_actor = self._create(TaskPoolActor, "pool")
         self.send(self.pool_actor, StartPool(bind=bind, size=self.settings.pool_size))
 
     def _refuse(self, msg: CreateTask, status: int, code: str, message: str, details: Any = None) -> None:

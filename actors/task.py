@@ -8,77 +8,51 @@ Lifecycle, top to bottom:
 Each step: enter (`task.status`, persisted) → work off the message loop → finish (result + result event in
 one transaction) → next step. A transient failure schedules a retry (`task.retry`, backoff by wakeupAfter);
 a permanent one, too many attempts or the step deadline end in `error`.
+Operator commands (TaskCommand: resume skips a backoff, retry restarts the failed step, follow streams the
+history to an admin) activate a passive task first. Drain: no new step starts; answered between steps.
 At rest and idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to route nothing more to it
 (Passivate), then exits; the next message for the task activates a new actor from the pool.
 """
 
-import fcntl
-import json
-import os
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from actors import logs
 from actors.db import utcnow
-from actors.offload import Offloader, OffloadingActor
 from actors.providers import make_provider
-from actors.providers.base import PermanentError, Provider, TaskContext
-from actors.push import Pusher
-from actors.task_store import TaskStore, prepare_database, summary_from_record, task_db_path
-from schemas.api import TaskSummary
-from schemas.messages import Failure
+from actors.providers.base import PermanentError, TaskContext
+from actors.task_base import TaskActorBase, iso, until
+from schemas.messages import Drain, Drained, Failure
 from schemas.project_messages import EnsureMirror, MirrorReady, Passivate, PassivateOk
 from schemas.status import AT_REST, RESULT_EVENT, TaskStatus
 from schemas.task_messages import (
     Activate,
-    Bind,
+    CommandDone,
     Initialize,
     Provision,
-    TaskActorReady,
-    TaskEvents,
+    TaskAction,
+    TaskCommand,
     TaskInitialized,
 )
-from schemas.workspace_messages import TaskChanged
 
 
-class TaskActor(OffloadingActor):
+class TaskActor(TaskActorBase):
     def __init__(self) -> None:
         super().__init__()
-        self.bound: Bind | None = None
-        self.pusher: Pusher | None = None
-        self.provider: Provider | None = None
-        self.task_id: str | None = None
-        self.store: TaskStore | None = None
-        self.lock_fd: int | None = None
-        self.prepared: Path | None = None
-        self.log: Any = logs.get()
         # The attempt in flight; an outcome or wakeup naming any other (step, run) is stale and ignored.
         self.step: TaskStatus | None = None
         self.run = 0
         self.in_flight = False
-        self.changed = False  # committed, not yet told to the workspace
+        self.draining: Drain | None = None  # set: no new step starts; answered once none is in flight
 
     # ---- messages -------------------------------------------------------------------------------
 
     def receiveMessage(self, msg: Any, sender: Any) -> Any:
         watch = super().receiveMessage(msg, sender)
-        self._flush()
+        if self.draining is not None and not self.in_flight:
+            self._answer_drain()  # between steps: a persisted boundary
         return watch
-
-    def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
-        s = msg.settings
-        logs.configure_actor(s.data, s.log_format, s.log_level)
-        self.bound, self.pusher = msg, Pusher(msg.settings.hub_socket)
-        self.offload = Offloader("task-work")
-        self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
-        # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
-        self.prepared = s.data / "tmp" / "pool" / f"{os.getpid()}.sqlite"
-        prepare_database(self.prepared)
-        self.send(msg.project_addr, TaskActorReady())
 
     def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
         try:
@@ -119,11 +93,14 @@ class TaskActor(OffloadingActor):
         self.send(self.myAddress, Provision(task_id=msg.task_id))
 
     def receiveMsg_Activate(self, msg: Activate, sender: Any) -> None:
-        self._open(msg.task_id, create=False)
+        self._activate(msg.task_id)
+
+    def _activate(self, task_id: str) -> None:
+        self._open(task_id, create=False)
         assert self.store and self.bound
         self.provider = make_provider(self.store.record()["provider"], self.bound.settings)
         self._publish()
-        self.send(self.myAddress, Provision(task_id=msg.task_id))
+        self.send(self.myAddress, Provision(task_id=task_id))
 
     def receiveMsg_Provision(self, msg: Provision, sender: Any) -> None:
         self._advance(resumed=True)
@@ -151,7 +128,7 @@ class TaskActor(OffloadingActor):
             return
         if run != self.run or TaskStatus(step) != self.step:
             return  # stale: that attempt already finished, failed or was superseded
-        if kind == "retry":
+        if kind == "retry" and self.draining is None:
             self._attempt(self.step, resumed=False)
         elif kind == "resume":
             self._advance(resumed=True)
@@ -163,15 +140,70 @@ class TaskActor(OffloadingActor):
         self.log.info("task.passivated")
         self.send(self.myAddress, ActorExitRequest())
 
-    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
-        if self.prepared:
-            self.prepared.unlink(missing_ok=True)
-        if self.offload:
-            self.offload.close()
-        if self.store:
-            self.store.close()
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)
+    # ---- operator commands and shutdown ---------------------------------------------------------
+
+    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
+        """From the admin script or the HTTP API; a passive task is activated first."""
+        reply_to = msg.reply_to or sender
+        if self.task_id is None:
+            self._activate(msg.task_id)
+        assert self.store and self.task_id
+        status = self.store.record()["status"]
+        changed = True
+        if msg.action is TaskAction.follow:
+            self.followers.append(reply_to)
+        elif msg.action is TaskAction.unfollow:
+            self.followers = [f for f in self.followers if f != reply_to]
+        elif self.draining is not None:
+            self._refuse(msg, reply_to, 503, "draining", "the server is draining; retry after its restart")
+            return
+        elif msg.action is TaskAction.resume and status in AT_REST:
+            self._refuse(msg, reply_to, 409, "invalid_transition", f"task is at rest ({status})")
+            return
+        elif msg.action is TaskAction.resume:
+            changed = self._skip_backoff()
+        elif status != TaskStatus.error:
+            self._refuse(msg, reply_to, 409, "invalid_transition", f"only a task in error retries ({status})")
+            return
+        else:
+            self._retry_failed_step()
+        status = self.store.record()["status"]
+        done = CommandDone(request_id=msg.request_id, task_id=self.task_id, status=status, changed=changed)
+        self.send(reply_to, done)
+
+    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
+        """Shutdown: start no new step, and answer once none is in flight. The task resumes from its
+        persisted steps at the next start, as after a crash."""
+        self.draining = msg.model_copy(update={"reply_to": msg.reply_to or sender})
+
+    def _skip_backoff(self) -> bool:
+        """Start the attempt a backoff is waiting for now; its pending wakeup becomes stale."""
+        assert self.store
+        if self.in_flight or self.step is None or self.store.step(self.step)["status"] != "retrying":
+            return False
+        self.run += 1
+        self._attempt(self.step, resumed=False)
+        return True
+
+    def _retry_failed_step(self) -> None:
+        assert self.store
+        failed = next(TaskStatus(s["name"]) for s in self.store.record()["steps"] if s["status"] == "failed")
+        self.store.user_retry(failed)
+        self._publish()
+        self._advance(resumed=True)
+
+    def _answer_drain(self) -> None:
+        if self.draining is not None and self.draining.reply_to is not None:
+            self.send(self.draining.reply_to, Drained(request_id=self.draining.request_id))
+            self.draining = self.draining.model_copy(update={"reply_to": None})  # answered, still draining
+
+    def _refuse(self, msg: TaskCommand, reply_to: Any, status: int, code: str, message: str) -> None:
+        assert self.store
+        details = {"status": self.store.record()["status"]}
+        self.send(
+            reply_to,
+            Failure(request_id=msg.request_id, status=status, code=code, message=message, details=details),
+        )
 
     # ---- the step machine -----------------------------------------------------------------------
 
@@ -180,6 +212,8 @@ class TaskActor(OffloadingActor):
         assert self.store
         if self.in_flight:
             return
+        if self.draining is not None:
+            return  # a persisted boundary: stop here (receiveMessage answers the drain)
         record = self.store.record()
         if record["status"] in AT_REST:
             self._idle()
@@ -189,7 +223,7 @@ class TaskActor(OffloadingActor):
         self.step, self.run = step, self.run + 1
         if row["status"] == "retrying" and row["next_at"] and row["next_at"] > utcnow():
             # A backoff that survived a restart: wait out the rest of it.
-            self.wakeupAfter(_until(row["next_at"]), payload=("resume", step.value, self.run))
+            self.wakeupAfter(until(row["next_at"]), payload=("resume", step.value, self.run))
             return
         self._attempt(step, resumed=resumed or row["status"] == "pending")
 
@@ -199,7 +233,7 @@ class TaskActor(OffloadingActor):
         attempt = self.store.step(step)["attempts"] + 1
         if resumed:
             deadline = datetime.now(UTC) + timedelta(seconds=self.bound.settings.step_deadline_s)
-            self.store.enter(step, attempt, _iso(deadline))
+            self.store.enter(step, attempt, iso(deadline))
             self.wakeupAfter(
                 timedelta(seconds=self.bound.settings.step_deadline_s),
                 payload=("deadline", step.value, self.run),
@@ -277,13 +311,13 @@ class TaskActor(OffloadingActor):
         delay = min(settings.backoff_base_s * 2 ** (row["attempts"] - 1), settings.backoff_max_s)
         retry_at = datetime.now(UTC) + timedelta(seconds=delay)
         permanent = isinstance(error, PermanentError)
-        if permanent or row["attempts"] >= settings.max_attempts or _iso(retry_at) >= row["deadline_at"]:
+        if permanent or row["attempts"] >= settings.max_attempts or iso(retry_at) >= row["deadline_at"]:
             self._give_up(step, message)
             return
         self.log.warning(
             "step.retry", task_id=self.task_id, step=step.value, attempt=row["attempts"], error=message
         )
-        self.store.schedule_retry(step, row["attempts"], message, _iso(retry_at))
+        self.store.schedule_retry(step, row["attempts"], message, iso(retry_at))
         self._publish()
         self.wakeupAfter(timedelta(seconds=delay), payload=("retry", step.value, self.run))
 
@@ -304,78 +338,6 @@ class TaskActor(OffloadingActor):
             timedelta(seconds=self.bound.settings.idle_timeout_s), payload=("idle", "", self.run)
         )
 
-    # ---- plumbing -------------------------------------------------------------------------------
-
-    def _open(self, task_id: str, create: bool) -> None:
-        """Become the task's single writer: its lock first, so a stale copy can never write beside us.
-        A new task's database is the one prepared at Bind, renamed into place (atomic: whole or absent)."""
-        if self.task_id == task_id:
-            return
-        assert self.bound and self.prepared and self.task_id is None, "a task actor serves one task"
-        path = task_db_path(self.bound.settings.data, task_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-        if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
-            os.close(fd)
-            raise BlockingIOError(f"task {task_id} is held by another actor")
-        if create and not path.exists():
-            self.prepared.rename(path)
-        else:
-            self.prepared.unlink(missing_ok=True)
-        self.task_id, self.lock_fd = task_id, fd
-        self.store = TaskStore(path, self.bound.settings.sqlite_synchronous)
-        self.log = self.log.bind(task_id=task_id)
-
-    def _context(self) -> TaskContext:
-        assert self.store and self.bound and self.task_id
-        record = self.store.record()
-        named = self.store.step(TaskStatus.init_ensure_name)
-        agent = self.store.step(TaskStatus.init_ensure_agent)
-        return TaskContext(
-            task_id=self.task_id,
-            workspace=self.bound.workspace,
-            project=self.bound.project,
-            branch=record["branch"],
-            prompt=record["prompt"],
-            agent=record["agent"],
-            data=self.bound.settings.data,
-            mirror=self.bound.mirror,
-            settings=self.bound.settings,
-            branch_exists=bool(named["result"] and json.loads(named["result"]).get("existing")),
-            sandbox=record["sandbox"],
-            agent_info=json.loads(agent["result"]) if agent["result"] else None,
-        )
-
-    def _publish(self) -> None:
-        """After a commit that changed the summary: the workspace hears of it once the message is done."""
-        self.changed = True
-
-    def _flush(self) -> None:
-        """Once a message is handled: what it committed goes out once, however many transactions it
-        took (a step's result and the next step's start): its events to the hub in one push, the
-        latest summary to the workspace's projection in one tell."""
-        if self.store is None or self.task_id is None or self.bound is None:
-            return
-        events = self.store.take_events()
-        if events and self.pusher is not None:
-            self.pusher.push(TaskEvents(task_id=self.task_id, events=events))
-        if self.changed:
-            self.changed = False
-            summary = TaskSummary.model_validate(summary_from_record(self.store.record()))
-            self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
-
-
-def _lock(fd: int, wait_s: float) -> bool:
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-
 
 def _record_updates(step: TaskStatus, result: dict[str, Any]) -> dict[str, Any]:
     if step is TaskStatus.init_ensure_name:
@@ -387,12 +349,3 @@ def _record_updates(step: TaskStatus, result: dict[str, Any]) -> dict[str, Any]:
     if step is TaskStatus.init_create_session:
         return {"session_id": result["session_id"]}
     return {}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _until(iso: str) -> timedelta:
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return max(moment - datetime.now(UTC), timedelta(0))

@@ -222,6 +222,19 @@ class TaskStore:
             data = {"attempt": attempt, "error": error, "next_at": next_at, "source": "backoff"}
             self._append(c, EventKind.retry, step, data, now)
 
+    def user_retry(self, step: TaskStatus) -> None:
+        """A user's retry of the step that failed: a fresh attempt budget and deadline, the error gone."""
+        with self._write() as c:
+            now = db.utcnow()
+            c.execute(
+                "UPDATE steps SET status='pending', attempts=0, finished_at=NULL, deadline_at=NULL,"
+                " next_at=NULL, error=NULL WHERE name=?",
+                (step,),
+            )
+            c.execute("UPDATE task SET error = NULL")
+            self._set_status(c, step, "retry requested", now)
+            self._append(c, EventKind.retry, step, {"source": "user", "step": step.value}, now)
+
     def fail(self, step: TaskStatus, attempts: int, message: str) -> None:
         """A step gave up: the task goes to `error` with `task.error {step, message}`."""
         with self._write() as c:

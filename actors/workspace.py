@@ -6,6 +6,7 @@
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
   ResumeTasks     → start-up: hand each project the tasks it must activate.
+  TaskCommand     → to the task's project (admin script, HTTP); Describe, Drain → see actors/drain.py.
 Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
 """
 
@@ -16,14 +17,15 @@ from typing import Any
 from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors import db, logs
+from actors.drain import DrainFanIn
 from actors.project import ProjectActor
 from actors.push import Pusher
 from actors.task_store import summary_from_record
 from schemas.api import Project, TaskSummary, Workspace
-from schemas.messages import Failure
+from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure
 from schemas.project_messages import ActivateTasks, StartProject
 from schemas.settings import Settings
-from schemas.task_messages import TaskInitialized
+from schemas.task_messages import TaskCommand, TaskInitialized
 from schemas.workspace_messages import (
     CreateTask,
     FeedChanged,
@@ -60,6 +62,8 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.projects: dict[str, Project] = {}
         self.project_addrs: dict[str, Any] = {}
         self.pusher: Pusher | None = None
+        self.since = db.utcnow()
+        self.drain = DrainFanIn()
         self.exiting = False
         self.log: Any = logs.get()
 
@@ -126,6 +130,36 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
     def receiveMsg_TaskChanged(self, msg: TaskChanged, sender: Any) -> None:
         self._project(msg.summary)
 
+    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
+        assert self.conn
+        row = self.conn.execute("SELECT project FROM tasks WHERE id = ?", (msg.task_id,)).fetchone()
+        addr = self.project_addrs.get(row[0]) if row else None
+        if addr is None:
+            failure = Failure(
+                request_id=msg.request_id, status=404, code="task_not_found", message=f"no task {msg.task_id}"
+            )
+            self.send(msg.reply_to or sender, failure)
+            return
+        self.send(addr, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
+
+    def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
+        me = ActorInfo(kind="workspace", id=self.name, address=str(self.myAddress), since=self.since)
+        reply = Described(request_id=msg.request_id, actors=[me], children=[*self.project_addrs.values()])
+        self.send(msg.reply_to or sender, reply)
+
+    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
+        for addr in self.drain.start(msg, msg.reply_to or sender, list(self.project_addrs.values())):
+            self.send(addr, Drain(request_id=msg.request_id))
+        self._drain_answered(None)
+
+    def receiveMsg_Drained(self, msg: Drained, sender: Any) -> None:
+        self._drain_answered(sender)
+
+    def _drain_answered(self, child: Any) -> None:
+        done = self.drain.answered(child)
+        if done:
+            self.send(*done)
+
     def receiveMsg_ResumeTasks(self, msg: ResumeTasks, sender: Any) -> None:
         by_project: dict[str, list[str]] = {}
         for task_id, project in msg.tasks.items():
@@ -145,6 +179,7 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.exiting = True  # children exiting now are shutting down, not crashing
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+        self._drain_answered(msg.childAddress)
         # A project actor died (a crash, not a shutdown): start a fresh one; its state is on disk.
         if self.exiting:
             return

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator
 
 import structlog
@@ -49,8 +50,33 @@ def create_app(runtime: Runtime) -> web.Application:
     app.add_routes(routes)
     app.add_routes(stream_routes)
     app.cleanup_ctx.append(_runtime_lifecycle)
+    app.on_startup.append(_drain_on_signal)
     app.on_shutdown.append(close_sockets)
     return app
+
+
+async def _drain_on_signal(app: web.Application) -> None:
+    """SIGTERM/SIGINT drain first (DESIGN rule 8), then stop the server; a second signal stops at once.
+    Replaces the handlers run_app installed, which stop at once."""
+    loop = asyncio.get_running_loop()
+    draining: list[asyncio.Task[None]] = []
+
+    async def drain_then_exit() -> None:
+        await app[RUNTIME].drain()
+        loop.call_soon(_graceful_exit)
+
+    def on_signal() -> None:
+        if draining:
+            _graceful_exit()
+        draining.append(loop.create_task(drain_then_exit()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+
+
+def _graceful_exit() -> None:
+    """run_app's own way out: GracefulExit raised in a loop callback ends run_app, which then cleans up."""
+    raise web.GracefulExit()
 
 
 async def _runtime_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,6 @@ bound is cut off (1013) without delaying anyone else, and never an actor: pushes
 """
 
 import asyncio
-import contextlib
 import json
 import os
 import struct
@@ -92,7 +91,7 @@ class EventHub:
         self._path = path
         self._limit = limit
         self._server: asyncio.Server | None = None
-        self._readers: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.StreamWriter] = set()
         self._subs: dict[tuple[str, str], set[Subscription]] = {}
         self._log = structlog.get_logger().bind(component="hub")
 
@@ -106,10 +105,8 @@ class EventHub:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for reader in tuple(self._readers):
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+        for writer in tuple(self._connections):
+            writer.close()  # its reader sees the end of the stream and returns
         self._path.unlink(missing_ok=True)
 
     def subscribe(self, kind: str, key: str) -> Subscription:
@@ -128,16 +125,14 @@ class EventHub:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One actor's connection: a JSON line per push, until the actor exits."""
-        task = asyncio.current_task()
-        assert task
-        self._readers.add(task)
+        self._connections.add(writer)
         try:
             while line := await reader.readline():
                 self.dispatch(NEWS.validate_json(line))
         except (ValueError, ValidationError) as exc:  # ValueError: a line over the limit
             self._log.warning("hub.bad_push", error=str(exc)[:200])
         finally:
-            self._readers.discard(task)
+            self._connections.discard(writer)
             writer.close()
 
     def dispatch(self, news: TaskEvents | FeedChanged) -> None:

@@ -76,6 +76,11 @@ class Reader:
         page = [dict(r) for r in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)
 
+    async def status_counts(self, workspace: str) -> dict[str, int]:
+        async with self._open(self.workspace_db(workspace)) as conn:
+            rows = await (await conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     async def max_cursor(self, workspace: str) -> int:
         async with self._open(self.workspace_db(workspace)) as conn:
             row = await (await conn.execute("SELECT coalesce(max(cursor), 0) FROM tasks")).fetchone()

@@ -1,5 +1,8 @@
 """The web process's handle on the actor system: workspace actors, start-up resume, health state."""
 
+import asyncio
+import time
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 import structlog
@@ -11,7 +14,7 @@ from backend.errors import ApiError
 from backend.hub import EventHub
 from backend.reader import Reader
 from schemas.api import Workspace
-from schemas.messages import Failure, Reply, Request
+from schemas.messages import Drain, Drained, Failure, Reply, Request
 from schemas.settings import Settings
 from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
 
@@ -44,6 +47,21 @@ class Runtime:
             assert isinstance(reply, ResumeDispatched)
         self.log.info("runtime.ready", workspaces=len(self.workspaces), resumed=len(unfinished))
         self.health = "ok"
+
+    async def drain(self) -> None:
+        """Stop admitting writes, then let every step in flight reach a persisted boundary, within the
+        drain deadline. A step still running after it is cut off by the stop; it resumes at the next
+        start like after a crash (every step is idempotent), so the deadline bounds the wait, not safety."""
+        self.health = "draining"
+        began = time.monotonic()
+        deadline = self.settings.drain_deadline_s
+        asks = [self._drain(addr, deadline) for addr in self.workspaces.values()]
+        results = await asyncio.gather(*asks, return_exceptions=True)
+        late = sum(1 for r in results if not isinstance(r, Drained))
+        self.log.info("runtime.drained", ms=round((time.monotonic() - began) * 1000), not_drained=late)
+
+    def _drain(self, addr: Any, deadline: float) -> Awaitable[Reply]:
+        return self.bridge.ask(addr, Drain(request_id=self.bridge.request_id()), deadline)
 
     async def start_workspace(self, name: str) -> tuple[bool, Workspace]:
         addr = await self.bridge.create_actor(WorkspaceActor, f"workspace:{name}")

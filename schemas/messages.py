@@ -26,3 +26,28 @@ class Failure(Reply):
     code: str
     message: str
     details: Any = None
+
+
+class ActorInfo(BaseModel):
+    kind: str  # workspace, project, mirror, pool, task, ready (a pooled task actor with no task yet)
+    id: str
+    address: str
+    since: str  # when it took this role (UTC ISO 8601)
+
+
+class Describe(Request):
+    """Admin → an actor: who are you, and which actors do you run (the admin walks the tree)."""
+
+
+class Described(Reply):
+    actors: list[ActorInfo]
+    children: list[Any] = []  # addresses to describe next
+
+
+class Drain(Request):
+    """Stop at the next persisted boundary: no new step starts. Answered once every step in flight below
+    the receiver has finished (or the asker's deadline passes first)."""
+
+
+class Drained(Reply):
+    pass

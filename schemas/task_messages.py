@@ -1,9 +1,10 @@
 """Messages of the TaskActor (actors/task.py)."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from schemas.messages import Message, Request
+from schemas.messages import Message, Reply, Request
 from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind
 
@@ -55,6 +56,26 @@ class TaskEvents(Message):
     kind: Literal["events"] = "events"
     task_id: str
     events: list[dict[str, Any]]
+
+
+class TaskAction(StrEnum):
+    resume = "resume"  # skip a pending backoff
+    retry = "retry"  # from error: the failed step again, with a fresh attempt budget
+    follow = "follow"  # the asker gets every event committed from now on (TaskEvents), until at rest
+    unfollow = "unfollow"
+
+
+class TaskCommand(Request):
+    """Admin (or the web process) → workspace → project → the task's actor, activated if need be."""
+
+    task_id: str
+    action: TaskAction
+
+
+class CommandDone(Reply):
+    task_id: str
+    status: str  # the task's status once the command took effect
+    changed: bool  # false: nothing to do (e.g. resume while a step is already running)
 
 
 class TaskActorReady(Message):

@@ -1,0 +1,146 @@
+"""The plumbing under TaskActor: binding, becoming a task's single writer, and publishing what it
+committed. The lifecycle itself (actors/task.py) reads top to bottom without it.
+"""
+
+import fcntl
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from actors import logs
+from actors.offload import Offloader, OffloadingActor
+from actors.providers.base import Provider, TaskContext
+from actors.push import Pusher
+from actors.task_store import TaskStore, prepare_database, summary_from_record, task_db_path
+from schemas.api import TaskSummary
+from schemas.status import TaskStatus
+from schemas.task_messages import Bind, TaskActorReady, TaskEvents
+from schemas.workspace_messages import TaskChanged
+
+
+class TaskActorBase(OffloadingActor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bound: Bind | None = None
+        self.pusher: Pusher | None = None
+        self.provider: Provider | None = None
+        self.task_id: str | None = None
+        self.store: TaskStore | None = None
+        self.lock_fd: int | None = None
+        self.prepared: Path | None = None
+        self.log: Any = logs.get()
+        self.changed = False  # committed, not yet told to the workspace
+        self.followers: list[Any] = []  # admin endpoints following the history live (not hashable)
+
+    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        watch = super().receiveMessage(msg, sender)
+        self._flush()
+        return watch
+
+    def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
+        s = msg.settings
+        logs.configure_actor(s.data, s.log_format, s.log_level)
+        self.bound, self.pusher = msg, Pusher(msg.settings.hub_socket)
+        self.offload = Offloader("task-work")
+        self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
+        # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
+        self.prepared = s.data / "tmp" / "pool" / f"{os.getpid()}.sqlite"
+        prepare_database(self.prepared)
+        self.send(msg.project_addr, TaskActorReady())
+
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+        if self.prepared:
+            self.prepared.unlink(missing_ok=True)
+        if self.offload:
+            self.offload.close()
+        if self.store:
+            self.store.close()
+            self.store = None
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+
+    def _open(self, task_id: str, create: bool) -> None:
+        """Become the task's single writer: its lock first, so a stale copy can never write beside us.
+        A new task's database is the one prepared at Bind, renamed into place (atomic: whole or absent)."""
+        if self.task_id == task_id:
+            return
+        assert self.bound and self.prepared and self.task_id is None, "a task actor serves one task"
+        path = task_db_path(self.bound.settings.data, task_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
+            os.close(fd)
+            raise BlockingIOError(f"task {task_id} is held by another actor")
+        if create and not path.exists():
+            self.prepared.rename(path)
+        else:
+            self.prepared.unlink(missing_ok=True)
+        self.task_id, self.lock_fd = task_id, fd
+        self.store = TaskStore(path, self.bound.settings.sqlite_synchronous)
+        self.log = self.log.bind(task_id=task_id)
+
+    def _context(self) -> TaskContext:
+        assert self.store and self.bound and self.task_id
+        record = self.store.record()
+        named = self.store.step(TaskStatus.init_ensure_name)
+        agent = self.store.step(TaskStatus.init_ensure_agent)
+        return TaskContext(
+            task_id=self.task_id,
+            workspace=self.bound.workspace,
+            project=self.bound.project,
+            branch=record["branch"],
+            prompt=record["prompt"],
+            agent=record["agent"],
+            data=self.bound.settings.data,
+            mirror=self.bound.mirror,
+            settings=self.bound.settings,
+            branch_exists=bool(named["result"] and json.loads(named["result"]).get("existing")),
+            sandbox=record["sandbox"],
+            agent_info=json.loads(agent["result"]) if agent["result"] else None,
+        )
+
+    def _publish(self) -> None:
+        """After a commit that changed the summary: the workspace hears of it once the message is done."""
+        self.changed = True
+
+    def _flush(self) -> None:
+        """Once a message is handled: what it committed goes out once, however many transactions it
+        took (a step's result and the next step's start): its events to the hub in one push (and to
+        any admin following), the latest summary to the workspace's projection in one tell."""
+        if self.store is None or self.task_id is None or self.bound is None:
+            return
+        events = self.store.take_events()
+        if events:
+            news = TaskEvents(task_id=self.task_id, events=events)
+            if self.pusher is not None:
+                self.pusher.push(news)
+            for follower in self.followers:
+                self.send(follower, news)
+        if self.changed:
+            self.changed = False
+            summary = TaskSummary.model_validate(summary_from_record(self.store.record()))
+            self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
+
+
+def _lock(fd: int, wait_s: float) -> bool:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def until(moment_iso: str) -> timedelta:
+    moment = datetime.fromisoformat(moment_iso.replace("Z", "+00:00"))
+    return max(moment - datetime.now(UTC), timedelta(0))

@@ -1,0 +1,73 @@
+"""The admin script's line to a running server's actor system: attach, never start one.
+
+`ActorSystem(...)` on a port where nothing listens *starts* a new system, and `createActor(globalName=…)`
+*creates* a missing actor, so the port is probed first and workspace actors are looked up in the
+thespian Admin's own table of global names (a status request), never created.
+"""
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from actors import loopback
+from actors.system import SYSTEM_BASE
+from schemas.messages import Failure, Reply, Request
+
+
+class Unreachable(Exception):
+    """Nothing answers on the actor port: no server runs for this data directory."""
+
+
+class Refused(Exception):
+    """The actors answered with a refusal (an HTTP-like status, a stable code, a message)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class ActorLink:
+    def __init__(self, port: int, data: Path, timeout_s: float = 10.0) -> None:
+        with socket.socket() as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect((loopback.LOOPBACK, port))
+            except OSError:
+                raise Unreachable(f"no Crucible actor system listens on port {port}") from None
+        from thespian.actors import ActorSystem  # after the probe: attaching must never start a system
+
+        os.environ.setdefault("THESPLOG_FILE", str(data / "logs" / "thespian-admin.log"))
+        self.asys = ActorSystem(SYSTEM_BASE, {"Admin Port": port}, logDefs=False)
+        self.timeout_s = timeout_s
+
+    def workspaces(self) -> dict[str, Any]:
+        """Workspace name → actor address, from the Admin's global names."""
+        from thespian.system.messages.status import Thespian_StatusReq
+
+        status = self.asys.ask(self.asys._systemBase.adminAddr, Thespian_StatusReq(), self.timeout_s)
+        if status is None:
+            raise Unreachable("the actor system did not answer a status request")
+        return {
+            name.removeprefix("workspace:"): addr
+            for name, addr in status.globalActors.items()
+            if name.startswith("workspace:")
+        }
+
+    def ask(self, addr: Any, msg: Request, timeout_s: float | None = None) -> Reply:
+        """One request, its reply matched by request id (a stray message, e.g. a followed task's
+        events, is skipped); a Failure is raised as Refused."""
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        reply = self.asys.ask(addr, msg, timeout_s or self.timeout_s)
+        while not (isinstance(reply, Reply) and reply.request_id == msg.request_id):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no answer to {type(msg).__name__} within {timeout_s or self.timeout_s}s")
+            reply = self.asys.listen(remaining)
+        if isinstance(reply, Failure):
+            raise Refused(reply)
+        return reply
+
+    def listen(self, timeout_s: float) -> Any:
+        return self.asys.listen(timeout_s)

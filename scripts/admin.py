@@ -1,0 +1,319 @@
+"""crucible-admin: what every actor and task of a running server is doing now, and acting on it.
+
+Talks to the server's actor system through thespian (scripts/actor_link.py), never over HTTP; reads
+durable state (records, history, the projection) from the data directory's databases, read-only,
+through the same reader as the web process. `--json` (after the subcommand) prints one JSON document
+(`history --follow`: JSON lines).
+
+Exit codes: 0 done, 1 no server (nothing listens), 2 bad usage, 3 unknown task, 4 refused (the task's
+status forbids it, or the server is draining), 5 no answer in time.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from actors import db, system
+from backend.reader import Reader
+from schemas.messages import Describe, Described
+from schemas.status import AT_REST
+from schemas.task_messages import CommandDone, TaskAction, TaskCommand
+from scripts.actor_link import ActorLink, Refused, Unreachable
+
+EXIT_UNREACHABLE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
+out = Console()
+err = Console(stderr=True)
+
+
+class NotFound(Exception):
+    pass
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="crucible-admin", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("CRUCIBLE_DATA_DIR", "./data"))
+    parser.add_argument("--actor-port", type=int, help="default: the running server's, from its pid file")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+        return p
+
+    command("status", help="actors, pool, tasks by status, steps in flight, pending retries")
+    command("actors", help="every live actor: kind, id, address, age")
+    tasks = command("tasks", help="tasks from the workspace projection")
+    tasks.add_argument("--status", help="comma-separated statuses")
+    tasks.add_argument("--project")
+    tasks.add_argument("--workspace", default="default")
+    tasks.add_argument("--limit", type=int, default=100)
+    command("show", help="a task's record and steps").add_argument("task_id")
+    history = command("history", help="a task's events")
+    history.add_argument("task_id")
+    history.add_argument("--follow", action="store_true", help="then live events, until the task is at rest")
+    for action, text in (("resume", "skip a pending backoff"), ("retry", "retry a task in error")):
+        command(action, help=text).add_argument("task_id")
+    command("drain", help="drain and stop the server (SIGTERM to it), showing progress")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    data = Path(args.data_dir).resolve()
+    try:
+        code = COMMANDS[args.command](args, data)
+    except Unreachable as exc:
+        err.print(f"crucible-admin: {exc}")
+        code = EXIT_UNREACHABLE
+    except NotFound as exc:
+        err.print(f"crucible-admin: {exc}")
+        code = EXIT_NOT_FOUND
+    except Refused as exc:
+        failure = exc.failure
+        _emit(args, {"error": failure.model_dump(exclude={"request_id"})}, lambda: err.print(failure.message))
+        code = EXIT_NOT_FOUND if failure.status == 404 else EXIT_REFUSED
+    except TimeoutError as exc:
+        err.print(f"crucible-admin: {exc}")
+        code = EXIT_TIMEOUT
+    sys.exit(code)
+
+
+# ---- commands -----------------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace, data: Path) -> int:
+    actors = _walk(_link(args, data))
+    reader = Reader(data)
+    by_status: dict[str, int] = {}
+    for ws in _run(reader.workspaces()):
+        for status, count in _run(reader.status_counts(ws["name"])).items():
+            by_status[status] = by_status.get(status, 0) + count
+    in_flight: list[dict[str, Any]] = []
+    retries: list[dict[str, Any]] = []
+    for task_id in _run(reader.unfinished()):
+        record = _run(reader.task(task_id))
+        step = next((s for s in record["steps"] if s["status"] != "done"), None) if record else None
+        if record is None or step is None or record["status"] in AT_REST:
+            continue
+        row = {"task_id": task_id, "project": record["project"], "step": step["name"]}
+        row |= {"state": step["status"], "attempt": step["attempts"], "age_s": _age(step["started_at"])}
+        (retries if step["status"] == "retrying" else in_flight).append(row)
+    kinds: dict[str, int] = {}
+    for actor in actors:
+        kinds[actor["kind"]] = kinds.get(actor["kind"], 0) + 1
+    unfinished = in_flight + retries
+    oldest = max(unfinished, key=lambda r: r["age_s"] or 0) if unfinished else None
+    report: dict[str, Any] = {
+        "actors": kinds,
+        "pool_ready": kinds.get("ready", 0),
+        "tasks_by_status": by_status,
+        "in_flight": in_flight,
+        "pending_retries": retries,
+        "oldest_unfinished_step": oldest,
+    }
+
+    def show() -> None:
+        out.print(_table("actors", [{"kind": k, "live": n} for k, n in sorted(kinds.items())]))
+        out.print(_table("tasks", [{"status": k, "tasks": n} for k, n in sorted(by_status.items())]))
+        out.print(_table("steps in flight", in_flight))
+        out.print(_table("pending retries", retries))
+        if oldest:
+            out.print(f"oldest unfinished step: {oldest['task_id']} {oldest['step']} ({oldest['age_s']} s)")
+
+    _emit(args, report, show)
+    return 0
+
+
+def cmd_actors(args: argparse.Namespace, data: Path) -> int:
+    actors = _walk(_link(args, data))
+    _emit(args, actors, lambda: out.print(_table("actors", actors)))
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace, data: Path) -> int:
+    statuses = [s for s in (args.status or "").split(",") if s]
+    if not Reader(data).workspace_db(args.workspace).exists():
+        raise NotFound(f"no workspace {args.workspace!r}")
+    page, _ = _run(Reader(data).tasks(args.workspace, args.project, statuses, args.limit, None))
+    _emit(args, page, lambda: out.print(_table("tasks", page)))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, data: Path) -> int:
+    record = _record(data, args.task_id)
+
+    def show() -> None:
+        fields = {k: v for k, v in record.items() if k != "steps"}
+        out.print(_table(f"task {record['id']}", [{"field": k, "value": v} for k, v in fields.items()]))
+        out.print(_table("steps", record["steps"]))
+
+    _emit(args, record, show)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, data: Path) -> int:
+    record = _record(data, args.task_id)
+    reader = Reader(data)
+    if not args.follow:
+        events = _run(reader.history(args.task_id, 0, 1_000_000))
+        if args.json:
+            print(json.dumps(events))
+        for event in events if not args.json else ():
+            _print_event(args, event)
+        return 0
+    link = _link(args, data)
+    addr = _workspace_addr(link, record["workspace"])
+    link.ask(addr, TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction.follow))
+    last = 0
+    try:
+        while True:
+            for event in _run(reader.history(args.task_id, last, 1_000_000)):
+                _print_event(args, event)
+                last = event["seq"]
+                if event["status"] in AT_REST and event["kind"] != "task.status":
+                    return 0  # at rest: nothing more happens unless someone acts on the task
+            # A push wakes this at once; the database is the truth (pushes only say "look"), and is
+            # read at least every second in case this follower was lost (a passivated actor).
+            link.listen(1.0)
+    finally:
+        link.asys.tell(addr, TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction.unfollow))
+
+
+def cmd_task_action(args: argparse.Namespace, data: Path) -> int:
+    record = _record(data, args.task_id)
+    link = _link(args, data)
+    command = TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction(args.command))
+    done = link.ask(_workspace_addr(link, record["workspace"]), command)
+    assert isinstance(done, CommandDone)
+    result = done.model_dump(exclude={"request_id"})
+    text = f"{args.command}: {'done' if done.changed else 'nothing to do'}; task is {done.status}"
+    _emit(args, result, lambda: out.print(text))
+    return 0
+
+
+def cmd_drain(args: argparse.Namespace, data: Path) -> int:
+    """SIGTERM to the server named in the data directory's pid file: the drain of DESIGN rule 8, the
+    same path as a signal from a supervisor; then its progress, until the server has exited."""
+    _link(args, data)  # one-line error and exit 1 if nothing runs
+    info = system.read_pid_file(data) or {}
+    pid = info.get("server_pid")
+    if not pid:
+        raise Unreachable(f"no server pid file in {data}")
+    os.kill(pid, signal.SIGTERM)
+    began, reader = time.monotonic(), Reader(data)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=args.json) as bar:
+        job = bar.add_task("draining")
+        while _alive(pid):
+            busy = len(_run(reader.unfinished()))
+            bar.update(job, description=f"draining: {busy} unfinished task(s), steps reaching a boundary")
+            time.sleep(0.2)
+    report = {"server_pid": pid, "stopped": True, "seconds": round(time.monotonic() - began, 2)}
+    _emit(args, report, lambda: out.print(f"server {pid} drained and stopped in {report['seconds']} s"))
+    return 0
+
+
+COMMANDS = {
+    "status": cmd_status,
+    "actors": cmd_actors,
+    "tasks": cmd_tasks,
+    "show": cmd_show,
+    "history": cmd_history,
+    "resume": cmd_task_action,
+    "retry": cmd_task_action,
+    "drain": cmd_drain,
+}
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _link(args: argparse.Namespace, data: Path) -> ActorLink:
+    port = args.actor_port or (system.read_pid_file(data) or {}).get("actor_port")
+    if not port:
+        raise Unreachable(f"no server has run with data directory {data} (no pid file); pass --actor-port")
+    return ActorLink(int(port), data)
+
+
+def _walk(link: ActorLink) -> list[dict[str, Any]]:
+    """Every live actor, asking down the tree: workspaces, then each of their projects."""
+    actors: list[dict[str, Any]] = []
+    pending = list(link.workspaces().values())
+    while pending:
+        reply = link.ask(pending.pop(0), Describe(request_id=_rid()))
+        assert isinstance(reply, Described)
+        actors += [{**a.model_dump(), "age_s": _age(a.since)} for a in reply.actors]
+        pending += reply.children
+    return actors
+
+
+def _workspace_addr(link: ActorLink, workspace: str) -> Any:
+    addr = link.workspaces().get(workspace)
+    if addr is None:
+        raise Unreachable(f"workspace {workspace!r} has no live actor")
+    return addr
+
+
+def _record(data: Path, task_id: str) -> dict[str, Any]:
+    record: dict[str, Any] | None = _run(Reader(data).task(task_id))
+    if record is None:
+        raise NotFound(f"no task {task_id}")
+    return record
+
+
+def _print_event(args: argparse.Namespace, event: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps(event), flush=True)
+    else:
+        data = json.dumps(event["data"])
+        out.print(f"{event['seq']:>4} {event['at']} {event['kind']:<18} {event['status']:<24} {data}")
+
+
+def _emit(args: argparse.Namespace, document: Any, show: Any) -> None:
+    if args.json:
+        print(json.dumps(document, default=str))
+    else:
+        show()
+
+
+def _table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in rows[0] if rows else ["(none)"]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    return table
+
+
+def _age(iso: str | None) -> float | None:
+    return round(time.time() - db.parse(iso), 1) if iso else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _rid() -> str:
+    return os.urandom(8).hex()
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+if __name__ == "__main__":
+    main()
