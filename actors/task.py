@@ -14,12 +14,13 @@ At rest and idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to rout
 (Passivate), then exits; the next message for the task activates a new actor from the pool.
 """
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from actors.db import utcnow
+from actors.db import parse, utcnow
 from actors.providers import make_provider
 from actors.providers.base import PermanentError, TaskContext
 from actors.task_base import TaskActorBase, iso, until
@@ -85,7 +86,7 @@ class TaskActor(TaskActorBase):
         )
         self.provider = make_provider(msg.provider, self.bound.settings)
         record = self.store.record()
-        self.log.info("task.initialized", created=created, status=record["status"])
+        self.log.info("task.initialized", created=created, status=record["status"], request_id=msg.request_id)
         reply = TaskInitialized(
             request_id=msg.request_id, reply_to=msg.reply_to, created=created, record=record
         )
@@ -147,6 +148,7 @@ class TaskActor(TaskActorBase):
         reply_to = msg.reply_to or sender
         if self.task_id is None:
             self._activate(msg.task_id)
+        self.log.info("task.command", action=msg.action.value, request_id=msg.request_id)
         assert self.store and self.task_id
         status = self.store.record()["status"]
         changed = True
@@ -303,10 +305,12 @@ class TaskActor(TaskActorBase):
             assert result is not None
             self.store.finish(step, RESULT_EVENT[step], result, _record_updates(step, result))
             self.log.info("step.done", task_id=self.task_id, step=step.value, attempt=row["attempts"])
+            self.observer.step_done(step.value, time.time() - parse(row["started_at"]))
             self._publish()
             self._advance(resumed=True)
             return
         message = str(error) or type(error).__name__
+        self.observer.provider_error(step.value)
         settings = self.bound.settings
         delay = min(settings.backoff_base_s * 2 ** (row["attempts"] - 1), settings.backoff_max_s)
         retry_at = datetime.now(UTC) + timedelta(seconds=delay)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from actors import logs
+from actors.observe import Observer
 from actors.offload import Offloader, OffloadingActor
 from actors.providers.base import Provider, TaskContext
 from actors.push import Pusher
@@ -33,9 +34,11 @@ class TaskActorBase(OffloadingActor):
         self.prepared: Path | None = None
         self.log: Any = logs.get()
         self.changed = False  # committed, not yet told to the workspace
+        self.observer = Observer("task")
         self.followers: list[Any] = []  # admin endpoints following the history live (not hashable)
 
     def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        self.observer.handling(msg)
         watch = super().receiveMessage(msg, sender)
         self._flush()
         return watch
@@ -114,7 +117,7 @@ class TaskActorBase(OffloadingActor):
             return
         events = self.store.take_events()
         if events:
-            news = TaskEvents(task_id=self.task_id, events=events)
+            news = TaskEvents(task_id=self.task_id, events=events, observed=self.observer.take())
             if self.pusher is not None:
                 self.pusher.push(news)
             for follower in self.followers:

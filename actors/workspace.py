@@ -18,6 +18,7 @@ from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors import db, logs
 from actors.drain import DrainFanIn
+from actors.observe import Observer
 from actors.project import ProjectActor
 from actors.push import Pusher
 from actors.task_store import summary_from_record
@@ -64,8 +65,13 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.pusher: Pusher | None = None
         self.since = db.utcnow()
         self.drain = DrainFanIn()
+        self.observer = Observer("workspace")
         self.exiting = False
         self.log: Any = logs.get()
+
+    def receiveMessage(self, msg: Any, sender: Any) -> None:
+        self.observer.handling(msg)
+        super().receiveMessage(msg, sender)
 
     def receiveMsg_StartWorkspace(self, msg: StartWorkspace, sender: Any) -> None:
         if self.conn is None:
@@ -221,4 +227,5 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
             ).rowcount
         if changed and self.pusher is not None:
             news = s.model_dump(mode="json")
-            self.pusher.push(FeedChanged(workspace=self.name, cursor=cursor, summary=news))
+            observed = self.observer.take()
+            self.pusher.push(FeedChanged(workspace=self.name, cursor=cursor, summary=news, observed=observed))

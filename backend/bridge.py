@@ -35,7 +35,11 @@ class Bridge:
 
     @staticmethod
     def request_id() -> str:
-        return secrets.token_hex(8)
+        """Unique per ask (its reply is matched by it), prefixed with the HTTP request's X-Request-Id
+        where there is one, so that the actors' log lines lead back to the request."""
+        http = structlog.contextvars.get_contextvars().get("request_id")
+        token = secrets.token_hex(8)
+        return f"{http}/{token}" if http else token
 
     async def ask(self, addr: Any, msg: Request, timeout: float | None = None) -> Reply:
         loop = asyncio.get_running_loop()

@@ -20,6 +20,7 @@ from typing import Annotated
 import structlog
 from pydantic import Field, TypeAdapter, ValidationError
 
+from schemas.messages import Observations
 from schemas.task_messages import TaskEvents
 from schemas.workspace_messages import FeedChanged
 
@@ -93,6 +94,7 @@ class EventHub:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._subs: dict[tuple[str, str], set[Subscription]] = {}
+        self.on_observed: Callable[[Observations], None] = lambda observed: None  # metrics
         self._log = structlog.get_logger().bind(component="hub")
 
     async def start(self) -> None:
@@ -136,6 +138,8 @@ class EventHub:
             writer.close()
 
     def dispatch(self, news: TaskEvents | FeedChanged) -> None:
+        if news.observed is not None:
+            self.on_observed(news.observed)
         if isinstance(news, TaskEvents):
             topic = ("task", news.task_id)
             keyed = [(e["seq"], json.dumps(e)) for e in news.events] if topic in self._subs else []

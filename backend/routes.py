@@ -1,6 +1,7 @@
 """HTTP handlers: parse, ask or read, answer. Thin by design; the actors hold the behaviour."""
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from backend import repos
 from backend.errors import ApiError
@@ -86,7 +87,8 @@ async def create_task(request: web.Request) -> web.Response:
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         raise ApiError(422, "invalid_header", "Idempotency-Key must be 1-200 printable characters")
     msg = CreateTask(request_id=rt.bridge.request_id(), project=project, body=body, idempotency_key=key)
-    reply = await rt.ask(addr, msg)
+    with rt.metrics.create_seconds.time():
+        reply = await rt.ask(addr, msg)
     assert isinstance(reply, TaskCreated)
     record = reply.record
     return web.json_response(
@@ -142,3 +144,9 @@ def task_id_of(request: web.Request) -> str:
 
 def task_not_found(request: web.Request) -> ApiError:
     return ApiError(404, "task_not_found", f"no task {request.match_info['task_id']!r}")
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    return web.Response(body=await rt.metrics.render(rt), headers={"Content-Type": CONTENT_TYPE_LATEST})

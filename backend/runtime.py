@@ -12,9 +12,10 @@ from actors.workspace import WorkspaceActor
 from backend.bridge import Bridge
 from backend.errors import ApiError
 from backend.hub import EventHub
+from backend.metrics import Metrics
 from backend.reader import Reader
 from schemas.api import Workspace
-from schemas.messages import Drain, Drained, Failure, Reply, Request
+from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure, Reply, Request
 from schemas.settings import Settings
 from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
 
@@ -25,6 +26,8 @@ DEFAULT_WORKSPACE = "default"
 class Runtime:
     def __init__(self, settings: Settings, asys: Any, bridge: Bridge, reader: Reader, hub: EventHub) -> None:
         self.settings, self.asys, self.bridge, self.reader, self.hub = settings, asys, bridge, reader, hub
+        self.metrics = Metrics()
+        hub.on_observed = self.metrics.observe
         self.health: Health = "starting"
         self.workspaces: dict[str, Any] = {}
         self.log = structlog.get_logger().bind(component="runtime")
@@ -62,6 +65,17 @@ class Runtime:
 
     def _drain(self, addr: Any, deadline: float) -> Awaitable[Reply]:
         return self.bridge.ask(addr, Drain(request_id=self.bridge.request_id()), deadline)
+
+    async def describe(self) -> list[ActorInfo]:
+        """Every live actor: each workspace, then each of its projects, asked in turn."""
+        actors: list[ActorInfo] = []
+        pending = list(self.workspaces.values())
+        while pending:
+            reply = await self.ask(pending.pop(0), Describe(request_id=self.bridge.request_id()))
+            assert isinstance(reply, Described)
+            actors += reply.actors
+            pending += reply.children
+        return actors
 
     async def start_workspace(self, name: str) -> tuple[bool, Workspace]:
         addr = await self.bridge.create_actor(WorkspaceActor, f"workspace:{name}")

@@ -1,13 +1,24 @@
 """Base shapes shared by every actor message: requests carry an id that their reply echoes."""
 
+import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Message(BaseModel):
     # Actor addresses travel inside messages; they are opaque, picklable thespian objects.
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+    sent_at: float = Field(default_factory=time.time)  # the receiver measures its queue wait from it
+
+
+class Observations(BaseModel):
+    """What an actor measured since its last push; the hub turns them into /metrics."""
+
+    actor: str  # workspace, task
+    waits: list[tuple[str, float]] = []  # (message type, seconds from its creation to its handling)
+    steps: list[tuple[str, float]] = []  # (step, seconds from its first entry to done)
+    errors: list[str] = []  # steps whose provider call failed (transient or not)
 
 
 class Request(Message):

@@ -4,7 +4,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from schemas.messages import Message, Reply, Request
+from schemas.messages import Message, Observations, Reply, Request
 from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind
 
@@ -56,6 +56,7 @@ class TaskEvents(Message):
     kind: Literal["events"] = "events"
     task_id: str
     events: list[dict[str, Any]]
+    observed: Observations | None = None
 
 
 class TaskAction(StrEnum):

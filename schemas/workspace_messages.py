@@ -3,7 +3,7 @@
 from typing import Any, Literal
 
 from schemas.api import Project, TaskCreate, TaskSummary, Workspace
-from schemas.messages import Message, Reply, Request
+from schemas.messages import Message, Observations, Reply, Request
 from schemas.settings import Settings
 
 
@@ -60,6 +60,7 @@ class FeedChanged(Message):
     """Workspace → hub (a push, actors/push.py): a task's summary changed, taking the next cursor."""
 
     kind: Literal["feed"] = "feed"
+    observed: Observations | None = None
     workspace: str
     cursor: int
     summary: dict[str, Any]

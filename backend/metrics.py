@@ -1,0 +1,81 @@
+"""GET /metrics: the Prometheus text format, from a registry of this app's own (prometheus-client).
+
+Counters and histograms move as things happen: create latency here in the web process; step
+durations, queue waits and provider errors as the actors observed them, carried by their pushes to
+the hub (actors/observe.py). Gauges are read when scraped: tasks by status from the projection, live
+actors and the pool by asking the actors, websocket subscribers from the hub.
+"""
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from schemas.messages import Observations
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STEP_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 180.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.create_seconds = Histogram(
+            "crucible_create_seconds", "HTTP create latency", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.step_seconds = Histogram(
+            "crucible_step_seconds",
+            "provisioning step duration, first entry to done",
+            ["step"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.queue_seconds = Histogram(
+            "crucible_queue_wait_seconds",
+            "a message's wait from its sending to its handling",
+            ["actor", "message"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.provider_errors = Counter(
+            "crucible_provider_errors", "failed provider calls", ["step"], registry=r
+        )
+        self.tasks = Gauge("crucible_tasks", "tasks by status (projection)", ["status"], registry=r)
+        self.actors = Gauge("crucible_live_actors", "live actors by kind", ["kind"], registry=r)
+        self.pool = Gauge("crucible_pool_ready", "ready task-actor processes", registry=r)
+        self.subscribers = Gauge("crucible_websocket_subscribers", "open websocket subscriptions", registry=r)
+
+    def observe(self, observed: Observations) -> None:
+        for message, seconds in observed.waits:
+            self.queue_seconds.labels(observed.actor, message).observe(seconds)
+        for step, seconds in observed.steps:
+            self.step_seconds.labels(step).observe(seconds)
+        for step in observed.errors:
+            self.provider_errors.labels(step).inc()
+
+    async def render(self, runtime: "Runtime") -> bytes:
+        by_status: dict[str, int] = {}
+        for ws in runtime.workspaces:
+            for status, count in (await runtime.reader.status_counts(ws)).items():
+                by_status[status] = by_status.get(status, 0) + count
+        self.tasks.clear()
+        for status, count in by_status.items():
+            self.tasks.labels(status).set(count)
+        kinds: dict[str, int] = {}
+        for actor in await runtime.describe():
+            kinds[actor.kind] = kinds.get(actor.kind, 0) + 1
+        self.actors.clear()
+        for kind, count in kinds.items():
+            self.actors.labels(kind).set(count)
+        self.pool.set(kinds.get("ready", 0))
+        self.subscribers.set(runtime.hub.subscribers())
+        return generate_latest(self.registry)

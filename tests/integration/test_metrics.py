@@ -1,0 +1,58 @@
+"""GET /metrics on a real server: it parses with prometheus-client's parser, and its figures move."""
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.server import Server, make_repo, wait_until
+
+
+def scrape(server: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample, by (name, sorted labels)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=30) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        text = resp.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def total(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= set(ls))
+
+
+def test_metrics_parse_and_move_with_creates_steps_errors_actors_and_subscribers(make_server, tmp_path):
+    """Half of all provider calls fail (transiently, retried at once): creates, step durations, provider
+    errors, tasks by status and queue waits all show up; a websocket subscriber is counted while open."""
+    server = make_server("sim", CRUCIBLE_SIM_FAIL=0.5, CRUCIBLE_MAX_ATTEMPTS=30, CRUCIBLE_BACKOFF_BASE_S=0.01)
+    server.start()
+    server.register(make_repo(tmp_path / "repo"))
+    wait_until(lambda: total(scrape(server), "crucible_pool_ready") >= 1)  # the pool's forks are bound
+    before = scrape(server)
+    assert total(before, "crucible_create_seconds_count") == 0
+    assert total(before, "crucible_live_actors", kind="workspace") == 1
+
+    ids = [server.create().body["id"] for _ in range(5)]
+    for task_id in ids:
+        server.wait_status(task_id, {"running"}, timeout=60)
+    after = scrape(server)
+    assert total(after, "crucible_create_seconds_count") == 5
+    assert total(after, "crucible_step_seconds_count", step="init_create_sandbox") == 5
+    assert total(after, "crucible_tasks", status="running") == 5
+    assert total(after, "crucible_provider_errors_total") > 0
+    assert total(after, "crucible_queue_wait_seconds_count", actor="workspace", message="TaskChanged") > 0
+    assert total(after, "crucible_live_actors", kind="task") >= 1
+
+    async def subscribed() -> float:
+        url = f"ws://127.0.0.1:{server.port}/v1/tasks/{ids[0]}/events"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url):
+            return total(await asyncio.to_thread(scrape, server), "crucible_websocket_subscribers")
+
+    assert asyncio.run(subscribed()) == 1
+    wait_until(lambda: total(scrape(server), "crucible_websocket_subscribers") == 0)
