@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 from actors import proc
@@ -21,10 +22,14 @@ class GitError(Exception):
     pass
 
 
-def git(*args: str, cwd: Path | None = None, timeout: float = 120.0) -> str:
+def git(
+    *args: str, cwd: Path | None = None, timeout: float = 120.0, cancelled: threading.Event | None = None
+) -> str:
     """Run git; return stdout, or raise GitError with git's own message."""
     try:
-        done = proc.run(["git", *args], cwd=cwd, env=GIT_ENV, timeout=timeout)
+        done = proc.run(["git", *args], cwd=cwd, env=GIT_ENV, timeout=timeout, cancelled=cancelled)
+    except proc.Cancelled as exc:
+        raise GitError(str(exc)) from exc
     except subprocess.TimeoutExpired as exc:
         raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
     if done.returncode != 0:

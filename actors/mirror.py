@@ -2,6 +2,8 @@
 
   StartMirror  → clone or fetch the mirror at once, so the first task's naming step is quick.
   EnsureMirror → fetch, then answer every task that asked: one fetch at a time serves all waiters.
+  KeepBranch   → archive: fetch the task's branch from its checkout into the mirror.
+  ReleaseBranch → kill: delete the task's branch from the mirror.
 Concurrent git writes to one repository fail intermittently ("config: File exists"), so every write
 to the mirror goes through this one actor, off its message loop.
 """
@@ -14,7 +16,14 @@ from typing import Any
 from actors import logs
 from actors.git import git
 from actors.offload import Offloader, OffloadingActor
-from schemas.project_messages import EnsureMirror, MirrorReady, StartMirror
+from schemas.project_messages import (
+    BranchDone,
+    EnsureMirror,
+    KeepBranch,
+    MirrorReady,
+    ReleaseBranch,
+    StartMirror,
+)
 
 
 def mirror_path(data: Path, workspace: str, project: str) -> Path:
@@ -30,10 +39,23 @@ def sync_mirror(repo: str, mirror: Path, timeout: float) -> tuple[str, set[str]]
         git("clone", "--mirror", "--quiet", "--", repo, str(staging), timeout=timeout)
         staging.rename(mirror)
     else:
-        git("remote", "update", "--prune", cwd=mirror, timeout=timeout)
+        git("remote", "update", cwd=mirror, timeout=timeout)  # no --prune: archived branches live here
     default = git("symbolic-ref", "--short", "HEAD", cwd=mirror).strip()
     heads = git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads", cwd=mirror).split()
     return default, set(heads)
+
+
+def keep_branch(mirror: Path, msg: KeepBranch) -> None:
+    """Archive: the task's branch, as its checkout has it, into the mirror (a checkout already gone
+    means an earlier attempt kept the branch and removed it)."""
+    if (msg.checkout / ".git").exists():
+        ref = f"refs/heads/{msg.branch}"
+        git("fetch", "--quiet", "--no-tags", "--", str(msg.checkout), f"+{ref}:{ref}", cwd=mirror)
+
+
+def drop_branch(mirror: Path, msg: ReleaseBranch) -> None:
+    """Kill: the task's branch leaves the mirror (deleting a ref that is not there is no error)."""
+    git("update-ref", "-d", f"refs/heads/{msg.branch}", cwd=mirror)
 
 
 class MirrorActor(OffloadingActor):
@@ -59,6 +81,24 @@ class MirrorActor(OffloadingActor):
         self.waiters.append(msg)
         if not self.busy:
             self._sync()
+
+    def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
+        assert self.start
+        self._branch_work(msg.reply_to, msg.task_id, msg.attempt, keep_branch, self.start.mirror, msg)
+
+    def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Any) -> None:
+        assert self.start
+        self._branch_work(msg.reply_to, msg.task_id, msg.attempt, drop_branch, self.start.mirror, msg)
+
+    def _branch_work(self, reply_to: Any, task_id: str, attempt: int, fn: Any, *args: Any) -> None:
+        """On the worker, after any fetch already queued: one git writer for the mirror at a time."""
+        assert self.offload
+
+        def done(result: Any, error: BaseException | None) -> None:
+            failed = str(error) if error else None
+            self.send(reply_to, BranchDone(task_id=task_id, attempt=attempt, error=failed))
+
+        self.offload.submit(done, fn, *args)
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         if self.offload:

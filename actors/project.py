@@ -7,6 +7,7 @@ hands tasks to ready task actors.
   TaskActorReady → a bound actor from the pool: it takes the oldest waiting task, or waits itself.
   EnsureMirror   → passed to the MirrorActor, which answers the task.
   TaskCommand    → to the task's actor, activating one if the task is passive.
+  KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations.
   Describe       → (admin) this project's actors; Drain → passed to live task actors, answered when they have.
 Nothing here blocks: no fork (the pool forks), no thread, no git (the mirror actor runs git). A fork
 taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
@@ -31,14 +32,18 @@ from schemas.api import Project
 from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure
 from schemas.project_messages import (
     ActivateTasks,
+    BranchDone,
     EnsureMirror,
+    KeepBranch,
     Passivate,
     PassivateOk,
+    ReleaseBranch,
     StartMirror,
     StartPool,
     StartProject,
     Taken,
     TaskActorExited,
+    TaskRemoved,
 )
 from schemas.settings import Settings
 from schemas.task_messages import Activate, Bind, Initialize, TaskActorReady, TaskCommand
@@ -171,6 +176,26 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
         self._dispatch(msg.task_id, msg)
+
+    def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
+        self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
+
+    def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Any) -> None:
+        """Killed: the reservation goes now; the branch leaves the mirror (by its only writer)."""
+        assert self.conn
+        with db.transaction(self.conn) as c:
+            c.execute("DELETE FROM branches WHERE branch = ? AND task_id = ?", (msg.branch, msg.task_id))
+        if msg.drop:
+            self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
+        else:
+            self.send(sender, BranchDone(task_id=msg.task_id, attempt=msg.attempt))
+
+    def receiveMsg_TaskRemoved(self, msg: TaskRemoved, sender: Any) -> None:
+        """Deleted: nothing of the task stays, its idempotency key included (a replay makes a new task)."""
+        assert self.conn
+        with db.transaction(self.conn) as c:
+            c.execute("DELETE FROM branches WHERE task_id = ?", (msg.task_id,))
+            c.execute("DELETE FROM tasks WHERE id = ?", (msg.task_id,))
 
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         assert self.project

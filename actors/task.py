@@ -8,12 +8,17 @@ Lifecycle, top to bottom:
 Each step: enter (`task.status`, persisted) → work off the message loop → finish (result + result event in
 one transaction) → next step. A transient failure schedules a retry (`task.retry`, backoff by wakeupAfter);
 a permanent one, too many attempts or the step deadline end in `error`.
-Operator commands (TaskCommand: resume skips a backoff, retry restarts the failed step, follow streams the
-history to an admin) activate a passive task first. Drain: no new step starts; answered between steps.
+Commands (TaskCommand, from the admin script or HTTP; actors/transitions.py says which are allowed) activate a
+passive task first: resume skips a backoff, retry restarts the failed step, follow streams the history to
+an admin; archive and kill replace the steps left with their own, persisted and resumed like provisioning:
+  archive_release_sandbox → archive_finalize → archived;   kill_destroy_sandbox → kill_finalize → killed.
+delete removes an archived or killed task's files. Drain: no new step starts; answered between steps.
 At rest and idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to route nothing more to it
 (Passivate), then exits; the next message for the task activates a new actor from the pool.
 """
 
+import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,11 +27,22 @@ from thespian.actors import ActorExitRequest, WakeupMessage
 
 from actors.db import parse, utcnow
 from actors.providers import make_provider
-from actors.providers.base import PermanentError, TaskContext
+from actors.providers.base import PermanentError
 from actors.task_base import TaskActorBase, iso, until
+from actors.task_store import record_updates, remove_task_files
+from actors.transitions import refusal, repeated
 from schemas.messages import Drain, Drained, Failure
-from schemas.project_messages import EnsureMirror, MirrorReady, Passivate, PassivateOk
-from schemas.status import AT_REST, RESULT_EVENT, TaskStatus
+from schemas.project_messages import (
+    BranchDone,
+    EnsureMirror,
+    KeepBranch,
+    MirrorReady,
+    Passivate,
+    PassivateOk,
+    ReleaseBranch,
+    TaskRemoved,
+)
+from schemas.status import ARCHIVE_STEPS, KILL_STEPS, RESULT_EVENT, TaskStatus
 from schemas.task_messages import (
     Activate,
     CommandDone,
@@ -36,6 +52,7 @@ from schemas.task_messages import (
     TaskCommand,
     TaskInitialized,
 )
+from schemas.workspace_messages import TaskDeleted
 
 
 class TaskActor(TaskActorBase):
@@ -46,6 +63,7 @@ class TaskActor(TaskActorBase):
         self.run = 0
         self.in_flight = False
         self.draining: Drain | None = None  # set: no new step starts; answered once none is in flight
+        self.cancel: threading.Event | None = None  # set to interrupt the provider call in flight
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -120,6 +138,16 @@ class TaskActor(TaskActorBase):
         }
         self._complete(TaskStatus.init_ensure_name, msg.attempt, result, None)
 
+    def receiveMsg_BranchDone(self, msg: BranchDone, sender: Any) -> None:
+        """The mirror kept the branch (archive: now the checkout may go) or the project released it (kill)."""
+        if msg.error:
+            assert self.step
+            self._complete(self.step, msg.attempt, None, RuntimeError(msg.error))
+        elif self.step is TaskStatus.archive_release_sandbox and msg.attempt == self.run:
+            self._offload(TaskStatus.archive_release_sandbox, msg.attempt, self._destroy)
+        else:
+            self._complete(TaskStatus.kill_finalize, msg.attempt, {}, None)
+
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         kind, step, run = msg.payload
         if kind == "idle":
@@ -150,28 +178,34 @@ class TaskActor(TaskActorBase):
             self._activate(msg.task_id)
         self.log.info("task.command", action=msg.action.value, request_id=msg.request_id)
         assert self.store and self.task_id
-        status = self.store.record()["status"]
-        changed = True
-        if msg.action is TaskAction.follow:
-            self.followers.append(reply_to)
-        elif msg.action is TaskAction.unfollow:
-            self.followers = [f for f in self.followers if f != reply_to]
-        elif self.draining is not None:
-            self._refuse(msg, reply_to, 503, "draining", "the server is draining; retry after its restart")
+        status = TaskStatus(self.store.record()["status"])
+        refused = refusal(msg.action, status, draining=self.draining is not None)
+        if refused:
+            details = {"status": status.value}
+            code = "draining" if refused[0] == 503 else "invalid_transition"
+            failure = Failure(request_id=msg.request_id, status=refused[0], code=code, message=refused[1])
+            self.send(reply_to, failure.model_copy(update={"details": details}))
             return
-        elif msg.action is TaskAction.resume and status in AT_REST:
-            self._refuse(msg, reply_to, 409, "invalid_transition", f"task is at rest ({status})")
+        if msg.action is TaskAction.delete:
+            self._delete(msg.model_copy(update={"reply_to": reply_to}))
             return
-        elif msg.action is TaskAction.resume:
-            changed = self._skip_backoff()
-        elif status != TaskStatus.error:
-            self._refuse(msg, reply_to, 409, "invalid_transition", f"only a task in error retries ({status})")
-            return
-        else:
-            self._retry_failed_step()
-        status = self.store.record()["status"]
+        changed = not repeated(msg.action, status) and self._act(msg.action, reply_to)
+        status = TaskStatus(self.store.record()["status"])
         done = CommandDone(request_id=msg.request_id, task_id=self.task_id, status=status, changed=changed)
         self.send(reply_to, done)
+
+    def _act(self, action: TaskAction, reply_to: Any) -> bool:
+        if action is TaskAction.follow:
+            self.followers.append(reply_to)
+        elif action is TaskAction.unfollow:
+            self.followers = [f for f in self.followers if f != reply_to]
+        elif action is TaskAction.resume:
+            return self._skip_backoff()
+        elif action is TaskAction.retry:
+            self._retry_failed_step()
+        else:
+            self._end_with(ARCHIVE_STEPS if action is TaskAction.archive else KILL_STEPS)
+        return True
 
     def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
         """Shutdown: start no new step, and answer once none is in flight. The task resumes from its
@@ -199,28 +233,47 @@ class TaskActor(TaskActorBase):
             self.send(self.draining.reply_to, Drained(request_id=self.draining.request_id))
             self.draining = self.draining.model_copy(update={"reply_to": None})  # answered, still draining
 
-    def _refuse(self, msg: TaskCommand, reply_to: Any, status: int, code: str, message: str) -> None:
+    def _end_with(self, steps: tuple[TaskStatus, ...]) -> None:
+        """Archive or kill: durable at once, and it takes over now. A step in flight is interrupted
+        (its waits end) and its outcome ignored; the new steps run after it on the same worker, so
+        they clean up whatever it had made."""
         assert self.store
-        details = {"status": self.store.record()["status"]}
-        self.send(
-            reply_to,
-            Failure(request_id=msg.request_id, status=status, code=code, message=message, details=details),
-        )
+        self.store.replace_remaining(steps)
+        if self.cancel is not None:
+            self.cancel.set()
+        self.in_flight = False
+        self.run += 1  # the interrupted attempt's outcome and wakeups are stale from now on
+        self._publish()
+        self._advance(resumed=True)
+
+    def _delete(self, msg: TaskCommand) -> None:
+        """The task's files go first, then the workspace forgets it and answers the client (so the
+        task is gone from every read once the client hears so); the actor then exits."""
+        assert self.store and self.bound and self.task_id
+        self.store.close()
+        self.store = None
+        remove_task_files(self.bound.settings.data, self.task_id)
+        self.send(self.bound.project_addr, TaskRemoved(task_id=self.task_id))
+        deleted = TaskDeleted(request_id=msg.request_id, reply_to=msg.reply_to, task_id=self.task_id)
+        self.send(self.bound.workspace_addr, deleted)
+        self.send(self.myAddress, ActorExitRequest())
 
     # ---- the step machine -----------------------------------------------------------------------
 
     def _advance(self, resumed: bool) -> None:
-        """Run the first step that is not done, unless one is in flight or the task is at rest."""
+        """Run the first step left to do (not done, not cancelled by an archive or kill), unless one is
+        in flight; with none left, or a failed one waiting for a user's retry, the task is at rest."""
         assert self.store
         if self.in_flight:
             return
         if self.draining is not None:
             return  # a persisted boundary: stop here (receiveMessage answers the drain)
-        record = self.store.record()
-        if record["status"] in AT_REST:
+        steps = self.store.record()["steps"]
+        left = [TaskStatus(s["name"]) for s in steps if s["status"] not in ("done", "cancelled")]
+        if not left or any(s["status"] == "failed" for s in steps):
             self._idle()
             return
-        step = next(TaskStatus(s["name"]) for s in record["steps"] if s["status"] != "done")
+        step = left[0]
         row = self.store.step(step)
         self.step, self.run = step, self.run + 1
         if row["status"] == "retrying" and row["next_at"] and row["next_at"] > utcnow():
@@ -269,28 +322,47 @@ class TaskActor(TaskActorBase):
     def running(self, run: int) -> None:
         self._complete(TaskStatus.running, run, {}, None)
 
-    # ---- step work (runs on the worker thread) --------------------------------------------------
-
-    def _named(self, ctx: TaskContext) -> dict[str, Any]:
-        assert self.provider and self.store
-        self.provider.ensure_name(ctx)
+    def archive_release_sandbox(self, run: int) -> None:
+        """The branch goes into the mirror (by its only writer) before the checkout goes."""
+        assert self.bound and self.provider and self.store and self.task_id
+        if not self.provider.uses_mirror:
+            self._offload(TaskStatus.archive_release_sandbox, run, self._destroy)
+            return
         record = self.store.record()
-        return {"title": record["title"], "branch": record["branch"], "existing": False, "base": None}
+        checkout = self.bound.settings.data / "sandboxes" / self.task_id
+        keep = KeepBranch(task_id=self.task_id, branch=record["branch"], checkout=checkout, attempt=run)
+        self.send(self.bound.project_addr, keep)
 
-    def _open_session_and_prompt(self, ctx: TaskContext) -> dict[str, Any]:
-        """The prompt goes at most once: its send is recorded before it is made, and never repeated."""
-        assert self.provider and self.store
-        session_id = self.provider.open_session(ctx)
-        if self.store.prompt_sent_at() is None:
-            self.store.mark_prompt_sent()
-            self.provider.send_prompt(ctx, session_id)
-        return {"session_id": session_id}
+    def archive_finalize(self, run: int) -> None:
+        assert self.store
+        self._complete(TaskStatus.archive_finalize, run, {"branch": self.store.record()["branch"]}, None)
+
+    def archived(self, run: int) -> None:
+        self._complete(TaskStatus.archived, run, {}, None)
+
+    def kill_destroy_sandbox(self, run: int) -> None:
+        self._offload(TaskStatus.kill_destroy_sandbox, run, self._destroy)
+
+    def kill_finalize(self, run: int) -> None:
+        """The reservation goes, and the branch leaves the mirror unless it was the repository's own."""
+        assert self.bound and self.provider and self.store and self.task_id
+        named = self.store.step(TaskStatus.init_ensure_name)["result"]
+        made = not (named and json.loads(named).get("existing"))
+        branch = self.store.record()["branch"]
+        release = ReleaseBranch(
+            task_id=self.task_id, branch=branch, drop=made and self.provider.uses_mirror, attempt=run
+        )
+        self.send(self.bound.project_addr, release)
+
+    def killed(self, run: int) -> None:
+        self._complete(TaskStatus.killed, run, {}, None)
 
     # ---- outcomes -------------------------------------------------------------------------------
 
     def _offload(self, step: TaskStatus, run: int, fn: Any) -> None:
         assert self.offload
         ctx = self._context()
+        self.cancel = ctx.cancelled
         self.offload.submit(lambda result, error: self._complete(step, run, result, error), fn, ctx)
 
     def _complete(
@@ -303,7 +375,7 @@ class TaskActor(TaskActorBase):
         row = self.store.step(step)
         if error is None:
             assert result is not None
-            self.store.finish(step, RESULT_EVENT[step], result, _record_updates(step, result))
+            self.store.finish(step, RESULT_EVENT.get(step), result, record_updates(step, result))
             self.log.info("step.done", task_id=self.task_id, step=step.value, attempt=row["attempts"])
             self.observer.step_done(step.value, time.time() - parse(row["started_at"]))
             self._publish()
@@ -341,15 +413,3 @@ class TaskActor(TaskActorBase):
         self.wakeupAfter(
             timedelta(seconds=self.bound.settings.idle_timeout_s), payload=("idle", "", self.run)
         )
-
-
-def _record_updates(step: TaskStatus, result: dict[str, Any]) -> dict[str, Any]:
-    if step is TaskStatus.init_ensure_name:
-        return {"title": result["title"], "branch": result["branch"]}
-    if step is TaskStatus.init_create_sandbox:
-        return {"sandbox": {"id": result["id"], "path": result["path"]}}
-    if step is TaskStatus.init_ensure_agent:
-        return {"agent_endpoint": result["endpoint"], "agent_pid": result["pid"]}
-    if step is TaskStatus.init_create_session:
-        return {"session_id": result["session_id"]}
-    return {}

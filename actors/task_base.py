@@ -105,6 +105,30 @@ class TaskActorBase(OffloadingActor):
             agent_info=json.loads(agent["result"]) if agent["result"] else None,
         )
 
+    # ---- step work (runs on the worker thread) --------------------------------------------------
+
+    def _named(self, ctx: TaskContext) -> dict[str, Any]:
+        assert self.provider and self.store
+        self.provider.ensure_name(ctx)
+        record = self.store.record()
+        return {"title": record["title"], "branch": record["branch"], "existing": False, "base": None}
+
+    def _destroy(self, ctx: TaskContext) -> dict[str, Any]:
+        assert self.provider
+        self.provider.destroy(ctx)
+        return {}
+
+    def _open_session_and_prompt(self, ctx: TaskContext) -> dict[str, Any]:
+        """The prompt goes at most once: its send is recorded before it is made, and never repeated."""
+        assert self.provider and self.store
+        session_id = self.provider.open_session(ctx)
+        if self.store.prompt_sent_at() is None:
+            self.store.mark_prompt_sent()
+            self.provider.send_prompt(ctx, session_id)
+        return {"session_id": session_id}
+
+    # ---- publishing ------------------------------------------------------------------------------
+
     def _publish(self) -> None:
         """After a commit that changed the summary: the workspace hears of it once the message is done."""
         self.changed = True

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from actors import db
-from schemas.status import PROVISION_STEPS, STATUS_MESSAGE, EventKind, TaskStatus
+from schemas.status import AT_REST, PROVISION_STEPS, STATUS_MESSAGE, EventKind, TaskStatus
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS task (
@@ -38,6 +38,27 @@ RECORD_COLUMNS = frozenset({"title", "branch", "sandbox", "agent_endpoint", "age
 
 def task_db_path(data: Path, task_id: str) -> Path:
     return data / "tasks" / f"{task_id}.sqlite"
+
+
+def record_updates(step: TaskStatus, result: dict[str, Any]) -> dict[str, Any]:
+    """The record's fields a finished step sets (RECORD_COLUMNS)."""
+    if step is TaskStatus.init_ensure_name:
+        return {"title": result["title"], "branch": result["branch"]}
+    if step is TaskStatus.init_create_sandbox:
+        return {"sandbox": {"id": result["id"], "path": result["path"]}}
+    if step is TaskStatus.init_ensure_agent:
+        return {"agent_endpoint": result["endpoint"], "agent_pid": result["pid"]}
+    if step is TaskStatus.init_create_session:
+        return {"session_id": result["session_id"]}
+    return {}
+
+
+def remove_task_files(data: Path, task_id: str) -> None:
+    """Delete: the database (and its WAL companions), the lock and the agent's log."""
+    path = task_db_path(data, task_id)
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), path.with_suffix(".lock")):
+        leftover.unlink(missing_ok=True)
+    (data / "logs" / "agents" / f"{task_id}.log").unlink(missing_ok=True)
 
 
 def prepare_database(path: Path) -> None:
@@ -188,9 +209,10 @@ class TaskStore:
             )
 
     def finish(
-        self, step: TaskStatus, kind: EventKind, result: dict[str, Any], updates: dict[str, Any]
+        self, step: TaskStatus, kind: EventKind | None, result: dict[str, Any], updates: dict[str, Any]
     ) -> None:
-        """A step is done: its result, the record's new fields and the one result event, atomically."""
+        """A step is done: its result, the record's new fields and its result event (if it has one; the
+        steps of archive and kill have none but the last), atomically."""
         unknown = set(updates) - RECORD_COLUMNS
         if unknown:
             raise ValueError(f"not record columns: {sorted(unknown)}")
@@ -204,9 +226,24 @@ class TaskStore:
             for column, value in updates.items():
                 stored = json.dumps(value) if isinstance(value, dict) else value
                 c.execute(f"UPDATE task SET {column} = ?", (stored,))
-            if step is TaskStatus.running:
+            if step in AT_REST:
                 self._set_status(c, step, STATUS_MESSAGE[step], now)
-            self._append(c, kind, step, result, now)
+            if kind is not None:
+                self._append(c, kind, step, result, now)
+
+    def replace_remaining(self, steps: tuple[TaskStatus, ...]) -> None:
+        """Archive or kill: every step not done is cancelled and these follow, pending (no event: the
+        first of them emits `task.status` when entered). Repeating a sequence starts it afresh."""
+        with self._write() as c:
+            c.execute("UPDATE steps SET status='cancelled', next_at=NULL WHERE status != 'done'")
+            last = c.execute("SELECT max(ord) FROM steps").fetchone()[0]
+            c.executemany(
+                "INSERT INTO steps (name, ord, status, attempts) VALUES (?, ?, 'pending', 0)"
+                " ON CONFLICT (name) DO UPDATE SET ord=excluded.ord, status='pending', attempts=0,"
+                " started_at=NULL, finished_at=NULL, deadline_at=NULL, next_at=NULL, error=NULL, result=NULL",
+                [(step.value, last + 1 + i) for i, step in enumerate(steps)],
+            )
+            c.execute("UPDATE task SET error = NULL")
 
     def mark_prompt_sent(self) -> None:
         with self._write() as c:

@@ -21,12 +21,12 @@ from actors.drain import DrainFanIn
 from actors.observe import Observer
 from actors.project import ProjectActor
 from actors.push import Pusher
-from actors.task_store import summary_from_record
+from actors.task_store import summary_from_record, task_db_path
 from schemas.api import Project, TaskSummary, Workspace
 from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure
 from schemas.project_messages import ActivateTasks, StartProject
 from schemas.settings import Settings
-from schemas.task_messages import TaskCommand, TaskInitialized
+from schemas.task_messages import CommandDone, TaskCommand, TaskInitialized
 from schemas.workspace_messages import (
     CreateTask,
     FeedChanged,
@@ -37,6 +37,7 @@ from schemas.workspace_messages import (
     StartWorkspace,
     TaskChanged,
     TaskCreated,
+    TaskDeleted,
     WorkspaceStarted,
 )
 
@@ -81,6 +82,7 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
             self.log = logs.get(actor="workspace", workspace=msg.name, pid=os.getpid())
             path = msg.settings.data / "workspaces" / msg.name / "workspace.sqlite"
             self.conn = db.connect(path, SCHEMA, msg.settings.sqlite_synchronous)
+            self._forget_deleted(msg.settings)
             for row in self.conn.execute("SELECT * FROM projects"):
                 self._start_project(Project(workspace=self.name, **dict(row)))
         created = (
@@ -135,6 +137,13 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_TaskChanged(self, msg: TaskChanged, sender: Any) -> None:
         self._project(msg.summary)
+
+    def receiveMsg_TaskDeleted(self, msg: TaskDeleted, sender: Any) -> None:
+        assert self.conn
+        with db.transaction(self.conn) as c:
+            c.execute("DELETE FROM tasks WHERE id = ?", (msg.task_id,))
+        done = CommandDone(request_id=msg.request_id, task_id=msg.task_id, status="deleted", changed=True)
+        self.send(msg.reply_to, done)
 
     def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
         assert self.conn
@@ -200,6 +209,15 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.projects[project.name] = project
         self.project_addrs[project.name] = addr
         self.send(addr, StartProject(project=project, settings=self.settings, workspace_addr=self.myAddress))
+
+    def _forget_deleted(self, settings: Settings) -> None:
+        """A delete removes the task's files, then its row here: a crash in between left a row whose
+        database is gone (the task database is the truth)."""
+        assert self.conn
+        rows = self.conn.execute("SELECT id FROM tasks").fetchall()
+        gone = [(r[0],) for r in rows if not task_db_path(settings.data, r[0]).exists()]
+        with db.transaction(self.conn) as c:
+            c.executemany("DELETE FROM tasks WHERE id = ?", gone)
 
     def _project(self, summary: TaskSummary) -> None:
         """Upsert one task into the projection; each change takes the next workspace cursor and is

@@ -8,6 +8,7 @@ from backend.errors import ApiError
 from backend.runtime import Runtime
 from backend.validation import int_param, is_name, is_task_id, json_body, statuses_param
 from schemas.api import ProjectCreate, TaskCreate, WorkspaceCreate
+from schemas.task_messages import TaskAction, TaskCommand
 from schemas.workspace_messages import CreateTask, ProjectRegistered, RegisterProject, TaskCreated
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -144,6 +145,30 @@ def task_id_of(request: web.Request) -> str:
 
 def task_not_found(request: web.Request) -> ApiError:
     return ApiError(404, "task_not_found", f"no task {request.match_info['task_id']!r}")
+
+
+@routes.post("/v1/tasks/{task_id}/{action:archive|kill|retry}")
+async def task_action(request: web.Request) -> web.Response:
+    """202 with the task's record once the action has taken effect (archive and kill run on)."""
+    rt = _rt(request)
+    task_id = task_id_of(request)
+    await _command(request, task_id, TaskAction(request.match_info["action"]))
+    return web.json_response(await rt.reader.task(task_id), status=202)
+
+
+@routes.delete("/v1/tasks/{task_id}")
+async def delete_task(request: web.Request) -> web.Response:
+    await _command(request, task_id_of(request), TaskAction.delete)
+    return web.Response(status=204)
+
+
+async def _command(request: web.Request, task_id: str, action: TaskAction) -> None:
+    rt = _rt(request)
+    record = await rt.reader.task(task_id)
+    if record is None:
+        raise task_not_found(request)
+    command = TaskCommand(request_id=rt.bridge.request_id(), task_id=task_id, action=action)
+    await rt.ask(rt.workspace_addr(record["workspace"]), command)
 
 
 @routes.get("/metrics")

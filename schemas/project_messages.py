@@ -66,3 +66,37 @@ class Passivate(Message):
 
 class PassivateOk(Message):
     """Project → task: nothing more will be routed to you (anything already sent arrived first)."""
+
+
+class KeepBranch(Message):
+    """Task → project → mirror, when archiving: fetch the task's branch from its checkout into the
+    mirror (the mirror's only writer does it). Answered with BranchDone."""
+
+    task_id: str
+    branch: str
+    checkout: Path
+    attempt: int
+    reply_to: Any = None
+
+
+class ReleaseBranch(Message):
+    """Task → project, when killed: the branch reservation goes, and (if the task made the branch) the
+    branch leaves the mirror. Answered with BranchDone."""
+
+    task_id: str
+    branch: str
+    drop: bool
+    attempt: int
+    reply_to: Any = None
+
+
+class BranchDone(Message):
+    task_id: str
+    attempt: int
+    error: str | None = None
+
+
+class TaskRemoved(Message):
+    """Task → project, on delete: forget its reservation and idempotency key."""
+
+    task_id: str

@@ -63,7 +63,22 @@ RESULT_EVENT: dict[TaskStatus, EventKind] = {
     TaskStatus.init_ensure_agent: EventKind.agent,
     TaskStatus.init_create_session: EventKind.session,
     TaskStatus.running: EventKind.initialized,
+    TaskStatus.archived: EventKind.archive,
+    TaskStatus.killed: EventKind.kill,
 }
+
+# Archive and kill replace whatever provisioning had left to do; each ends in its status at rest.
+ARCHIVE_STEPS: tuple[TaskStatus, ...] = (
+    TaskStatus.archive_release_sandbox,
+    TaskStatus.archive_finalize,
+    TaskStatus.archived,
+)
+KILL_STEPS: tuple[TaskStatus, ...] = (
+    TaskStatus.kill_destroy_sandbox,
+    TaskStatus.kill_finalize,
+    TaskStatus.killed,
+)
+DELETABLE: frozenset[TaskStatus] = frozenset({TaskStatus.archived, TaskStatus.killed})
 
 STATUS_MESSAGE: dict[TaskStatus, str] = {
     TaskStatus.init_enqueue_provision: "provision queued",
@@ -72,6 +87,12 @@ STATUS_MESSAGE: dict[TaskStatus, str] = {
     TaskStatus.init_ensure_agent: "ensuring sandbox agent",
     TaskStatus.init_create_session: "creating agent session",
     TaskStatus.running: "task initialized",
+    TaskStatus.archive_release_sandbox: "keeping the branch, releasing the sandbox",
+    TaskStatus.archive_finalize: "finalizing the archive",
+    TaskStatus.archived: "archived",
+    TaskStatus.kill_destroy_sandbox: "stopping the agent, removing the checkout",
+    TaskStatus.kill_finalize: "releasing the branch",
+    TaskStatus.killed: "killed",
 }
 
 

@@ -64,6 +64,9 @@ class TaskAction(StrEnum):
     retry = "retry"  # from error: the failed step again, with a fresh attempt budget
     follow = "follow"  # the asker gets every event committed from now on (TaskEvents), until at rest
     unfollow = "unfollow"
+    archive = "archive"  # from running, idle or error: branch kept in the mirror, the rest released
+    kill = "kill"  # from any status but killed: agent, checkout, branch and reservation all gone
+    delete = "delete"  # from archived or killed: the task's database and logs removed
 
 
 class TaskCommand(Request):

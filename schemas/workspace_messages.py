@@ -64,3 +64,9 @@ class FeedChanged(Message):
     workspace: str
     cursor: int
     summary: dict[str, Any]
+
+
+class TaskDeleted(Request):
+    """Task → workspace, its files gone: drop it from the projection, then answer the client."""
+
+    task_id: str

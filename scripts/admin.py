@@ -62,7 +62,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     history = command("history", help="a task's events")
     history.add_argument("task_id")
     history.add_argument("--follow", action="store_true", help="then live events, until the task is at rest")
-    for action, text in (("resume", "skip a pending backoff"), ("retry", "retry a task in error")):
+    actions = {
+        "resume": "skip a pending backoff",
+        "retry": "retry a task in error",
+        "archive": "archive a running, idle or failed task (its branch kept in the mirror)",
+        "kill": "kill a task (agent, checkout, branch and reservation gone)",
+        "delete": "delete an archived or killed task's database and logs",
+    }
+    for action, text in actions.items():
         command(action, help=text).add_argument("task_id")
     command("drain", help="drain and stop the server (SIGTERM to it), showing progress")
     return parser.parse_args(argv)
@@ -103,7 +110,11 @@ def cmd_status(args: argparse.Namespace, data: Path) -> int:
     retries: list[dict[str, Any]] = []
     for task_id in _run(reader.unfinished()):
         record = _run(reader.task(task_id))
-        step = next((s for s in record["steps"] if s["status"] != "done"), None) if record else None
+        step = (
+            next((s for s in record["steps"] if s["status"] not in ("done", "cancelled")), None)
+            if record
+            else None
+        )
         if record is None or step is None or record["status"] in AT_REST:
             continue
         row = {"task_id": task_id, "project": record["project"], "step": step["name"]}
@@ -232,6 +243,9 @@ COMMANDS = {
     "history": cmd_history,
     "resume": cmd_task_action,
     "retry": cmd_task_action,
+    "archive": cmd_task_action,
+    "kill": cmd_task_action,
+    "delete": cmd_task_action,
     "drain": cmd_drain,
 }
 

@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -124,8 +125,11 @@ def install(binary: str, agent: str, timeout: float) -> None:
         raise PermanentError(f"agent {agent!r} cannot be installed: {found.group(1) if found else last}")
 
 
-def start(binary: str, task_id: str, sandbox: Path, log: Path, timeout: float) -> tuple[str, int]:
-    """Start an agent server on a free port; a taken port means another port. Returns (endpoint, pid)."""
+def start(
+    binary: str, task_id: str, sandbox: Path, log: Path, timeout: float, cancelled: threading.Event
+) -> tuple[str, int]:
+    """Start an agent server on a free port; a taken port means another port. Returns (endpoint, pid).
+    Waiting for it to answer ends early when the task is archived or killed."""
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | {
         MARKER_ENV: task_id,
         "SANDBOX_AGENT_LOG_STDOUT": "1",  # its log goes to our per-task file, not under $HOME
@@ -155,11 +159,13 @@ def start(binary: str, task_id: str, sandbox: Path, log: Path, timeout: float) -
             )
         endpoint = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and proc.poll() is None:
+        while time.monotonic() < deadline and proc.poll() is None and not cancelled.is_set():
             if healthy(endpoint, timeout=1.0):
                 return endpoint, proc.pid
-            time.sleep(0.05)
-        if proc.poll() is None:  # alive but never healthy: do not leave it behind
+            cancelled.wait(0.05)
+        if proc.poll() is None:  # alive but never healthy (or no longer wanted): do not leave it behind
             stop(psutil.Process(proc.pid))
+            if cancelled.is_set():
+                raise TransientError("cancelled (the task is being archived or killed)")
             raise TransientError(f"agent server did not answer /v1/health within {timeout:.0f}s")
     raise TransientError("agent server exited at start five times (ports taken?)")

@@ -4,6 +4,7 @@ Every call may be repeated after a crash at any point; it must adopt what an int
 (a checkout, a live agent, an ACP server) rather than make a second one.
 """
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ class TaskContext:
     branch_exists: bool = False
     sandbox: dict[str, Any] | None = None
     agent_info: dict[str, Any] | None = field(default=None)
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set: stop waiting, give up
 
     @property
     def sandbox_path(self) -> Path:

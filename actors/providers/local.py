@@ -33,7 +33,8 @@ class LocalProvider:
         shutil.rmtree(staging, ignore_errors=True)  # an interrupted attempt's leftovers; ours alone
         staging.parent.mkdir(parents=True, exist_ok=True)
         try:
-            git("clone", "--quiet", "--", str(ctx.mirror), str(staging), timeout=self._s.git_timeout_s)
+            clone = ("clone", "--quiet", "--", str(ctx.mirror), str(staging))
+            git(*clone, timeout=self._s.git_timeout_s, cancelled=ctx.cancelled)
             if ctx.branch_exists:
                 git("checkout", "--quiet", ctx.branch, "--", cwd=staging)
             else:
@@ -54,9 +55,8 @@ class LocalProvider:
                 return {"endpoint": endpoint, "pid": proc.pid}
             agents.stop(proc)  # ours by its marker, but not answering: replace it
         log = ctx.data / "logs" / "agents" / f"{ctx.task_id}.log"
-        endpoint, pid = agents.start(
-            self._s.sandbox_agent_bin, ctx.task_id, ctx.sandbox_path, log, self._s.agent_start_timeout_s
-        )
+        binary, timeout = self._s.sandbox_agent_bin, self._s.agent_start_timeout_s
+        endpoint, pid = agents.start(binary, ctx.task_id, ctx.sandbox_path, log, timeout, ctx.cancelled)
         return {"endpoint": endpoint, "pid": pid}
 
     def open_session(self, ctx: TaskContext) -> str:
@@ -97,8 +97,10 @@ class LocalProvider:
             agents.stop(proc)
 
     def destroy(self, ctx: TaskContext) -> None:
+        """Stop the agent, remove the checkout and any half-made one (an interrupted create)."""
         self.release(ctx)
         shutil.rmtree(ctx.sandbox_path, ignore_errors=True)
+        shutil.rmtree(ctx.data / "tmp" / f"sandbox-{ctx.task_id}", ignore_errors=True)
 
     def health(self, ctx: TaskContext) -> dict[str, Any]:
         if not ctx.sandbox_path.is_dir():

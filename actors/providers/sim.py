@@ -9,7 +9,6 @@ import json
 import os
 import random
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +23,22 @@ class SimProvider:
         self._fail = fail
 
     def ensure_name(self, ctx: TaskContext) -> dict[str, Any]:
-        self._work()
+        self._work(ctx)
         return {}
 
     def create_sandbox(self, ctx: TaskContext) -> dict[str, Any]:
-        self._work()
+        self._work(ctx)
         ctx.sandbox_path.mkdir(parents=True, exist_ok=True)
         self._effect(ctx, "sandbox")
         return {"id": ctx.task_id, "path": str(ctx.sandbox_path)}
 
     def ensure_agent(self, ctx: TaskContext) -> dict[str, Any]:
-        self._work()
+        self._work(ctx)
         self._effect(ctx, "agent")
         return {"endpoint": f"sim://{ctx.task_id}", "pid": None}
 
     def open_session(self, ctx: TaskContext) -> str:
-        self._work()
+        self._work(ctx)
         self._effect(ctx, "session")
         return ctx.task_id
 
@@ -47,18 +46,19 @@ class SimProvider:
         self._effect(ctx, "prompt")
 
     def release(self, ctx: TaskContext) -> None:
-        self._work()
+        self._work(ctx)
 
     def destroy(self, ctx: TaskContext) -> None:
-        self._work()
+        self._work(ctx)
         shutil.rmtree(ctx.sandbox_path, ignore_errors=True)
 
     def health(self, ctx: TaskContext) -> dict[str, Any]:
         ok = ctx.sandbox_path.is_dir()
         return {"status": "healthy" if ok else "down", "message": "" if ok else "sandbox missing"}
 
-    def _work(self) -> None:
-        time.sleep(self._delay)
+    def _work(self, ctx: TaskContext) -> None:
+        if ctx.cancelled.wait(self._delay):
+            raise TransientError("cancelled (the task is being archived or killed)")
         if self._fail and random.random() < self._fail:
             raise TransientError("simulated transient failure")
 

@@ -10,9 +10,10 @@ from thespian.actors import WatchMessage
 from actors import task as task_module
 from actors.providers.base import PermanentError, TaskContext
 from actors.task import TaskActor
+from schemas.project_messages import BranchDone, KeepBranch, ReleaseBranch
 from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind, TaskStatus
-from schemas.task_messages import Activate, Bind, Initialize, Provision
+from schemas.task_messages import Activate, Bind, Initialize, Provision, TaskAction, TaskCommand
 
 SELF, WORKSPACE, PROJECT, CLIENT = "self", "workspace", "project", "client"
 
@@ -24,10 +25,13 @@ class FakeProvider:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.contexts: list[TaskContext] = []
         self.failures: dict[str, list[BaseException]] = {}
 
-    def _call(self, name: str) -> None:
+    def _call(self, name: str, ctx: TaskContext | None = None) -> None:
         self.calls.append(name)
+        if ctx is not None:
+            self.contexts.append(ctx)
         pending = self.failures.get(name)
         if pending:
             raise pending.pop(0)
@@ -37,22 +41,24 @@ class FakeProvider:
         return {}
 
     def create_sandbox(self, ctx: TaskContext) -> dict[str, Any]:
-        self._call("create_sandbox")
+        self._call("create_sandbox", ctx)
         return {"id": ctx.task_id, "path": f"/sandboxes/{ctx.task_id}"}
 
     def ensure_agent(self, ctx: TaskContext) -> dict[str, Any]:
-        self._call("ensure_agent")
+        self._call("ensure_agent", ctx)
         return {"endpoint": "http://127.0.0.1:1", "pid": 42}
 
     def open_session(self, ctx: TaskContext) -> str:
-        self._call("open_session")
+        self._call("open_session", ctx)
         return "session-1"
 
     def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
         self._call("send_prompt")
 
     def release(self, ctx: TaskContext) -> None: ...
-    def destroy(self, ctx: TaskContext) -> None: ...
+    def destroy(self, ctx: TaskContext) -> None:
+        self._call("destroy")
+
     def health(self, ctx: TaskContext) -> dict[str, Any]:
         return {"status": "healthy"}
 
@@ -153,21 +159,39 @@ class Harness:
         for _ in range(limit):
             own = [m for a, m in self.sent if a == SELF]
             self.sent = [(a, m) for a, m in self.sent if a != SELF]
-            if not own and not self.offload.ready:
+            asked = any(a == PROJECT and isinstance(m, KeepBranch | ReleaseBranch) for a, m in self.sent)
+            if not own and not self.offload.ready and not asked:
                 return
             for msg in own:
                 self.actor.receiveMessage(msg, SELF)
+            self.answer_project()
             self.actor.receiveMessage(WatchMessage([]), SELF)
         raise AssertionError("the step machine did not settle")
 
+    def answer_project(self) -> None:
+        """Play the project (and its mirror): branch work is done at once."""
+        asks = [m for a, m in self.sent if a == PROJECT and isinstance(m, KeepBranch | ReleaseBranch)]
+        self.sent = [(a, m) for a, m in self.sent if m not in asks]
+        for ask in asks:
+            self.actor.receiveMessage(BranchDone(task_id=ask.task_id, attempt=ask.attempt), PROJECT)
+
+    def command(self, action: str) -> Any:
+        """A TaskCommand from a client; returns the reply it got."""
+        command = TaskCommand(request_id="c1", task_id="0" * 22, action=TaskAction(action), reply_to=CLIENT)
+        self.actor.receiveMessage(command, PROJECT)
+        replies = [m for a, m in self.sent if a == CLIENT and getattr(m, "request_id", None) == "c1"]
+        self.sent = [(a, m) for a, m in self.sent if m not in replies]
+        return replies[-1] if replies else None
+
     def run_until_status(self, status: str) -> None:
-        """Pump until the task enters `status`, then drop the work in flight (a crash mid-step)."""
+        """Pump until the task enters `status`; its work stays in flight (its outcome held back)."""
         for _ in range(100):
             own = [m for a, m in self.sent if a == SELF]
             self.sent = [(a, m) for a, m in self.sent if a != SELF]
             for msg in own:
                 self.actor.receiveMessage(msg, SELF)
             if self.record()["status"] == status:
+                self.offload.held += self.offload.ready
                 self.offload.ready.clear()
                 return
             self.actor.receiveMessage(WatchMessage([]), SELF)

@@ -1,0 +1,30 @@
+"""DESIGN's transition table, as one pure function: may this action act on a task in this status?"""
+
+from schemas.status import AT_REST, DELETABLE, KILL_STEPS, TaskStatus
+from schemas.task_messages import TaskAction
+
+ARCHIVABLE = frozenset({TaskStatus.running, TaskStatus.idle, TaskStatus.error})
+
+
+def refusal(action: TaskAction, status: TaskStatus, draining: bool) -> tuple[int, str] | None:
+    """None if allowed; else the HTTP status and the reason (409s carry the task's status)."""
+    if action in (TaskAction.follow, TaskAction.unfollow):
+        return None
+    if draining:
+        return 503, "the server is draining; retry after its restart"
+    if action is TaskAction.resume and status in AT_REST:
+        return 409, f"a task at rest has no step to resume ({status})"
+    if action is TaskAction.retry and status is not TaskStatus.error:
+        return 409, f"only a task in error can be retried ({status})"
+    if action is TaskAction.archive and status not in ARCHIVABLE:
+        return 409, f"only a running, idle or failed task can be archived ({status})"
+    if action is TaskAction.kill and status is TaskStatus.killed:
+        return 409, "the task is already killed"
+    if action is TaskAction.delete and status not in DELETABLE:
+        return 409, f"only an archived or killed task can be deleted ({status})"
+    return None
+
+
+def repeated(action: TaskAction, status: TaskStatus) -> bool:
+    """A kill while killing: accepted, and nothing more to do."""
+    return action is TaskAction.kill and status in KILL_STEPS
