@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(5, ge=1, description="attempts per step before error")
     backoff_base_s: float = Field(0.5, gt=0, description="first retry delay; doubles per attempt")
     backoff_max_s: float = Field(30.0, gt=0, description="longest retry delay")
-    drain_deadline_s: float = Field(30.0, gt=0, description="how long a stop waits for open requests")
+    drain_deadline_s: float = Field(
+        30.0, gt=0, description="how long a drain waits for steps in flight to reach a boundary"
+    )
     idle_timeout_s: float = Field(10.0, gt=0, description="a task actor at rest this long exits (passivates)")
     pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per project")
     bridge_threads: int = Field(16, ge=1, description="threads that carry HTTP requests to the actors")
