@@ -32,8 +32,8 @@ DONE = b"task.initialized"
 class Subscriber(asyncio.Protocol):
     """A raw websocket client: the handshake, then (arrival time, bytes) of everything received."""
 
-    def __init__(self, request: bytes, done: asyncio.Future[None]) -> None:
-        self.request, self.done = request, done
+    def __init__(self, request: bytes, upgraded: asyncio.Future[None], done: asyncio.Future[None]) -> None:
+        self.request, self.upgraded, self.done = request, upgraded, done
         self.chunks: list[tuple[float, bytes]] = []
         self.head = b""
 
@@ -49,6 +49,7 @@ class Subscriber(asyncio.Protocol):
                 return
             data = self.head.split(b"\r\n\r\n", 1)[1]
             self.head = None  # type: ignore[assignment]
+            self.upgraded.set_result(None)  # subscribed: the server subscribes as it answers 101
         tail = self.chunks[-1][1][-len(DONE) :] if self.chunks else b""
         self.chunks.append((arrived, data))
         if DONE in tail + data and not self.done.done():
@@ -85,10 +86,13 @@ async def follow(port: int, task_id: str, count: int) -> list[float]:
     ).encode()
     subs = []
     for _ in range(count):
-        done = loop.create_future()
-        _, proto = await loop.create_connection(lambda d=done: Subscriber(request, d), "127.0.0.1", port)
+        upgraded, done = loop.create_future(), loop.create_future()
+        _, proto = await loop.create_connection(
+            lambda u=upgraded, d=done: Subscriber(request, u, d), "127.0.0.1", port
+        )
         subs.append(proto)
-    connected = time.time()  # events committed before this were replayed, not pushed: not counted
+    await asyncio.wait_for(asyncio.gather(*(s.upgraded for s in subs)), 120)
+    connected = time.time()  # events committed before every socket was upgraded may be replays: not counted
     await asyncio.wait_for(asyncio.gather(*(s.done for s in subs)), 120)
     latencies = []
     for sub in subs:
