@@ -177,3 +177,16 @@ def server_steps(data: Path, task_id: str) -> dict[str, str]:
 
     with sqlite3.connect(f"file:{data / 'tasks' / (task_id + '.sqlite')}?mode=ro", uri=True) as conn:
         return dict(conn.execute("SELECT name, status FROM steps").fetchall())
+
+
+def test_archive_kill_and_delete_from_the_admin_script(server: Server) -> None:
+    archived, killed = (server.create().body["id"] for _ in range(2))
+    server.wait_status(archived, {"running"})
+    done = admin_json(server, "archive", archived)
+    assert done["changed"] is True and done["status"].startswith("archive")
+    server.wait_status(archived, {"archived"})
+    assert admin_json(server, "kill", killed)["changed"] is True
+    server.wait_status(killed, {"killed"})
+    assert admin(server, "kill", killed).returncode == 4  # killed already: refused
+    assert admin_json(server, "delete", archived)["status"] == "deleted"
+    assert admin(server, "show", archived).returncode == 3
