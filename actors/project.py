@@ -22,14 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher, ChildActorExited
+from thespian.actors import ChildActorExited
 
 from actors import db, logs
-from actors.drain import DrainFanIn
+from actors.drain import DrainingParent
 from actors.mirror import MirrorActor, mirror_path
 from actors.pool import TaskPoolActor
 from schemas.api import Project
-from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure
+from schemas.messages import ActorInfo, Describe, Described, Failure
 from schemas.project_messages import (
     ActivateTasks,
     BranchDone,
@@ -74,7 +74,7 @@ def derive_branch(title: str, task_id: str) -> str:
     return f"crucible/{slug}-{task_id[-6:]}"
 
 
-class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
+class ProjectActor(DrainingParent):
     def __init__(self) -> None:
         super().__init__()
         self.project: Project | None = None
@@ -88,7 +88,6 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
         self.since: dict[str, str] = {}  # actor address → when it took its current role
-        self.drain = DrainFanIn()
         self.exiting = False
         self.log: Any = logs.get()
 
@@ -166,13 +165,13 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
         if self.tasks.get(msg.task_id) == sender:
             del self.tasks[msg.task_id]
             self.send(sender, PassivateOk())
-            self._drain_answered(sender)
+            self.drain_answered(sender)
 
     def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
         self.ready = [a for a in self.ready if a != msg.address]
         self.since.pop(str(msg.address), None)
-        self._drain_answered(msg.address)
+        self.drain_answered(msg.address)
 
     def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
         self._dispatch(msg.task_id, msg)
@@ -197,6 +196,9 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
             c.execute("DELETE FROM branches WHERE task_id = ?", (msg.task_id,))
             c.execute("DELETE FROM tasks WHERE id = ?", (msg.task_id,))
 
+    def drain_children(self) -> list[Any]:
+        return list(self.tasks.values())
+
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         assert self.project
         roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
@@ -208,19 +210,6 @@ class ProjectActor(ActorTypeDispatcher):  # type: ignore[misc]
             for kind, name, addr, key in roles
         ]
         self.send(msg.reply_to or sender, Described(request_id=msg.request_id, actors=actors))
-
-    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
-        for addr in self.drain.start(msg, msg.reply_to or sender, list(self.tasks.values())):
-            self.send(addr, Drain(request_id=msg.request_id))
-        self._drain_answered(None)
-
-    def receiveMsg_Drained(self, msg: Drained, sender: Any) -> None:
-        self._drain_answered(sender)
-
-    def _drain_answered(self, child: Any) -> None:
-        done = self.drain.answered(child)
-        if done:
-            self.send(*done)
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         self.exiting = True  # children exiting now are shutting down, not crashing

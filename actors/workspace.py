@@ -14,16 +14,16 @@ import os
 import sqlite3
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher, ChildActorExited
+from thespian.actors import ChildActorExited
 
 from actors import db, logs
-from actors.drain import DrainFanIn
+from actors.drain import DrainingParent
 from actors.observe import Observer
 from actors.project import ProjectActor
 from actors.push import Pusher
 from actors.task_store import summary_from_record, task_db_path
 from schemas.api import Project, TaskSummary, Workspace
-from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure
+from schemas.messages import ActorInfo, Describe, Described, Failure
 from schemas.project_messages import ActivateTasks, StartProject
 from schemas.settings import Settings
 from schemas.task_messages import CommandDone, TaskCommand, TaskInitialized
@@ -55,7 +55,7 @@ CREATE INDEX IF NOT EXISTS tasks_by_cursor ON tasks (cursor);
 """
 
 
-class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
+class WorkspaceActor(DrainingParent):
     def __init__(self) -> None:
         super().__init__()
         self.name = ""
@@ -65,7 +65,6 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.project_addrs: dict[str, Any] = {}
         self.pusher: Pusher | None = None
         self.since = db.utcnow()
-        self.drain = DrainFanIn()
         self.observer = Observer("workspace")
         self.exiting = False
         self.log: Any = logs.get()
@@ -157,23 +156,13 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
             return
         self.send(addr, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
+    def drain_children(self) -> list[Any]:
+        return list(self.project_addrs.values())
+
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         me = ActorInfo(kind="workspace", id=self.name, address=str(self.myAddress), since=self.since)
         reply = Described(request_id=msg.request_id, actors=[me], children=[*self.project_addrs.values()])
         self.send(msg.reply_to or sender, reply)
-
-    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
-        for addr in self.drain.start(msg, msg.reply_to or sender, list(self.project_addrs.values())):
-            self.send(addr, Drain(request_id=msg.request_id))
-        self._drain_answered(None)
-
-    def receiveMsg_Drained(self, msg: Drained, sender: Any) -> None:
-        self._drain_answered(sender)
-
-    def _drain_answered(self, child: Any) -> None:
-        done = self.drain.answered(child)
-        if done:
-            self.send(*done)
 
     def receiveMsg_ResumeTasks(self, msg: ResumeTasks, sender: Any) -> None:
         by_project: dict[str, list[str]] = {}
@@ -194,7 +183,7 @@ class WorkspaceActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.exiting = True  # children exiting now are shutting down, not crashing
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
-        self._drain_answered(msg.childAddress)
+        self.drain_answered(msg.childAddress)
         # A project actor died (a crash, not a shutdown): start a fresh one; its state is on disk.
         if self.exiting:
             return

@@ -24,23 +24,9 @@ def admin_json(server: Server, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    base = tmp_path_factory.mktemp("admin")
-    running = Server(base / "data", "sim", {"CRUCIBLE_SIM_STEP_MS": "20"})
-    try:
-        running.start()
-        running.register(make_repo(base / "repo"))
-        yield running
-    finally:
-        running.cleanup()
-
-
-@pytest.fixture(scope="module")
-def failing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Every provider call fails (transiently): tasks wait a minute between two attempts."""
-    base = tmp_path_factory.mktemp("failing")
-    env = {"CRUCIBLE_SIM_FAIL": "1", "CRUCIBLE_BACKOFF_BASE_S": "60", "CRUCIBLE_MAX_ATTEMPTS": "2"}
+def serving(factory: pytest.TempPathFactory, name: str, env: dict[str, str]) -> Iterator[Server]:
+    """A sim server with project `demo`, for the module's tests."""
+    base = factory.mktemp(name)
     running = Server(base / "data", "sim", env)
     try:
         running.start()
@@ -48,6 +34,18 @@ def failing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
     finally:
         running.cleanup()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serving(tmp_path_factory, "admin", {"CRUCIBLE_SIM_STEP_MS": "20"})
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Every provider call fails (transiently): tasks wait a minute between two attempts."""
+    env = {"CRUCIBLE_SIM_FAIL": "1", "CRUCIBLE_BACKOFF_BASE_S": "60", "CRUCIBLE_MAX_ATTEMPTS": "2"}
+    yield from serving(tmp_path_factory, "failing", env)
 
 
 def test_nothing_listening_is_a_one_line_error_exit_1_and_starts_no_system(tmp_path: Path) -> None:
