@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from rich import progress
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from actors import db, system
@@ -70,7 +70,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "delete": "delete an archived or killed task's database and logs",
     }
     for action, text in actions.items():
-        command(action, help=text).add_argument("task_id")
+        acting = command(action, help=text)
+        acting.add_argument("task_ids", nargs="*" if action == "resume" else "+", metavar="ID")
+    resume = sub.choices["resume"]
+    resume.add_argument("--all", action="store_true", help="every task waiting out a backoff")
     command("drain", help="drain and stop the server (SIGTERM to it), showing progress")
     return parser.parse_args(argv)
 
@@ -106,20 +109,7 @@ def cmd_status(args: argparse.Namespace, data: Path) -> int:
     for ws in _run(reader.workspaces()):
         for status, count in _run(reader.status_counts(ws["name"])).items():
             by_status[status] = by_status.get(status, 0) + count
-    in_flight: list[dict[str, Any]] = []
-    retries: list[dict[str, Any]] = []
-    for task_id in _run(reader.unfinished()):
-        record = _run(reader.task(task_id))
-        step = (
-            next((s for s in record["steps"] if s["status"] not in ("done", "cancelled")), None)
-            if record
-            else None
-        )
-        if record is None or step is None or record["status"] in AT_REST:
-            continue
-        row = {"task_id": task_id, "project": record["project"], "step": step["name"]}
-        row |= {"state": step["status"], "attempt": step["attempts"], "age_s": _age(step["started_at"])}
-        (retries if step["status"] == "retrying" else in_flight).append(row)
+    in_flight, retries = _unfinished_steps(reader)
     kinds: dict[str, int] = {}
     for actor in actors:
         kinds[actor["kind"]] = kinds.get(actor["kind"], 0) + 1
@@ -198,19 +188,46 @@ def cmd_history(args: argparse.Namespace, data: Path) -> int:
             # read at least every second in case this follower was lost (a passivated actor).
             link.listen(1.0)
     finally:
-        link.asys.tell(addr, TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction.unfollow))
+        unfollow = TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction.unfollow)
+        link.asys.tell(addr, unfollow)
 
 
 def cmd_task_action(args: argparse.Namespace, data: Path) -> int:
-    record = _record(data, args.task_id)
-    link = _link(args, data)
-    command = TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction(args.command))
+    """One task: its result (or refusal). Several (`resume --all` for every pending backoff): a result
+    or an error per task, with progress; the exit code is the worst of them."""
+    ids = list(args.task_ids)
+    if getattr(args, "all", False):
+        ids += [r["task_id"] for r in _unfinished_steps(Reader(data))[1]]
+    elif not ids:
+        err.print("crucible-admin: name the tasks, or --all")
+        return EXIT_USAGE
+    if len(ids) == 1 and not getattr(args, "all", False):
+        result = _task_action(_link(args, data), data, args.command, ids[0])
+        effect = "done" if result["changed"] else "nothing to do"
+        _emit(args, result, lambda: out.print(f"{args.command}: {effect}; task is {result['status']}"))
+        return 0
+    link, results, code = _link(args, data), [], 0
+    columns = (progress.SpinnerColumn(), progress.TextColumn("{task.description}"), progress.BarColumn())
+    with progress.Progress(*columns, progress.MofNCompleteColumn(), console=err, disable=args.json) as bar:
+        job = bar.add_task(args.command, total=len(ids))
+        for task_id in ids:
+            try:
+                results.append(_task_action(link, data, args.command, task_id))
+            except (NotFound, Refused) as exc:
+                failure = exc.failure.model_dump(exclude={"request_id"}) if isinstance(exc, Refused) else None
+                results.append({"task_id": task_id, "error": failure or {"status": 404, "message": str(exc)}})
+                code = max(code, EXIT_NOT_FOUND if isinstance(exc, NotFound) else EXIT_REFUSED)
+            bar.advance(job)
+    _emit(args, results, lambda: out.print(_table(args.command, results)))
+    return code
+
+
+def _task_action(link: ActorLink, data: Path, action: str, task_id: str) -> dict[str, Any]:
+    record = _record(data, task_id)
+    command = TaskCommand(request_id=_rid(), task_id=task_id, action=TaskAction(action))
     done = link.ask(_workspace_addr(link, record["workspace"]), command)
     assert isinstance(done, CommandDone)
-    result = done.model_dump(exclude={"request_id"})
-    text = f"{args.command}: {'done' if done.changed else 'nothing to do'}; task is {done.status}"
-    _emit(args, result, lambda: out.print(text))
-    return 0
+    return done.model_dump(exclude={"request_id"})
 
 
 def cmd_drain(args: argparse.Namespace, data: Path) -> int:
@@ -223,8 +240,8 @@ def cmd_drain(args: argparse.Namespace, data: Path) -> int:
         raise Unreachable(f"no server pid file in {data}")
     os.kill(pid, signal.SIGTERM)
     began, reader = time.monotonic(), Reader(data)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=args.json) as bar:
+    columns = (progress.SpinnerColumn(), progress.TextColumn("{task.description}"))
+    with progress.Progress(*columns, progress.TimeElapsedColumn(), console=err, disable=args.json) as bar:
         job = bar.add_task("draining")
         while _alive(pid):
             busy = len(_run(reader.unfinished()))
@@ -258,6 +275,22 @@ def _link(args: argparse.Namespace, data: Path) -> ActorLink:
     if not port:
         raise Unreachable(f"no server has run with data directory {data} (no pid file); pass --actor-port")
     return ActorLink(int(port), data)
+
+
+def _unfinished_steps(reader: Reader) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The first step left of every task not at rest: (in flight, waiting out a backoff)."""
+    in_flight: list[dict[str, Any]] = []
+    retries: list[dict[str, Any]] = []
+    for task_id in _run(reader.unfinished()):
+        record = _run(reader.task(task_id))
+        left = [s for s in record["steps"] if s["status"] not in ("done", "cancelled")] if record else []
+        if record is None or not left or record["status"] in AT_REST:
+            continue
+        step = left[0]
+        row = {"task_id": task_id, "project": record["project"], "step": step["name"]}
+        row |= {"state": step["status"], "attempt": step["attempts"], "age_s": _age(step["started_at"])}
+        (retries if step["status"] == "retrying" else in_flight).append(row)
+    return in_flight, retries
 
 
 def _walk(link: ActorLink) -> list[dict[str, Any]]:

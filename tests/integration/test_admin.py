@@ -188,3 +188,13 @@ def test_archive_kill_and_delete_from_the_admin_script(server: Server) -> None:
     assert admin(server, "kill", killed).returncode == 4  # killed already: refused
     assert admin_json(server, "delete", archived)["status"] == "deleted"
     assert admin(server, "show", archived).returncode == 3
+
+
+def test_resume_all_skips_every_pending_backoff_with_one_result_per_task(failing: Server) -> None:
+    ids = [failing.create().body["id"] for _ in range(3)]
+    for task_id in ids:
+        wait_until(lambda t=task_id: failing.task(t)["steps"][0]["status"] == "retrying")
+    results = admin_json(failing, "resume", "--all")
+    assert {r["task_id"] for r in results} >= set(ids)
+    assert all(r["changed"] for r in results if r["task_id"] in ids)
+    assert admin(failing, "resume").returncode == 2  # neither ids nor --all
