@@ -29,7 +29,7 @@ from actors.db import parse, utcnow
 from actors.providers import make_provider
 from actors.providers.base import PermanentError
 from actors.task_base import TaskActorBase, iso, until
-from actors.task_store import record_updates, remove_task_files
+from actors.task_store import initial_fields, record_updates, remove_task_files
 from actors.transitions import refusal, repeated
 from schemas.messages import Drain, Drained, Failure
 from schemas.project_messages import (
@@ -42,7 +42,7 @@ from schemas.project_messages import (
     ReleaseBranch,
     TaskRemoved,
 )
-from schemas.status import ARCHIVE_STEPS, KILL_STEPS, RESULT_EVENT, TaskStatus
+from schemas.status import ARCHIVE_STEPS, KILL_STEPS, RESULT_EVENT, REVIVE_STEPS, EventKind, TaskStatus
 from schemas.task_messages import (
     Activate,
     CommandDone,
@@ -77,31 +77,14 @@ class TaskActor(TaskActorBase):
         try:
             self._open(msg.task_id, create=True)
         except BlockingIOError:
-            self.send(
-                msg.reply_to,
-                Failure(
-                    request_id=msg.request_id,
-                    status=503,
-                    code="task_busy",
-                    message="the task is held by another actor; retry shortly",
-                ),
+            busy = Failure(
+                request_id=msg.request_id, status=503, code="task_busy", message="task busy; retry"
             )
+            self.send(msg.reply_to, busy)
             return
         assert self.store and self.bound
-        fields = {
-            "id": msg.task_id,
-            "workspace": self.bound.workspace,
-            "project": self.bound.project,
-            "title": msg.title,
-            "branch": msg.branch,
-            "branch_given": int(msg.branch_given),
-            "prompt": msg.prompt,
-            "agent": msg.agent.value,
-            "provider": msg.provider.value,
-        }
-        created = self.store.create(
-            fields, {"prompt": msg.prompt, "agent": msg.agent, "provider": msg.provider}
-        )
+        fields = initial_fields(msg, self.bound.workspace, self.bound.project)
+        created = self.store.create(fields, {k: fields[k] for k in ("prompt", "agent", "provider")})
         self.provider = make_provider(msg.provider, self.bound.settings)
         record = self.store.record()
         self.log.info("task.initialized", created=created, status=record["status"], request_id=msg.request_id)
@@ -130,12 +113,8 @@ class TaskActor(TaskActorBase):
             return
         assert self.store
         record = self.store.record()
-        result = {
-            "title": record["title"],
-            "branch": record["branch"],
-            "existing": msg.branch_exists,
-            "base": msg.default_branch,
-        }
+        result = {"title": record["title"], "branch": record["branch"]}
+        result |= {"existing": msg.branch_exists, "base": msg.default_branch}
         self._complete(TaskStatus.init_ensure_name, msg.attempt, result, None)
 
     def receiveMsg_BranchDone(self, msg: BranchDone, sender: Any) -> None:
@@ -203,6 +182,8 @@ class TaskActor(TaskActorBase):
             return self._skip_backoff()
         elif action is TaskAction.retry:
             self._retry_failed_step()
+        elif action is TaskAction.revive:
+            return self._revive()
         else:
             self._end_with(ARCHIVE_STEPS if action is TaskAction.archive else KILL_STEPS)
         return True
@@ -232,6 +213,21 @@ class TaskActor(TaskActorBase):
         if self.draining is not None and self.draining.reply_to is not None:
             self.send(self.draining.reply_to, Drained(request_id=self.draining.request_id))
             self.draining = self.draining.model_copy(update={"reply_to": None})  # answered, still draining
+
+    def _revive(self) -> bool:
+        """Start-up found this running task's agent gone (a reboot, an OOM): the agent and its session
+        come back through their own steps, their results marked `restarted`; a vanished checkout is an
+        error. The prompt is not sent again (it goes at most once)."""
+        assert self.store and self.bound and self.task_id
+        if self.store.record()["provider"] != "local":
+            return False  # sim: no agent to bring back
+        checkout = self.bound.settings.data / "sandboxes" / self.task_id
+        if not checkout.is_dir():
+            self.store.fail(TaskStatus.running, 0, f"the checkout {checkout} is gone")
+            self._publish()
+            return True
+        self._end_with(REVIVE_STEPS)
+        return True
 
     def _end_with(self, steps: tuple[TaskStatus, ...]) -> None:
         """Archive or kill: durable at once, and it takes over now. A step in flight is interrupted
@@ -375,6 +371,8 @@ class TaskActor(TaskActorBase):
         row = self.store.step(step)
         if error is None:
             assert result is not None
+            if step in REVIVE_STEPS[:2] and self.store.has_event(EventKind.initialized):
+                result = {**result, "restarted": True}
             self.store.finish(step, RESULT_EVENT.get(step), result, record_updates(step, result))
             self.log.info("step.done", task_id=self.task_id, step=step.value, attempt=row["attempts"])
             self.observer.step_done(step.value, time.time() - parse(row["started_at"]))

@@ -14,6 +14,7 @@ from typing import Any
 
 from actors import db
 from schemas.status import AT_REST, PROVISION_STEPS, STATUS_MESSAGE, EventKind, TaskStatus
+from schemas.task_messages import Initialize
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS task (
@@ -51,6 +52,21 @@ def record_updates(step: TaskStatus, result: dict[str, Any]) -> dict[str, Any]:
     if step is TaskStatus.init_create_session:
         return {"session_id": result["session_id"]}
     return {}
+
+
+def initial_fields(msg: Initialize, workspace: str, project: str) -> dict[str, Any]:
+    """The task row a create writes (status, times and seq are the store's)."""
+    return {
+        "id": msg.task_id,
+        "workspace": workspace,
+        "project": project,
+        "title": msg.title,
+        "branch": msg.branch,
+        "branch_given": int(msg.branch_given),
+        "prompt": msg.prompt,
+        "agent": msg.agent.value,
+        "provider": msg.provider.value,
+    }
 
 
 def remove_task_files(data: Path, task_id: str) -> None:
@@ -183,6 +199,11 @@ class TaskStore:
         with self._lock:
             row: sqlite3.Row = self._conn.execute("SELECT * FROM steps WHERE name = ?", (name,)).fetchone()
             return row
+
+    def has_event(self, kind: EventKind) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM events WHERE kind = ? LIMIT 1", (kind.value,)).fetchone()
+            return row is not None
 
     def prompt_sent_at(self) -> str | None:
         with self._lock:

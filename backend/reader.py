@@ -81,6 +81,11 @@ class Reader:
             rows = await (await conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")).fetchall()
         return {r[0]: r[1] for r in rows}
 
+    async def running(self, workspace: str) -> list[str]:
+        async with self._open(self.workspace_db(workspace)) as conn:
+            rows = await (await conn.execute("SELECT id FROM tasks WHERE status = 'running'")).fetchall()
+        return [r[0] for r in rows]
+
     async def max_cursor(self, workspace: str) -> int:
         async with self._open(self.workspace_db(workspace)) as conn:
             row = await (await conn.execute("SELECT coalesce(max(cursor), 0) FROM tasks")).fetchone()

@@ -1,6 +1,7 @@
 """The web process's handle on the actor system: workspace actors, start-up resume, health state."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable
 from typing import Any, Literal
@@ -8,6 +9,7 @@ from typing import Any, Literal
 import structlog
 
 from actors import system
+from actors.providers import agent_process as agents
 from actors.workspace import WorkspaceActor
 from backend.bridge import Bridge
 from backend.errors import ApiError
@@ -17,6 +19,7 @@ from backend.reader import Reader
 from schemas.api import Workspace
 from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure, Reply, Request
 from schemas.settings import Settings
+from schemas.task_messages import TaskAction, TaskCommand
 from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
 
 Health = Literal["starting", "ok", "draining"]
@@ -48,8 +51,27 @@ class Runtime:
                 continue
             reply = await self.ask(addr, ResumeTasks(request_id=self.bridge.request_id(), tasks=tasks))
             assert isinstance(reply, ResumeDispatched)
-        self.log.info("runtime.ready", workspaces=len(self.workspaces), resumed=len(unfinished))
+        revived = await self._revive_dead_agents()
+        self.log.info("runtime.ready", resumed=len(unfinished), revived=revived)
         self.health = "ok"
+
+    async def _revive_dead_agents(self) -> int:
+        """A running task whose checkout has no live agent (a reboot, an OOM) gets one back; a running
+        task whose checkout vanished goes to error. Sim tasks have neither a checkout nor agents."""
+        sandboxes = self.settings.data / "sandboxes"
+        live = await asyncio.to_thread(agents.live_task_ids, sandboxes)
+        count = 0
+        for ws in self.workspaces:
+            for task_id in await self.reader.running(ws):
+                checkout = sandboxes / task_id
+                if task_id in live or (checkout.is_dir() and not (checkout / ".git").exists()):
+                    continue
+                rid = self.bridge.request_id()
+                command = TaskCommand(request_id=rid, task_id=task_id, action=TaskAction.revive)
+                with contextlib.suppress(ApiError):  # no longer running: nothing to revive
+                    await self.ask(self.workspaces[ws], command)
+                    count += 1
+        return count
 
     async def drain(self) -> None:
         """Stop admitting writes, then let every step in flight reach a persisted boundary, within the

@@ -68,6 +68,12 @@ RESULT_EVENT: dict[TaskStatus, EventKind] = {
 }
 
 # Archive and kill replace whatever provisioning had left to do; each ends in its status at rest.
+# A running task whose agent died (found at start-up) gets them back through the same steps.
+REVIVE_STEPS: tuple[TaskStatus, ...] = (
+    TaskStatus.init_ensure_agent,
+    TaskStatus.init_create_session,
+    TaskStatus.running,
+)
 ARCHIVE_STEPS: tuple[TaskStatus, ...] = (
     TaskStatus.archive_release_sandbox,
     TaskStatus.archive_finalize,

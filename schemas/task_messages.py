@@ -67,6 +67,7 @@ class TaskAction(StrEnum):
     archive = "archive"  # from running, idle or error: branch kept in the mirror, the rest released
     kill = "kill"  # from any status but killed: agent, checkout, branch and reservation all gone
     delete = "delete"  # from archived or killed: the task's database and logs removed
+    revive = "revive"  # start-up, for a running task whose agent is gone: agent and session again
 
 
 class TaskCommand(Request):

@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,17 +72,24 @@ def healthy(endpoint: str, timeout: float = 2.0) -> bool:
 
 def find(task_id: str, sandbox: Path) -> list[psutil.Process]:
     """Live agent servers carrying this task's marker (normally zero or one)."""
-    found = []
+    return [proc for proc, marker in _servers() if proc.info["cwd"] == str(sandbox) and marker == task_id]
+
+
+def live_task_ids(sandboxes: Path) -> set[str]:
+    """The tasks that have a live agent server: its marker names the sandbox it runs in."""
+    return {marker for proc, marker in _servers() if marker and proc.info["cwd"] == str(sandboxes / marker)}
+
+
+def _servers() -> Iterator[tuple[psutil.Process, str | None]]:
+    """Every live `sandbox-agent server`, with its task marker (None if it has none)."""
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         cmdline = proc.info["cmdline"] or []
         if len(cmdline) < 2 or "sandbox-agent" not in os.path.basename(cmdline[0]) or cmdline[1] != "server":
             continue
         try:
-            if proc.info["cwd"] == str(sandbox) and proc.environ().get(MARKER_ENV) == task_id:
-                found.append(proc)
+            yield proc, proc.environ().get(MARKER_ENV)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return found
 
 
 def port_of(proc: psutil.Process) -> int | None:

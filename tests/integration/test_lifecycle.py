@@ -119,3 +119,31 @@ def test_retry_over_http_continues_a_failed_task_from_its_failed_step(make_serve
     wait_until(lambda: any(e["data"].get("source") == "user" for e in server.history(task_id)))
     server.wait_status(task_id, {"error"}, timeout=30)  # every call still fails: error again, visibly
     assert [e["kind"] for e in server.history(task_id)].count("task.error") == 2
+
+
+def test_a_running_task_whose_agent_died_gets_it_back_at_start_and_a_vanished_checkout_is_an_error(
+    make_server, repo
+):
+    """Agents outlive a stop; here one dies meanwhile (a reboot, an OOM) and another task's checkout
+    is deleted. At start the first gets a new agent and session (`restarted`), the second an error."""
+    import shutil
+
+    server = make_server("local").start()
+    server.register(repo)
+    alive, gone = (server.create({"prompt": p}).body["id"] for p in ("revive me", "lose my checkout"))
+    for task_id in (alive, gone):
+        server.wait_status(task_id, {"running"}, timeout=90)
+    assert server.stop() == 0
+    for agent in agents_under(server.data):
+        os.killpg(agent.pid, 9)
+    shutil.rmtree(server.data / "sandboxes" / gone)
+
+    server.start()
+    record = server.wait_status(alive, {"running"}, timeout=90)
+    restarted = [e for e in server.history(alive) if e["data"].get("restarted")]
+    assert [e["kind"] for e in restarted] == ["task.agent", "task.session"]
+    assert restarted[0]["data"]["endpoint"] == record["agent_endpoint"]
+    assert [p.environ()["CRUCIBLE_TASK_ID"] for p in agents_under(server.data)] == [alive]
+    assert [e["kind"] for e in server.history(alive)].count("task.initialized") == 2
+    failed = server.wait_status(gone, {"error"}, timeout=30)
+    assert "checkout" in failed["error"]["message"] and "gone" in failed["error"]["message"]
