@@ -13,6 +13,7 @@ Nothing here blocks: no fork (the pool forks), no thread, no git (the mirror act
 taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
 """
 
+import bisect
 import hashlib
 import os
 import re
@@ -87,6 +88,7 @@ class ProjectActor(DrainingParent):
         self.ready: list[Any] = []  # bound task actors with no task yet
         self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
+        self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.exiting = False
         self.log: Any = logs.get()
@@ -162,16 +164,21 @@ class ProjectActor(DrainingParent):
         self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
-        if self.tasks.get(msg.task_id) == sender:
-            del self.tasks[msg.task_id]
-            self.send(sender, PassivateOk())
-            self.drain_answered(sender)
+        if self.tasks.get(msg.task_id) != sender or (msg.resting and not self.queued):
+            return  # a stale request; or just at rest, with nobody waiting for its slot
+        del self.tasks[msg.task_id]
+        self.send(sender, PassivateOk())
+        self.drain_answered(sender)
+        if msg.queued:
+            bisect.insort(self.queued, msg.task_id)
+        self._fill()
 
     def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
         self.ready = [a for a in self.ready if a != msg.address]
         self.since.pop(str(msg.address), None)
         self.drain_answered(msg.address)
+        self._fill()
 
     def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
         self._dispatch(msg.task_id, msg)
@@ -247,18 +254,38 @@ class ProjectActor(DrainingParent):
 
     def _dispatch(self, task_id: str, msg: Any) -> None:
         """To the task's live actor; else to a ready one; else wait for the pool's next (every actor
-        put to work has already been replaced by a fork in flight)."""
+        put to work has already been replaced by a fork in flight). At the cap of live task actors a
+        resume waits for a slot, in creation order; a create still initializes at once (and then waits
+        for its slot without an actor); a command is never kept waiting."""
         if task_id in self.tasks:
             self.send(self.tasks[task_id], msg)
             return
+        if self._full() and isinstance(msg, Activate):
+            if task_id not in self.queued:
+                bisect.insort(self.queued, task_id)  # ids sort by creation time
+            return
+        if isinstance(msg, Initialize):
+            msg = msg.model_copy(update={"provision": not self._full()})
         self.waiting.append((task_id, msg))
         if self.ready:
             self._assign(task_id, self.ready.pop(0))
+
+    def _full(self) -> bool:
+        assert self.settings
+        return len(self.tasks) + len({t for t, _ in self.waiting}) >= self.settings.max_live_tasks
+
+    def _fill(self) -> None:
+        """A slot freed: the oldest task waiting for one is activated (it resumes where it stopped)."""
+        while self.queued and not self._full():
+            task_id = self.queued.pop(0)
+            self._dispatch(task_id, Activate(task_id=task_id))
 
     def _assign(self, task_id: str, addr: Any) -> None:
         """Give a ready actor its task, with every message waiting for that task, in order."""
         self.tasks[task_id] = addr
         self.since[str(addr)] = db.utcnow()
+        if task_id in self.queued:  # activated by a command before its turn came
+            self.queued.remove(task_id)
         for msg in [m for t, m in self.waiting if t == task_id]:
             self.send(addr, msg)
         self.waiting = [w for w in self.waiting if w[0] != task_id]

@@ -92,7 +92,11 @@ class TaskActor(TaskActorBase):
             request_id=msg.request_id, reply_to=msg.reply_to, created=created, record=record
         )
         self.send(self.bound.workspace_addr, reply)
-        self.send(self.myAddress, Provision(task_id=msg.task_id))
+        if not msg.provision and self.store.wait_for_slot():  # the project is at its cap
+            self._publish()
+            self.send(self.bound.project_addr, Passivate(task_id=msg.task_id, queued=True))
+        else:
+            self.send(self.myAddress, Provision(task_id=msg.task_id))
 
     def receiveMsg_Activate(self, msg: Activate, sender: Any) -> None:
         self._activate(msg.task_id)
@@ -405,8 +409,10 @@ class TaskActor(TaskActorBase):
         self._idle()
 
     def _idle(self) -> None:
-        """At rest: passivate unless something happens within the idle timeout (reads need no actor)."""
-        assert self.bound
+        """At rest: passivate unless something happens within the idle timeout (reads need no actor);
+        at once if tasks wait for this actor's slot (the project says so)."""
+        assert self.bound and self.task_id
+        self.send(self.bound.project_addr, Passivate(task_id=self.task_id, resting=True))
         self.run += 1
         self.wakeupAfter(
             timedelta(seconds=self.bound.settings.idle_timeout_s), payload=("idle", "", self.run)

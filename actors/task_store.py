@@ -280,6 +280,18 @@ class TaskStore:
             data = {"attempt": attempt, "error": error, "next_at": next_at, "source": "backoff"}
             self._append(c, EventKind.retry, step, data, now)
 
+    def wait_for_slot(self) -> bool:
+        """Created at the project's cap of live task actors: the wait is visible (`task.status` with a
+        message). False if the task had already started (a replayed create)."""
+        with self._write() as c:
+            if c.execute("SELECT count(*) FROM steps WHERE status != 'pending'").fetchone()[0]:
+                return False
+            now = db.utcnow()
+            message = "waiting for a provisioning slot (the project's cap of live task actors)"
+            c.execute("UPDATE task SET status_message = ?", (message,))
+            self._append(c, EventKind.status, TaskStatus.init_enqueue_provision, {"waiting": "slot"}, now)
+        return True
+
     def user_retry(self, step: TaskStatus) -> None:
         """A user's retry of the step that failed: a fresh attempt budget and deadline, the error gone."""
         with self._write() as c:

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="how long a drain waits for steps in flight to reach a boundary"
     )
     idle_timeout_s: float = Field(10.0, gt=0, description="a task actor at rest this long exits (passivates)")
+    max_live_tasks: int = Field(
+        64, ge=1, description="live task actors per project; provisioning beyond waits, in creation order"
+    )
     pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per project")
     bridge_threads: int = Field(16, ge=1, description="threads that carry HTTP requests to the actors")
     ws_queue_frames: int = Field(1000, ge=1, description="frames a websocket may fall behind before 1013")

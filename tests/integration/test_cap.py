@@ -1,0 +1,43 @@
+"""The cap on live task actors: creates beyond it answer at once, their provisioning waits for a slot
+in creation order (visibly), every task completes, and the wait survives a kill -9."""
+
+from collections import Counter
+
+from tests.integration.test_metrics import scrape, total
+from tests.server import RESULT_KINDS, Server, wait_until
+
+CAP, POOL = 2, 2
+
+
+def live_task_actors(server: Server) -> int:
+    """Task actors with a task, and ready ones: a create at the cap borrows a ready one to initialize."""
+    samples = scrape(server)
+    return int(sum(total(samples, "crucible_live_actors", kind=kind) for kind in ("task", "ready")))
+
+
+def test_three_times_the_cap_all_complete_within_cap_plus_pool_and_survive_a_kill(make_server, repo):
+    env = {"CRUCIBLE_MAX_LIVE_TASKS": CAP, "CRUCIBLE_POOL_SIZE": POOL, "CRUCIBLE_SIM_STEP_MS": 150}
+    server = make_server("sim", **env, CRUCIBLE_IDLE_TIMEOUT_S=60).start()
+    server.register(repo)
+    ids = [server.create().body["id"] for _ in range(3 * CAP)]
+    peak = 0
+
+    def settled() -> bool:
+        nonlocal peak
+        peak = max(peak, live_task_actors(server))
+        return sum(server.task(t)["status"] == "running" for t in ids) >= CAP
+
+    wait_until(settled, timeout=60)
+    waiting = [t for t in ids if any(e["data"].get("waiting") for e in server.history(t))]
+    assert len(waiting) >= CAP  # those created at the cap said so, in their history
+    assert server.task(ids[-1])["status"] == "init_enqueue_provision"  # the newest still waits
+
+    server.kill9()  # some tasks wait for a slot, some are mid-step
+    server.start()
+    for task_id in ids:
+        server.wait_status(task_id, {"running"}, timeout=90)
+        peak = max(peak, live_task_actors(server))
+    assert peak <= CAP + POOL
+    for task_id in ids:
+        kinds = Counter(e["kind"] for e in server.history(task_id))
+        assert all(kinds[k] == 1 for k in RESULT_KINDS), kinds  # no step's result twice
