@@ -68,7 +68,7 @@ def serve(settings: Settings) -> int:
         return 1
     bridge = Bridge(asys, settings.bridge_threads, settings.ask_timeout_s)
     hub = EventHub(settings.hub_socket, settings.ws_queue_frames)
-    runtime = Runtime(settings, asys, bridge, Reader(data), hub)
+    runtime = Runtime(settings, asys, bridge, Reader(data, settings.idle_timeout_s + 5), hub)
     app = create_app(runtime)
     log.info(
         "serve.listening",

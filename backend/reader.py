@@ -12,13 +12,15 @@ from typing import Any
 
 import aiosqlite
 
+from actors.db import parse
 from actors.task_store import event_from_row, record_from_rows, task_db_path
 from schemas.status import AT_REST
 
 
 class Reader:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, settle_s: float = 15.0) -> None:
         self.data = data
+        self.settle_s = settle_s
 
     def workspace_db(self, workspace: str) -> Path:
         return self.data / "workspaces" / workspace / "workspace.sqlite"
@@ -100,6 +102,16 @@ class Reader:
         keys = ("id", "project", "title", "branch", "status", "status_message", "updated_at", "seq")
         return [{"cursor": r["cursor"], "task": {k: r[k] for k in keys}} for r in rows]
 
+    def _changed_since(self, task_id: str, updated_at: str) -> bool:
+        """May the task's database hold commits its projection row lacks? Two stats, no open: a WAL
+        file left behind means its writer died without closing; otherwise a write well after the row
+        (a passivating actor's close checkpoints into the file about an idle timeout after its last
+        commit, hence `settle_s`)."""
+        path = task_db_path(self.data, task_id)
+        if Path(f"{path}-wal").exists():
+            return True
+        return path.exists() and path.stat().st_mtime > parse(updated_at) + self.settle_s
+
     async def task(self, task_id: str) -> dict[str, Any] | None:
         path = task_db_path(self.data, task_id)
         if not path.exists():
@@ -122,19 +134,24 @@ class Reader:
         return [event_from_row(r) for r in rows]
 
     async def unfinished(self) -> dict[str, tuple[str, str]]:
-        """Start-up: every task not at rest, task id → (workspace, project). The projection names most;
-        a task database missing from every projection (a crash before its create answered) is included
-        whatever its status, so that its activation projects it."""
+        """Start-up: every task not at rest, task id → (workspace, project). The projection names most,
+        opening no task database. It can lag its task (a crash between the task's commit and the
+        workspace's): a task it shows at rest whose database changed after that row is read, and so is
+        a database no projection knows (a crash before its create answered). Their activation brings
+        the projection up to date: the task database is the truth."""
         found: dict[str, tuple[str, str]] = {}
         known: set[str] = set()
         rest = tuple(s.value for s in AT_REST)
         for ws in await self.workspaces():
             async with self._open(self.workspace_db(ws["name"])) as conn:
-                rows = await (await conn.execute("SELECT id, project, status FROM tasks")).fetchall()
+                sql = "SELECT id, project, status, updated_at FROM tasks"
+                rows = await (await conn.execute(sql)).fetchall()
             for row in rows:
                 known.add(row["id"])
-                if row["status"] not in rest:
-                    found[row["id"]] = (ws["name"], row["project"])
+                if row["status"] not in rest or self._changed_since(row["id"], row["updated_at"]):
+                    record = await self.task(row["id"]) if row["status"] in rest else None
+                    if record is None or record["status"] not in rest:
+                        found[row["id"]] = (ws["name"], row["project"])
         for path in (self.data / "tasks").glob("*.sqlite"):
             if path.stem not in known:
                 record = await self.task(path.stem)

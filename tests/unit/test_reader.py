@@ -1,0 +1,49 @@
+"""The start-up scan: the projection says which tasks to resume, without opening every task database,
+but a task database that moved on after its projection row (a crash in between) is read and wins."""
+
+import os
+from pathlib import Path
+
+from actors import db
+from actors.task_store import TaskStore, task_db_path
+from actors.workspace import SCHEMA
+from backend.reader import Reader
+from schemas.status import KILL_STEPS, TaskStatus
+
+FIELDS = {"workspace": "w", "project": "p", "title": "t", "branch": "b", "branch_given": 0}
+FIELDS |= {"prompt": "x", "agent": "mock", "provider": "sim"}
+
+
+def project_row(data: Path, task_id: str, status: str, updated_at: str) -> None:
+    conn = db.connect(data / "workspaces" / "w" / "workspace.sqlite", SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (db.utcnow(),))
+    conn.execute("INSERT INTO tasks VALUES (?, 'p', 't', 'b', ?, '', ?, 1, 1)", (task_id, status, updated_at))
+    conn.close()
+
+
+def make_task(data: Path, task_id: str, killing: bool) -> None:
+    store = TaskStore(task_db_path(data, task_id), "NORMAL")
+    store.create({"id": task_id, **FIELDS}, {})
+    if killing:
+        store.replace_remaining(KILL_STEPS)
+        store.enter(TaskStatus.kill_destroy_sandbox, 1, "2099-01-01T00:00:00.000Z")
+    store.close()
+
+
+async def test_a_task_shown_at_rest_whose_database_moved_on_is_resumed(tmp_path: Path) -> None:
+    long_ago = "2020-01-01T00:00:00.000Z"
+    make_task(tmp_path, "a" * 22, killing=True)  # killed after its last projection: still at rest there
+    project_row(tmp_path, "a" * 22, "running", long_ago)
+    make_task(tmp_path, "b" * 22, killing=False)
+    project_row(tmp_path, "b" * 22, "running", db.utcnow())  # at rest, and nothing newer on disk
+    found = await Reader(tmp_path).unfinished()
+    assert found == {"a" * 22: ("w", "p")}
+
+
+async def test_a_wal_left_by_a_dead_writer_makes_the_task_read(tmp_path: Path) -> None:
+    make_task(tmp_path, "c" * 22, killing=True)
+    project_row(tmp_path, "c" * 22, "running", db.utcnow())  # the row looks fresh
+    wal = Path(f"{task_db_path(tmp_path, 'c' * 22)}-wal")
+    wal.write_bytes(b"")  # as a kill -9 leaves it
+    os.utime(wal)
+    assert await Reader(tmp_path).unfinished() == {"c" * 22: ("w", "p")}
