@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thespian.actors import ChildActorExited
+from thespian.actors import ActorExitRequest, ChildActorExited
 
 from actors import db, logs
 from actors.drain import DrainingParent
@@ -88,6 +88,7 @@ class ProjectActor(DrainingParent):
         self.ready: list[Any] = []  # bound task actors with no task yet
         self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
+        self.forking = 0  # forks asked of the pool actor, not yet ready
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.exiting = False
@@ -153,7 +154,14 @@ class ProjectActor(DrainingParent):
         self.log.info("tasks.activated", count=len(msg.task_ids))
 
     def receiveMsg_TaskActorReady(self, msg: TaskActorReady, sender: Any) -> None:
+        """A new fork, or a passivated actor back for another task; beyond the pool's size, one exits."""
+        assert self.settings
         self.since[str(sender)] = db.utcnow()
+        if not msg.recycled:
+            self.forking -= 1
+        if not self.waiting and len(self.ready) >= self.settings.pool_size:
+            self.send(sender, ActorExitRequest())
+            return
         if self.waiting:
             task_id = self.waiting[0][0]
             self._assign(task_id, sender)
@@ -289,7 +297,14 @@ class ProjectActor(DrainingParent):
         for msg in [m for t, m in self.waiting if t == task_id]:
             self.send(addr, msg)
         self.waiting = [w for w in self.waiting if w[0] != task_id]
-        self.send(self.pool_actor, Taken())
+        self._top_up()
+
+    def _top_up(self) -> None:
+        """Keep `pool_size` actors ready or on their way: a fork only when recycled ones fall short."""
+        assert self.settings
+        if len(self.ready) + self.forking < self.settings.pool_size:
+            self.forking += 1
+            self.send(self.pool_actor, Taken())
 
     def _create(self, cls: type, role: str) -> Any:
         self.since[role] = db.utcnow()  # by role: a new child's address changes once it is up
@@ -307,6 +322,7 @@ class ProjectActor(DrainingParent):
             project_addr=self.myAddress,
         )
         self.pool_actor = self._create(TaskPoolActor, "pool")
+        self.forking = self.settings.pool_size
         self.send(self.pool_actor, StartPool(bind=bind, size=self.settings.pool_size))
 
     def _refuse(self, msg: CreateTask, status: int, code: str, message: str, details: Any = None) -> None:

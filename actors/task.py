@@ -148,9 +148,10 @@ class TaskActor(TaskActorBase):
             self._give_up(self.step, "step deadline exceeded")
 
     def receiveMsg_PassivateOk(self, msg: PassivateOk, sender: Any) -> None:
-        """The project routes nothing more here: exit. The task lives on in its database."""
+        """The project routes nothing more here: back to the pool (wakeups still pending are stale)."""
         self.log.info("task.passivated")
-        self.send(self.myAddress, ActorExitRequest())
+        self.step, self.in_flight, self.cancel, self.run = None, False, None, self.run + 1
+        self._release()
 
     # ---- operator commands and shutdown ---------------------------------------------------------
 

@@ -33,6 +33,7 @@ class TaskActorBase(OffloadingActor):
         self.lock_fd: int | None = None
         self.prepared: Path | None = None
         self.log: Any = logs.get()
+        self.unbound_log: Any = self.log
         self.changed = False  # committed, not yet told to the workspace
         self.observer = Observer("task")
         self.followers: list[Any] = []  # admin endpoints following the history live (not hashable)
@@ -49,10 +50,26 @@ class TaskActorBase(OffloadingActor):
         self.bound, self.pusher = msg, Pusher(msg.settings.hub_socket)
         self.offload = Offloader("task-work")
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
+        self.unbound_log = self.log
         # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
         self.prepared = s.data / "tmp" / "pool" / f"{os.getpid()}.sqlite"
         prepare_database(self.prepared)
         self.send(msg.project_addr, TaskActorReady())
+
+    def _release(self) -> None:
+        """Passivated: the task lives on in its database; this process goes back to the project's pool
+        (a fork saved) with its lock released, nothing of the task kept, and a fresh database ready."""
+        assert self.bound and self.prepared
+        if self.store:
+            self.store.close()
+            self.store = None
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+        self.task_id, self.provider, self.followers, self.changed = None, None, [], False
+        self.log = self.unbound_log
+        prepare_database(self.prepared)
+        self.send(self.bound.project_addr, TaskActorReady(recycled=True))
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         if self.prepared:

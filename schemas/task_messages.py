@@ -85,4 +85,7 @@ class CommandDone(Reply):
 
 
 class TaskActorReady(Message):
-    """Task → project, once bound: ready to be given a task (so Initialize never overtakes Bind)."""
+    """Task → project, once bound: ready to be given a task (so Initialize never overtakes Bind); or
+    once passivated, ready for another (`recycled`: no fork was needed for it)."""
+
+    recycled: bool = False

@@ -192,15 +192,22 @@ def test_activating_a_task_at_rest_does_nothing_but_report_it(harness):
     assert harness.events() == CLEAN_EVENTS
 
 
-def test_a_task_at_rest_passivates_after_the_idle_timeout(harness):
+def test_a_task_at_rest_passivates_after_the_idle_timeout_and_its_actor_can_serve_another(harness):
+    """Passivated, the actor lets go of the task (its lock included) and is ready for another one."""
     from schemas.project_messages import Passivate, PassivateOk
+    from schemas.task_messages import TaskActorReady
 
     harness.initialize()
     harness.pump()
     harness.fire_wakeup("idle")
     assert [m.task_id for a, m in harness.sent if isinstance(m, Passivate) and not m.resting] == ["0" * 22]
     harness.actor.receiveMessage(PassivateOk(), "project")
-    assert [type(m).__name__ for a, m in harness.sent if a == "self"] == ["ActorExitRequest"]
+    assert [m.recycled for a, m in harness.sent if isinstance(m, TaskActorReady)][-1:] == [True]
+    assert harness.actor.task_id is None and harness.actor.store is None and harness.actor.lock_fd is None
+    second = "1" * 22
+    harness.initialize(second)  # the same process, a new task: provisioned from its first step
+    harness.pump()
+    assert harness.record()["id"] == second and harness.record()["status"] == "running"
 
 
 def test_activity_while_idle_cancels_the_passivation(harness):
