@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from backend.dashboard import dashboard_routes
 from backend.errors import ApiError, Handler, error_middleware
 from backend.routes import RUNTIME, routes
 from backend.runtime import Runtime
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime) -> web.Application:
     app[CUTTING] = set()
     app.add_routes(routes)
     app.add_routes(stream_routes)
+    app.add_routes(dashboard_routes)
     app.cleanup_ctx.append(_runtime_lifecycle)
     app.on_startup.append(_drain_on_signal)
     app.on_shutdown.append(close_sockets)

@@ -31,3 +31,22 @@ chmod +x "$agent_bin"
 "$agent_bin" install-agent mock >/dev/null 2>&1 || "$agent_bin" install-agent mock >&2
 export CRUCIBLE_SANDBOX_AGENT_BIN="${CRUCIBLE_SANDBOX_AGENT_BIN:-$agent_bin}"
 export PATH="$venv/bin:$PATH"
+
+# The dashboard's browser test drives Debian's Chromium with Playwright (from the test extra above); only
+# scripts/test asks for it (setup_browser=1), never scripts/serve. Playwright's own browser download (a
+# CDN) is never used. Without root or passwordless sudo nothing is installed: the test then fails, saying why.
+chromium_bin="$(command -v chromium || true)"
+if [[ "${setup_browser:-0}" == 1 && -z "$chromium_bin" ]]; then
+  as_root=()
+  [[ $EUID -eq 0 ]] || as_root=(sudo -n)
+  if command -v apt-get >/dev/null && { [[ $EUID -eq 0 ]] || sudo -n true 2>/dev/null; }; then
+    echo "setup: installing chromium (Debian package) for the dashboard's browser test" >&2
+    if ! { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2; then
+      echo "setup: could not install chromium; the browser test will fail" >&2
+    fi
+  else
+    echo "setup: chromium is missing and cannot be installed here (needs apt-get as root or with sudo);" \
+      "the browser test will fail" >&2
+  fi
+fi
