@@ -172,8 +172,8 @@ class ProjectActor(DrainingParent):
         self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
-        if self.tasks.get(msg.task_id) != sender or (msg.resting and not self.queued):
-            return  # a stale request; or just at rest, with nobody waiting for its slot
+        if self.tasks.get(msg.task_id) != sender or (msg.resting and not (self.queued or self.waiting)):
+            return  # a stale request; or just at rest, with nobody waiting for its slot or an actor
         del self.tasks[msg.task_id]
         self.send(sender, PassivateOk())
         self.drain_answered(sender)
