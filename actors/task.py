@@ -31,7 +31,7 @@ from actors.providers.base import PermanentError
 from actors.task_base import TaskActorBase, iso, until
 from actors.task_store import initial_fields, record_updates, remove_task_files
 from actors.transitions import refusal, repeated
-from schemas.messages import Drain, Drained, Failure
+from schemas.messages import Failure
 from schemas.project_messages import (
     BranchDone,
     EnsureMirror,
@@ -62,7 +62,6 @@ class TaskActor(TaskActorBase):
         self.step: TaskStatus | None = None
         self.run = 0
         self.in_flight = False
-        self.draining: Drain | None = None  # set: no new step starts; answered once none is in flight
         self.cancel: threading.Event | None = None  # set to interrupt the provider call in flight
 
     # ---- messages -------------------------------------------------------------------------------
@@ -193,11 +192,6 @@ class TaskActor(TaskActorBase):
             self._end_with(ARCHIVE_STEPS if action is TaskAction.archive else KILL_STEPS)
         return True
 
-    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
-        """Shutdown: start no new step, and answer once none is in flight. The task resumes from its
-        persisted steps at the next start, as after a crash."""
-        self.draining = msg.model_copy(update={"reply_to": msg.reply_to or sender})
-
     def _skip_backoff(self) -> bool:
         """Start the attempt a backoff is waiting for now; its pending wakeup becomes stale."""
         assert self.store
@@ -213,11 +207,6 @@ class TaskActor(TaskActorBase):
         self.store.user_retry(failed)
         self._publish()
         self._advance(resumed=True)
-
-    def _answer_drain(self) -> None:
-        if self.draining is not None and self.draining.reply_to is not None:
-            self.send(self.draining.reply_to, Drained(request_id=self.draining.request_id))
-            self.draining = self.draining.model_copy(update={"reply_to": None})  # answered, still draining
 
     def _revive(self) -> bool:
         """Start-up found this running task's agent gone (a reboot, an OOM): the agent and its session
@@ -286,6 +275,8 @@ class TaskActor(TaskActorBase):
     def _attempt(self, step: TaskStatus, resumed: bool) -> None:
         """Start one attempt. Entering (or re-entering after a restart) emits `task.status`."""
         assert self.store and self.bound
+        if self._crash_point(step, "before"):
+            return
         attempt = self.store.step(step)["attempts"] + 1
         if resumed:
             deadline = datetime.now(UTC) + timedelta(seconds=self.bound.settings.step_deadline_s)
@@ -378,7 +369,11 @@ class TaskActor(TaskActorBase):
             assert result is not None
             if step in REVIVE_STEPS[:2] and self.store.has_event(EventKind.initialized):
                 result = {**result, "restarted": True}
+            if self._crash_point(step, "after_effect"):
+                return
             self.store.finish(step, RESULT_EVENT.get(step), result, record_updates(step, result))
+            if self._crash_point(step, "after_persist"):
+                return
             self.log.info("step.done", task_id=self.task_id, step=step.value, attempt=row["attempts"])
             self.observer.step_done(step.value, time.time() - parse(row["started_at"]))
             self._publish()

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from actors import logs
+from actors.faults import crash_point
 from actors.observe import Observer
 from actors.offload import Offloader, OffloadingActor
 from actors.providers.base import Provider, TaskContext
 from actors.push import Pusher
 from actors.task_store import TaskStore, prepare_database, summary_from_record, task_db_path
 from schemas.api import TaskSummary
+from schemas.messages import Drain, Drained
 from schemas.status import TaskStatus
 from schemas.task_messages import Bind, TaskActorReady, TaskEvents
 from schemas.workspace_messages import TaskChanged
@@ -36,9 +38,13 @@ class TaskActorBase(OffloadingActor):
         self.unbound_log: Any = self.log
         self.changed = False  # committed, not yet told to the workspace
         self.observer = Observer("task")
+        self.frozen = False  # stopped at an injected crash point (actors/faults.py)
+        self.draining: Drain | None = None  # set: no new step starts; answered once none is in flight
         self.followers: list[Any] = []  # admin endpoints following the history live (not hashable)
 
     def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        if self.frozen:
+            return None  # at an injected crash point: waiting to be killed
         self.observer.handling(msg)
         watch = super().receiveMessage(msg, sender)
         self._flush()
@@ -55,6 +61,22 @@ class TaskActorBase(OffloadingActor):
         self.prepared = s.data / "tmp" / "pool" / f"{os.getpid()}.sqlite"
         prepare_database(self.prepared)
         self.send(msg.project_addr, TaskActorReady())
+
+    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
+        """Shutdown: start no new step, and answer once none is in flight. The task resumes from its
+        persisted steps at the next start, as after a crash."""
+        self.draining = msg.model_copy(update={"reply_to": msg.reply_to or sender})
+
+    def _answer_drain(self) -> None:
+        if self.draining is not None and self.draining.reply_to is not None:
+            self.send(self.draining.reply_to, Drained(request_id=self.draining.request_id))
+            self.draining = self.draining.model_copy(update={"reply_to": None})  # answered, still draining
+
+    def _crash_point(self, step: TaskStatus, point: str) -> bool:
+        assert self.bound
+        here = f"{step.value}:{point}"
+        self.frozen = self.frozen or crash_point(self.bound.settings.crash_at, here, self.bound.settings.data)
+        return self.frozen
 
     def _release(self) -> None:
         """Passivated: the task lives on in its database; this process goes back to the project's pool

@@ -119,6 +119,13 @@ def record_from_rows(task: sqlite3.Row | dict[str, Any], steps: list[Any]) -> di
     }
 
 
+def settled(record: dict[str, Any]) -> bool:
+    """At rest for good: `running` is entered before its step is done (DESIGN's event table), so a
+    status at rest counts only once no step is left (an `error` waits for a user)."""
+    left = any(s["status"] not in ("done", "cancelled") for s in record["steps"])
+    return record["status"] in AT_REST and (record["status"] == TaskStatus.error or not left)
+
+
 def summary_from_record(record: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "project", "title", "branch", "status", "status_message", "updated_at", "seq")
     return {k: record[k] for k in keys}

@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 
 from actors.db import parse
-from actors.task_store import event_from_row, record_from_rows, task_db_path
+from actors.task_store import event_from_row, record_from_rows, settled, task_db_path
 from schemas.status import AT_REST
 
 
@@ -150,7 +150,7 @@ class Reader:
                 known.add(row["id"])
                 if row["status"] not in rest or self._changed_since(row["id"], row["updated_at"]):
                     record = await self.task(row["id"]) if row["status"] in rest else None
-                    if record is None or record["status"] not in rest:
+                    if record is None or not settled(record):
                         found[row["id"]] = (ws["name"], row["project"])
         for path in (self.data / "tasks").glob("*.sqlite"):
             if path.stem not in known:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     log_format: str = Field(
         "auto", pattern="^(auto|json|console)$", description="console on a tty, else JSON"
     )
+    crash_at: str = Field(
+        "", description="fault injection (tests): a task actor stops for good at <step>:<point>"
+    )
     log_level: str = Field("info", description="debug, info, warning, error")
 
     @property
