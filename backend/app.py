@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from backend.auth import auth_middleware
 from backend.dashboard import dashboard_routes
 from backend.errors import ApiError, Handler, error_middleware
+from backend.openapi import openapi_routes
 from backend.routes import RUNTIME, routes
 from backend.runtime import Runtime
 from backend.streams import CUTTING, SOCKETS, close_sockets, stream_routes
@@ -43,12 +45,13 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
 
 def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(
-        client_max_size=MAX_BODY, middlewares=[request_id_middleware, error_middleware, admission_middleware]
+        client_max_size=MAX_BODY,
+        middlewares=[request_id_middleware, error_middleware, auth_middleware, admission_middleware],
     )
     app[RUNTIME] = runtime
     app[SOCKETS] = set()
     app[CUTTING] = set()
-    app.add_routes(routes)
+    app.add_routes([*routes, *openapi_routes])
     app.add_routes(stream_routes)
     app.add_routes(dashboard_routes)
     app.cleanup_ctx.append(_runtime_lifecycle)

@@ -16,6 +16,8 @@ def normalize(repo: str) -> str:
     """A URL as given, or a local path made absolute. Anything else (ext::, options) is refused."""
     if repo.startswith("-"):
         raise ApiError(422, "invalid_repo", "repo must not start with '-'")
+    if not repo.isprintable():  # a NUL cannot reach a path or an argument, nor a newline git's output
+        raise ApiError(422, "invalid_repo", "repo must not contain control characters")
     if _URL.match(repo) or _SCP.match(repo):
         return repo
     if "::" in repo or "://" in repo:

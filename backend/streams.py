@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
-from backend.errors import ApiError
 from backend.hub import Subscription
 from backend.routes import RUNTIME, task_id_of, task_not_found
+from backend.validation import int_param
 
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
 CUTTING = web.AppKey("cutting", set[asyncio.Task[None]])  # closes in progress, kept from the collector
@@ -26,16 +26,8 @@ Fill = Callable[[int, int | None], Awaitable[list[tuple[int, str]]]]
 
 
 def _since(request: web.Request) -> int | None:
-    raw = request.query.get("since")
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ApiError(422, "invalid_parameter", "since must be a whole number", {"parameter": "since"})
-    return value
+    """A task stream's `since`: absent or empty means live only."""
+    return int_param(request, "since", 0, 0) if request.query.get("since") else None
 
 
 @stream_routes.get("/v1/tasks/{task_id}/events")
@@ -69,7 +61,7 @@ async def workspace_events(request: web.Request) -> web.StreamResponse:
     ws = request.match_info["ws"]
     rt.workspace_addr(ws)
     raw = request.query.get("since")
-    since = int(raw) if raw is not None and raw.isdigit() else None
+    since = int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None  # '²' is a digit
 
     async def fill(after: int, upto: int | None) -> list[tuple[int, str]]:
         rows = await rt.reader.feed(ws, after, upto)

@@ -1,7 +1,7 @@
 """The HTTP contract's request and response models (DESIGN "HTTP contract")."""
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -31,9 +31,17 @@ class WorkspaceCreate(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
 
 
+class Health(BaseModel):
+    status: Literal["ok", "starting", "draining"]
+
+
 class Workspace(BaseModel):
     name: str
     created_at: str
+
+
+class WorkspaceList(BaseModel):
+    workspaces: list[Workspace]
 
 
 class ProjectCreate(_Strict):
@@ -46,6 +54,10 @@ class Project(BaseModel):
     name: str
     repo: str
     created_at: str
+
+
+class ProjectList(BaseModel):
+    projects: list[Project]
 
 
 class TaskCreate(_Strict):
@@ -134,6 +146,14 @@ class Event(BaseModel):
 
 class History(BaseModel):
     events: list[Event]
+
+
+class FeedFrame(BaseModel):
+    """A frame of the workspace websocket: a task's latest summary, or `resync` before a full snapshot."""
+
+    type: Literal["task", "resync"]
+    cursor: int | None = None
+    task: TaskSummary | None = None
 
 
 class ErrorBody(BaseModel):

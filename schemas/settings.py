@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.status import ProviderKind
@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         "NORMAL",
         pattern="^(NORMAL|FULL)$",
         description="NORMAL: durable across kill -9; FULL: power loss too",
+    )
+
+    token: SecretStr | None = Field(
+        None,
+        min_length=1,
+        description="when set, every route but /v1/health and /v1/openapi.json needs Authorization: Bearer",
     )
 
     log_format: str = Field(

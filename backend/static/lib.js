@@ -53,12 +53,20 @@ class ApiError extends Error {
     Object.assign(this, { status, code: error?.code || "http_error", details: error?.details });
   }
 }
-async function api(method, path, body) {
+// With CRUCIBLE_TOKEN set, the API answers 401 until the page presents the token: asked for once, kept
+// for the browser tab only (sessionStorage), sent as a bearer header (and as ?token= on websockets).
+const token = () => sessionStorage.getItem("crucible-token");
+async function api(method, path, body, asked = false) {
   const init = { method, headers: { Accept: "application/json" } };
+  if (token()) init.headers.Authorization = `Bearer ${token()}`;
   if (body !== undefined) init.body = JSON.stringify(body);
   if (body !== undefined) init.headers["Content-Type"] = "application/json";
   const resp = await fetch(path, init);
   const data = resp.status === 204 ? null : await resp.json().catch(() => null);
+  if (resp.status === 401 && !asked) {
+    const given = window.prompt("This server needs its access token (CRUCIBLE_TOKEN):");
+    if (given) return sessionStorage.setItem("crucible-token", given), api(method, path, body, true);
+  }
   if (!resp.ok) throw new ApiError(resp.status, data?.error);
   return data;
 }
@@ -76,7 +84,8 @@ function showError(box, err) {
 function live(path, onFrame, onState) {
   let sock, delay = 500, stopped = false;
   const open = () => {
-    sock = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path()}`);
+    const auth = token() ? `${path().includes("?") ? "&" : "?"}token=${enc(token())}` : "";
+    sock = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path()}${auth}`);
     sock.onopen = () => { delay = 500; onState("live"); };
     sock.onmessage = (msg) => onFrame(JSON.parse(msg.data));
     sock.onclose = () => {

@@ -64,6 +64,8 @@ def test_long_titles_are_shortened():
     assert len(derive_title("x" * 500)) == 60
 
 
-@pytest.mark.parametrize("value", ["../../etc/passwd", "0" * 21, "0" * 23, "G" * 22, "", "%2e%2e"])
+@pytest.mark.parametrize(
+    "value", ["../../etc/passwd", "0" * 21, "0" * 23, "G" * 22, "", "%2e%2e", "0" * 22 + "\n"]
+)
 def test_anything_not_shaped_like_a_task_id_is_refused(value):
     assert not is_task_id(value)
