@@ -33,6 +33,9 @@ from schemas.api import Project
 from schemas.messages import ActorInfo, Describe, Described, Failure
 from schemas.project_messages import (
     ActivateTasks,
+    AgentSlot,
+    AgentSlotGranted,
+    AgentSlotQueued,
     BranchDone,
     EnsureMirror,
     KeepBranch,
@@ -56,6 +59,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   branch TEXT NOT NULL, branch_given INTEGER NOT NULL, created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS branches (branch TEXT PRIMARY KEY, task_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (task_id TEXT PRIMARY KEY);
 """
 IDEMPOTENCY_TTL_S = 24 * 3600
 
@@ -89,6 +93,7 @@ class ProjectActor(DrainingParent):
         self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
         self.forking = 0  # forks asked of the pool actor, not yet ready
+        self.agent_waiting: list[tuple[AgentSlot, Any]] = []  # tasks waiting for an agent slot, in order
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.exiting = False
@@ -191,7 +196,36 @@ class ProjectActor(DrainingParent):
     def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
         self._dispatch(msg.task_id, msg)
 
+    def receiveMsg_AgentSlot(self, msg: AgentSlot, sender: Any) -> None:
+        """Agents outlive task actors (a running task keeps its agent), so their slots are counted here,
+        durably, and freed when a task is archived, killed or deleted."""
+        assert self.conn and self.settings
+        holders = {r[0] for r in self.conn.execute("SELECT task_id FROM agents")}
+        if msg.task_id in holders or len(holders) < self.settings.max_live_agents:
+            self._grant_agent(msg, sender)
+            return
+        self.agent_waiting = [(m, a) for m, a in self.agent_waiting if m.task_id != msg.task_id]
+        self.agent_waiting.append((msg, sender))
+        queued = AgentSlotQueued(task_id=msg.task_id, attempt=msg.attempt, ahead=len(self.agent_waiting) - 1)
+        self.send(sender, queued)
+
+    def _grant_agent(self, msg: AgentSlot, addr: Any) -> None:
+        assert self.conn
+        with db.transaction(self.conn) as c:
+            c.execute("INSERT OR IGNORE INTO agents VALUES (?)", (msg.task_id,))
+        self.send(addr, AgentSlotGranted(task_id=msg.task_id, attempt=msg.attempt))
+
+    def _free_agent(self, task_id: str) -> None:
+        assert self.conn and self.settings
+        with db.transaction(self.conn) as c:
+            c.execute("DELETE FROM agents WHERE task_id = ?", (task_id,))
+        held = self.conn.execute("SELECT count(*) FROM agents").fetchone()[0]
+        while self.agent_waiting and held < self.settings.max_live_agents:
+            self._grant_agent(*self.agent_waiting.pop(0))
+            held += 1
+
     def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
+        self._free_agent(msg.task_id)  # archived: its agent is being stopped
         self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Any) -> None:
@@ -199,6 +233,7 @@ class ProjectActor(DrainingParent):
         assert self.conn
         with db.transaction(self.conn) as c:
             c.execute("DELETE FROM branches WHERE branch = ? AND task_id = ?", (msg.branch, msg.task_id))
+        self._free_agent(msg.task_id)
         if msg.drop:
             self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
         else:
@@ -210,6 +245,7 @@ class ProjectActor(DrainingParent):
         with db.transaction(self.conn) as c:
             c.execute("DELETE FROM branches WHERE task_id = ?", (msg.task_id,))
             c.execute("DELETE FROM tasks WHERE id = ?", (msg.task_id,))
+        self._free_agent(msg.task_id)
 
     def drain_children(self) -> list[Any]:
         return list(self.tasks.values())

@@ -8,31 +8,35 @@ Lifecycle, top to bottom:
 Each step: enter (`task.status`, persisted) → work off the message loop → finish (result + result event in
 one transaction) → next step. A transient failure schedules a retry (`task.retry`, backoff by wakeupAfter);
 a permanent one, too many attempts or the step deadline end in `error`.
-Commands (TaskCommand, from the admin script or HTTP; actors/transitions.py says which are allowed) activate a
-passive task first: resume skips a backoff, retry restarts the failed step, follow streams the history to
-an admin; archive and kill replace the steps left with their own, persisted and resumed like provisioning:
+Commands (TaskCommand, from the admin script or HTTP; actors/task_commands.py, allowed as
+actors/transitions.py says) activate a passive task first. Archive and kill replace the steps left with their
+own, persisted and resumed like provisioning:
   archive_release_sandbox → archive_finalize → archived;   kill_destroy_sandbox → kill_finalize → killed.
-delete removes an archived or killed task's files. Drain: no new step starts; answered between steps.
+A running task whose agent died gets init_ensure_agent → init_create_session → running again (revive).
+Local agents count against the project's cap: init_ensure_agent waits for a slot (AgentSlot) first.
+Drain: no new step starts; answered between steps.
 At rest and idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to route nothing more to it
 (Passivate), then exits; the next message for the task activates a new actor from the pool.
 """
 
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from thespian.actors import ActorExitRequest, WakeupMessage
+from thespian.actors import WakeupMessage
 
 from actors.db import parse, utcnow
 from actors.providers import make_provider
 from actors.providers.base import PermanentError
-from actors.task_base import TaskActorBase, iso, until
-from actors.task_store import initial_fields, record_updates, remove_task_files
-from actors.transitions import refusal, repeated
+from actors.task_base import iso, until
+from actors.task_commands import TaskCommands
+from actors.task_store import initial_fields, record_updates
 from schemas.messages import Failure
 from schemas.project_messages import (
+    AgentSlot,
+    AgentSlotGranted,
+    AgentSlotQueued,
     BranchDone,
     EnsureMirror,
     KeepBranch,
@@ -40,30 +44,17 @@ from schemas.project_messages import (
     Passivate,
     PassivateOk,
     ReleaseBranch,
-    TaskRemoved,
 )
-from schemas.status import ARCHIVE_STEPS, KILL_STEPS, RESULT_EVENT, REVIVE_STEPS, EventKind, TaskStatus
+from schemas.status import RESULT_EVENT, REVIVE_STEPS, EventKind, TaskStatus
 from schemas.task_messages import (
     Activate,
-    CommandDone,
     Initialize,
     Provision,
-    TaskAction,
-    TaskCommand,
     TaskInitialized,
 )
-from schemas.workspace_messages import TaskDeleted
 
 
-class TaskActor(TaskActorBase):
-    def __init__(self) -> None:
-        super().__init__()
-        # The attempt in flight; an outcome or wakeup naming any other (step, run) is stale and ignored.
-        self.step: TaskStatus | None = None
-        self.run = 0
-        self.in_flight = False
-        self.cancel: threading.Event | None = None  # set to interrupt the provider call in flight
-
+class TaskActor(TaskCommands):
     # ---- messages -------------------------------------------------------------------------------
 
     def receiveMessage(self, msg: Any, sender: Any) -> Any:
@@ -130,6 +121,23 @@ class TaskActor(TaskActorBase):
         else:
             self._complete(TaskStatus.kill_finalize, msg.attempt, {}, None)
 
+    def receiveMsg_AgentSlotQueued(self, msg: AgentSlotQueued, sender: Any) -> None:
+        if self._expects_agent_slot(msg.task_id, msg.attempt):
+            assert self.store
+            self.store.wait_for_agent(msg.ahead)
+            self._publish()
+            self.waiting_agent = True  # no step deadline while waiting its turn
+
+    def receiveMsg_AgentSlotGranted(self, msg: AgentSlotGranted, sender: Any) -> None:
+        if self._expects_agent_slot(msg.task_id, msg.attempt):
+            assert self.provider
+            self.waiting_agent = False
+            self._offload(TaskStatus.init_ensure_agent, msg.attempt, self.provider.ensure_agent)
+
+    def _expects_agent_slot(self, task_id: str, attempt: int) -> bool:
+        current = (self.task_id, self.run, self.step, self.in_flight)
+        return current == (task_id, attempt, TaskStatus.init_ensure_agent, True)
+
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         kind, step, run = msg.payload
         if kind == "idle":
@@ -143,7 +151,7 @@ class TaskActor(TaskActorBase):
             self._attempt(self.step, resumed=False)
         elif kind == "resume":
             self._advance(resumed=True)
-        elif kind == "deadline" and self.in_flight:
+        elif kind == "deadline" and self.in_flight and not self.waiting_agent:
             self._give_up(self.step, "step deadline exceeded")
 
     def receiveMsg_PassivateOk(self, msg: PassivateOk, sender: Any) -> None:
@@ -151,102 +159,6 @@ class TaskActor(TaskActorBase):
         self.log.info("task.passivated")
         self.step, self.in_flight, self.cancel, self.run = None, False, None, self.run + 1
         self._release()
-
-    # ---- operator commands and shutdown ---------------------------------------------------------
-
-    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
-        """From the admin script or the HTTP API; a passive task is activated first."""
-        reply_to = msg.reply_to or sender
-        if self.task_id is None:
-            self._activate(msg.task_id)
-        self.log.info("task.command", action=msg.action.value, request_id=msg.request_id)
-        assert self.store and self.task_id
-        status = TaskStatus(self.store.record()["status"])
-        refused = refusal(msg.action, status, draining=self.draining is not None)
-        if refused:
-            details = {"status": status.value}
-            code = "draining" if refused[0] == 503 else "invalid_transition"
-            failure = Failure(request_id=msg.request_id, status=refused[0], code=code, message=refused[1])
-            self.send(reply_to, failure.model_copy(update={"details": details}))
-            return
-        if msg.action is TaskAction.delete:
-            self._delete(msg.model_copy(update={"reply_to": reply_to}))
-            return
-        changed = not repeated(msg.action, status) and self._act(msg.action, reply_to)
-        status = TaskStatus(self.store.record()["status"])
-        done = CommandDone(request_id=msg.request_id, task_id=self.task_id, status=status, changed=changed)
-        self.send(reply_to, done)
-
-    def _act(self, action: TaskAction, reply_to: Any) -> bool:
-        if action is TaskAction.follow:
-            self.followers.append(reply_to)
-        elif action is TaskAction.unfollow:
-            self.followers = [f for f in self.followers if f != reply_to]
-        elif action is TaskAction.resume:
-            return self._skip_backoff()
-        elif action is TaskAction.retry:
-            self._retry_failed_step()
-        elif action is TaskAction.revive:
-            return self._revive()
-        else:
-            self._end_with(ARCHIVE_STEPS if action is TaskAction.archive else KILL_STEPS)
-        return True
-
-    def _skip_backoff(self) -> bool:
-        """Start the attempt a backoff is waiting for now; its pending wakeup becomes stale."""
-        assert self.store
-        if self.in_flight or self.step is None or self.store.step(self.step)["status"] != "retrying":
-            return False
-        self.run += 1
-        self._attempt(self.step, resumed=False)
-        return True
-
-    def _retry_failed_step(self) -> None:
-        assert self.store
-        failed = next(TaskStatus(s["name"]) for s in self.store.record()["steps"] if s["status"] == "failed")
-        self.store.user_retry(failed)
-        self._publish()
-        self._advance(resumed=True)
-
-    def _revive(self) -> bool:
-        """Start-up found this running task's agent gone (a reboot, an OOM): the agent and its session
-        come back through their own steps, their results marked `restarted`; a vanished checkout is an
-        error. The prompt is not sent again (it goes at most once)."""
-        assert self.store and self.bound and self.task_id
-        if self.store.record()["provider"] != "local":
-            return False  # sim: no agent to bring back
-        checkout = self.bound.settings.data / "sandboxes" / self.task_id
-        if not checkout.is_dir():
-            self.store.fail(TaskStatus.running, 0, f"the checkout {checkout} is gone")
-            self._publish()
-            return True
-        self._end_with(REVIVE_STEPS)
-        return True
-
-    def _end_with(self, steps: tuple[TaskStatus, ...]) -> None:
-        """Archive or kill: durable at once, and it takes over now. A step in flight is interrupted
-        (its waits end) and its outcome ignored; the new steps run after it on the same worker, so
-        they clean up whatever it had made."""
-        assert self.store
-        self.store.replace_remaining(steps)
-        if self.cancel is not None:
-            self.cancel.set()
-        self.in_flight = False
-        self.run += 1  # the interrupted attempt's outcome and wakeups are stale from now on
-        self._publish()
-        self._advance(resumed=True)
-
-    def _delete(self, msg: TaskCommand) -> None:
-        """The task's files go first, then the workspace forgets it and answers the client (so the
-        task is gone from every read once the client hears so); the actor then exits."""
-        assert self.store and self.bound and self.task_id
-        self.store.close()
-        self.store = None
-        remove_task_files(self.bound.settings.data, self.task_id)
-        self.send(self.bound.project_addr, TaskRemoved(task_id=self.task_id))
-        deleted = TaskDeleted(request_id=msg.request_id, reply_to=msg.reply_to, task_id=self.task_id)
-        self.send(self.bound.workspace_addr, deleted)
-        self.send(self.myAddress, ActorExitRequest())
 
     # ---- the step machine -----------------------------------------------------------------------
 
@@ -305,8 +217,12 @@ class TaskActor(TaskActorBase):
         self._offload(TaskStatus.init_create_sandbox, run, self.provider.create_sandbox)
 
     def init_ensure_agent(self, run: int) -> None:
-        assert self.provider
-        self._offload(TaskStatus.init_ensure_agent, run, self.provider.ensure_agent)
+        """Local agents count against the project's cap: a slot first (sim tasks have no agent)."""
+        assert self.provider and self.bound and self.task_id
+        if self.provider.uses_mirror:
+            self.send(self.bound.project_addr, AgentSlot(task_id=self.task_id, attempt=run))
+        else:
+            self._offload(TaskStatus.init_ensure_agent, run, self.provider.ensure_agent)
 
     def init_create_session(self, run: int) -> None:
         self._offload(TaskStatus.init_create_session, run, self._open_session_and_prompt)

@@ -293,11 +293,19 @@ class TaskStore:
         with self._write() as c:
             if c.execute("SELECT count(*) FROM steps WHERE status != 'pending'").fetchone()[0]:
                 return False
-            now = db.utcnow()
             message = "waiting for a provisioning slot (the project's cap of live task actors)"
-            c.execute("UPDATE task SET status_message = ?", (message,))
-            self._append(c, EventKind.status, TaskStatus.init_enqueue_provision, {"waiting": "slot"}, now)
+            self._waiting(c, TaskStatus.init_enqueue_provision, {"waiting": "slot"}, message)
         return True
+
+    def wait_for_agent(self, ahead: int) -> None:
+        """At the project's cap of live agents: visible, like any wait."""
+        with self._write() as c:
+            message = f"waiting for an agent slot (the project's cap of live agents; {ahead} ahead)"
+            self._waiting(c, TaskStatus.init_ensure_agent, {"waiting": "agent", "ahead": ahead}, message)
+
+    def _waiting(self, c: sqlite3.Connection, status: TaskStatus, data: dict[str, Any], message: str) -> None:
+        c.execute("UPDATE task SET status_message = ?", (message,))
+        self._append(c, EventKind.status, status, data, db.utcnow())
 
     def user_retry(self, step: TaskStatus) -> None:
         """A user's retry of the step that failed: a fresh attempt budget and deadline, the error gone."""

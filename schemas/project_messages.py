@@ -104,3 +104,22 @@ class TaskRemoved(Message):
     """Task → project, on delete: forget its reservation and idempotency key."""
 
     task_id: str
+
+
+class AgentSlot(Message):
+    """Task → project, before it starts an agent (local provider): one of the project's live agents.
+    Answered AgentSlotGranted, at once or when one frees (AgentSlotQueued meanwhile)."""
+
+    task_id: str
+    attempt: int
+
+
+class AgentSlotGranted(Message):
+    task_id: str
+    attempt: int
+
+
+class AgentSlotQueued(Message):
+    task_id: str
+    attempt: int
+    ahead: int

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     max_live_tasks: int = Field(
         64, ge=1, description="live task actors per project; provisioning beyond waits, in creation order"
     )
+    max_live_agents: int = Field(
+        32, ge=1, description="local provider: live agents per project; beyond, init_ensure_agent waits"
+    )
     pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per project")
     bridge_threads: int = Field(16, ge=1, description="threads that carry HTTP requests to the actors")
     ws_queue_frames: int = Field(1000, ge=1, description="frames a websocket may fall behind before 1013")

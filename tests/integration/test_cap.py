@@ -41,3 +41,21 @@ def test_three_times_the_cap_all_complete_within_cap_plus_pool_and_survive_a_kil
     for task_id in ids:
         kinds = Counter(e["kind"] for e in server.history(task_id))
         assert all(kinds[k] == 1 for k in RESULT_KINDS), kinds  # no step's result twice
+
+
+def test_beyond_the_cap_of_live_agents_a_task_waits_in_ensure_agent_until_one_is_killed(make_server, repo):
+    server = make_server("local", CRUCIBLE_MAX_LIVE_AGENTS=1).start()
+    server.register(repo)
+    first = server.create({"prompt": "first"}).body["id"]
+    server.wait_status(first, {"running"}, timeout=90)
+    second = server.create({"prompt": "second"}).body["id"]
+
+    def waits() -> bool:
+        return any(e["data"].get("waiting") == "agent" for e in server.history(second))
+
+    wait_until(waits, timeout=60)
+    record = server.task(second)
+    assert record["status"] == "init_ensure_agent" and "agent slot" in record["status_message"]
+    assert server.post(f"/v1/tasks/{first}/kill").status == 202
+    server.wait_status(second, {"running"}, timeout=90)
+    server.wait_status(first, {"killed"}, timeout=60)
