@@ -1,4 +1,4 @@
-"""Load: 500 concurrent creates over 32 connections (sim provider) on a real server.
+"""Load: 500 creates by 32 concurrent clients, one connection each (sim provider), on a real server.
 
     PYTHONPATH=. .venv/bin/python bench/load.py [--creates 500] [--connections 32]
 
@@ -21,25 +21,29 @@ from tests.server import Server, make_repo
 
 
 async def burst(port: int, creates: int, connections: int) -> tuple[list[float], int, float, list[str]]:
+    """`connections` clients, each creating as soon as its previous create answered, until `creates`
+    were sent; a create's latency is from its request to its answer (no client-side queueing)."""
     url = f"http://127.0.0.1:{port}/v1/workspaces/default/projects/demo/tasks"
     latencies: list[float] = []
     ids: list[str] = []
     errors = 0
+    todo = iter(range(creates))
     began = time.monotonic()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as session:
 
-        async def one(i: int) -> None:
+        async def client() -> None:
             nonlocal errors
-            start = time.perf_counter()
-            async with session.post(url, json={"prompt": f"load {i}"}) as resp:
-                body = await resp.json()
-            latencies.append((time.perf_counter() - start) * 1000)
-            if resp.status == 201:
-                ids.append(body["id"])
-            else:
-                errors += 1
+            for i in todo:
+                start = time.perf_counter()
+                async with session.post(url, json={"prompt": f"load {i}"}) as resp:
+                    body = await resp.json()
+                latencies.append((time.perf_counter() - start) * 1000)
+                if resp.status == 201:
+                    ids.append(body["id"])
+                else:
+                    errors += 1
 
-        await asyncio.gather(*(one(i) for i in range(creates)))
+        await asyncio.gather(*(client() for _ in range(connections)))
     return latencies, errors, time.monotonic() - began, ids
 
 
