@@ -219,6 +219,7 @@ class ProjectActor(DrainingParent):
         assert self.conn and self.settings
         with db.transaction(self.conn) as c:
             c.execute("DELETE FROM agents WHERE task_id = ?", (task_id,))
+        self.agent_waiting = [(m, a) for m, a in self.agent_waiting if m.task_id != task_id]  # killed waiting
         held = self.conn.execute("SELECT count(*) FROM agents").fetchone()[0]
         while self.agent_waiting and held < self.settings.max_live_agents:
             self._grant_agent(*self.agent_waiting.pop(0))
