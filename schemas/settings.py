@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     drain_deadline_s: float = Field(
         30.0, gt=0, description="how long a drain waits for steps in flight to reach a boundary"
     )
-    idle_timeout_s: float = Field(10.0, gt=0, description="a task actor at rest this long exits (passivates)")
+    idle_timeout_s: float = Field(
+        30.0, gt=0, description="a task actor at rest this long passivates (back to the pool)"
+    )
     max_live_tasks: int = Field(
         64, ge=1, description="live task actors per project; provisioning beyond waits, in creation order"
     )
