@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,15 @@ def make_repo(path: Path, branches: tuple[str, ...] = ("existing",)) -> Path:
     for branch in branches:
         run("branch", branch)
     return path
+
+
+def serving_sim(factory: Any, name: str, env: dict[str, str]) -> Iterator[Server]:
+    """A sim server with project `demo`, for the module's tests."""
+    base = factory.mktemp(name)
+    running = Server(base / "data", "sim", env)
+    try:
+        running.start()
+        running.register(make_repo(base / "repo"))
+        yield running
+    finally:
+        running.cleanup()

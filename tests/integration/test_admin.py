@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.server import ROOT, Server, free_port, make_repo, wait_until
+from tests.server import ROOT, Server, free_port, make_repo, serving_sim, wait_until
 
 
 def admin(server: Server, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -24,28 +24,16 @@ def admin_json(server: Server, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-def serving(factory: pytest.TempPathFactory, name: str, env: dict[str, str]) -> Iterator[Server]:
-    """A sim server with project `demo`, for the module's tests."""
-    base = factory.mktemp(name)
-    running = Server(base / "data", "sim", env)
-    try:
-        running.start()
-        running.register(make_repo(base / "repo"))
-        yield running
-    finally:
-        running.cleanup()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serving(tmp_path_factory, "admin", {"CRUCIBLE_SIM_STEP_MS": "20"})
+    yield from serving_sim(tmp_path_factory, "admin", {"CRUCIBLE_SIM_STEP_MS": "20"})
 
 
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Every provider call fails (transiently): tasks wait a minute between two attempts."""
     env = {"CRUCIBLE_SIM_FAIL": "1", "CRUCIBLE_BACKOFF_BASE_S": "60", "CRUCIBLE_MAX_ATTEMPTS": "2"}
-    yield from serving(tmp_path_factory, "failing", env)
+    yield from serving_sim(tmp_path_factory, "failing", env)
 
 
 def test_nothing_listening_is_a_one_line_error_exit_1_and_starts_no_system(tmp_path: Path) -> None:
