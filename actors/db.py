@@ -32,6 +32,12 @@ def connect(path: Path, schema: str, synchronous: str = "NORMAL") -> sqlite3.Con
     return conn
 
 
+def add_column(conn: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    """A column added since a database was made (`CREATE TABLE IF NOT EXISTS` keeps the old shape)."""
+    if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")

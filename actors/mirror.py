@@ -15,6 +15,7 @@ from typing import Any
 
 from actors import logs
 from actors.git import git
+from actors.hosts import HostBound
 from actors.offload import Offloader, OffloadingActor
 from schemas.project_messages import (
     BranchDone,
@@ -58,7 +59,7 @@ def drop_branch(mirror: Path, msg: ReleaseBranch) -> None:
     git("update-ref", "-d", f"refs/heads/{msg.branch}", cwd=mirror)
 
 
-class MirrorActor(OffloadingActor):
+class MirrorActor(HostBound, OffloadingActor):
     def __init__(self) -> None:
         super().__init__()
         self.start: StartMirror | None = None

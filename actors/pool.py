@@ -1,6 +1,7 @@
 """TaskPoolActor: forks task actors ahead of need, so that a create never waits for a fork.
 
   StartPool        → fork `size` task actors and Bind them; each, once bound, tells the project it is ready.
+                     On a worker that (re)joined, also say which of the project's tasks there must resume.
   Taken            → the project put one to work: fork a replacement.
   ChildActorExited → tell the project, which drops the actor from its registry.
 A fork takes 10-30 ms; in the project actor it would stall every create queued behind it.
@@ -10,12 +11,14 @@ from typing import Any
 
 from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
+from actors.hosts import HostBound
 from actors.task import TaskActor
-from schemas.project_messages import StartPool, TaskActorExited
+from actors.task_store import settled_on_disk, task_db_path
+from schemas.project_messages import HostScanned, StartPool, TaskActorExited
 from schemas.task_messages import Bind
 
 
-class TaskPoolActor(ActorTypeDispatcher):  # type: ignore[misc]
+class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.bind: Bind | None = None
@@ -24,6 +27,10 @@ class TaskPoolActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.bind = msg.bind
         for _ in range(msg.size):
             self._fork()
+        if msg.scan:
+            data = msg.bind.settings.data
+            unfinished = [t for t in msg.scan if not settled_on_disk(task_db_path(data, t))]
+            self.send(msg.bind.project_addr, HostScanned(host=msg.bind.host, task_ids=unfinished))
 
     def receiveMsg_Taken(self, msg: Any, sender: Any) -> None:
         self._fork()

@@ -1,82 +1,57 @@
-"""ProjectActor: owns a project's database (task registry, branch reservations, idempotency keys), and
-hands tasks to ready task actors.
+"""ProjectActor: owns a project's registry (actors/registry.py), and hands tasks to ready task actors on
+their host (actors/kits.py: the leader's, and one per worker of the convention).
 
-  StartProject   → open the database, start the project's MirrorActor and TaskPoolActor.
-  CreateTask     → idempotency check, reserve id and branch (durable), hand Initialize to a ready actor.
+  StartProject   → open the registry, start the leader's kit (mirror and pool), watch the cluster.
+  CreateTask     → reserve id and branch (durable, idempotent by key); Initialize on the task's host.
+  Placed         → (with workers) the cluster chose the new task's host: recorded for good, then Initialize.
+  Hosts          → a worker (re)joined: a kit there, and its unfinished tasks resume; or it left.
   ActivateTasks  → start-up: give each task an actor, which resumes it.
-  TaskActorReady → a bound actor from the pool: it takes the oldest waiting task, or waits itself.
-  EnsureMirror   → passed to the MirrorActor, which answers the task.
-  TaskCommand    → to the task's actor, activating one if the task is passive.
+  TaskActorReady → a bound actor from a pool: it takes the oldest task waiting on its host, or waits.
+  EnsureMirror   → passed to the task's host's MirrorActor, which answers the task.
+  TaskCommand, ReadTask → to the task's actor, activating one if the task is passive.
+  TaskEvents     → from task actors on workers: pushed on to the hub (its socket is on this host).
   KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations.
   Describe       → (admin) this project's actors; Drain → passed to live task actors, answered when they have.
-Nothing here blocks: no fork (the pool forks), no thread, no git (the mirror actor runs git). A fork
+Nothing here blocks: no fork (the pools fork), no thread, no git (the mirror actors run git). A fork
 taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
 """
 
 import bisect
-import hashlib
 import os
-import re
-import secrets
-import sqlite3
-import time
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
-from thespian.actors import ActorExitRequest, ChildActorExited
+from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
-from actors import db, logs
+from actors import db, hosts, logs
+from actors.agent_slots import AgentSlots
 from actors.drain import DrainingParent
-from actors.mirror import MirrorActor, mirror_path
-from actors.pool import TaskPoolActor
+from actors.kits import Kit
+from actors.push import Pusher
+from actors.registry import Refusal, Reserved, TaskRegistry
 from schemas.api import Project
+from schemas.cluster_messages import Host, Hosts, Place, Placed, Unplace, WatchHosts
 from schemas.messages import ActorInfo, Describe, Described, Failure
 from schemas.project_messages import (
     ActivateTasks,
     AgentSlot,
-    AgentSlotGranted,
-    AgentSlotQueued,
     BranchDone,
     EnsureMirror,
+    HostScanned,
     KeepBranch,
     Passivate,
     PassivateOk,
     ReleaseBranch,
-    StartMirror,
-    StartPool,
     StartProject,
     Taken,
     TaskActorExited,
     TaskRemoved,
 )
 from schemas.settings import Settings
-from schemas.task_messages import Activate, Bind, Initialize, TaskActorReady, TaskCommand
-from schemas.workspace_messages import CreateTask
+from schemas.task_messages import Activate, Initialize, ReadTask, TaskActorReady, TaskCommand, TaskEvents
+from schemas.workspace_messages import CreateTask, HostState
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-  id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, body_hash TEXT NOT NULL, title TEXT NOT NULL,
-  branch TEXT NOT NULL, branch_given INTEGER NOT NULL, created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS branches (branch TEXT PRIMARY KEY, task_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS agents (task_id TEXT PRIMARY KEY);
-"""
-IDEMPOTENCY_TTL_S = 24 * 3600
-
-
-def new_task_id() -> str:
-    """22 hex characters: milliseconds first, so ids sort by creation time (newest-first lists)."""
-    return f"{int(time.time() * 1000):012x}{secrets.token_hex(5)}"
-
-
-def derive_title(prompt: str) -> str:
-    first = next((line.strip() for line in prompt.splitlines() if line.strip()), "task")
-    return first if len(first) <= 60 else first[:57].rstrip() + "..."
-
-
-def derive_branch(title: str, task_id: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "task"
-    return f"crucible/{slug}-{task_id[-6:]}"
+WORKER_RESTART_DELAY = timedelta(seconds=5)  # longer than the convention takes to notice a lost worker
 
 
 class ProjectActor(DrainingParent):
@@ -85,15 +60,14 @@ class ProjectActor(DrainingParent):
         self.project: Project | None = None
         self.settings: Settings | None = None
         self.workspace_addr: Any = None
-        self.conn: sqlite3.Connection | None = None
-        self.mirror = Path()
-        self.mirror_actor: Any = None
-        self.pool_actor: Any = None
-        self.ready: list[Any] = []  # bound task actors with no task yet
+        self.cluster_addr: Any = None
+        self.registry: TaskRegistry | None = None
+        self.pusher: Pusher | None = None  # relays the events of task actors on workers to the hub
+        self.kits: dict[str, Kit] = {}  # host → this project's mirror and pool there
+        self.placing: dict[str, Any] = {}  # task id → its create, while the cluster picks its host
         self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
-        self.forking = 0  # forks asked of the pool actor, not yet ready
-        self.agent_waiting: list[tuple[AgentSlot, Any]] = []  # tasks waiting for an agent slot, in order
+        self.agents: AgentSlots | None = None
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.exiting = False
@@ -106,52 +80,60 @@ class ProjectActor(DrainingParent):
         logs.configure_actor(s.data, s.log_format, s.log_level)
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
         path = s.data / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
-        self.conn = db.connect(path, SCHEMA, s.sqlite_synchronous)
-        self.mirror = mirror_path(s.data, p.workspace, p.name)
-        self.mirror_actor = self._create(MirrorActor, "mirror")
-        self.send(self.mirror_actor, StartMirror(project=p, mirror=self.mirror, settings=s))
-        self._start_pool()
+        self.registry = TaskRegistry(path, s.sqlite_synchronous)
+        self.agents = AgentSlots(self.registry.conn, s.max_live_agents)
+        self.pusher = Pusher(s.hub_socket)
+        leader = Host(name=hosts.LEADER, data=s.data, capacity=0)
+        self._start_kit(Kit.on(leader, p, s, self.workspace_addr, self.myAddress), scan=[])
+        self.cluster_addr = msg.cluster_addr
+        if self.cluster_addr is not None:
+            self.send(self.cluster_addr, WatchHosts())
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
-        assert self.conn and self.settings
-        body = msg.body
-        body_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-        if msg.idempotency_key:
-            row = self.conn.execute(
-                "SELECT * FROM tasks WHERE idempotency_key = ?", (msg.idempotency_key,)
-            ).fetchone()
-            if row and _age_s(row["created_at"]) > IDEMPOTENCY_TTL_S:
-                self.conn.execute("UPDATE tasks SET idempotency_key = NULL WHERE id = ?", (row["id"],))
-                row = None
-            if row and row["body_hash"] != body_hash:
-                self._refuse(
-                    msg,
-                    409,
-                    "idempotency_conflict",
-                    "this Idempotency-Key was used with a different body",
-                    {"task_id": row["id"]},
-                )
-                return
-            if row:
-                # Replay: Initialize is idempotent, and re-creates the record if a crash lost it.
-                self._initialize(msg, row["id"], row["title"], row["branch"], bool(row["branch_given"]))
-                return
-        task_id = new_task_id()
-        title = body.title or derive_title(body.prompt)
-        branch = body.branch or derive_branch(title, task_id)
-        holder = self.conn.execute("SELECT task_id FROM branches WHERE branch = ?", (branch,)).fetchone()
-        if holder:
-            self._refuse(
-                msg, 409, "branch_taken", f"branch {branch!r} belongs to another task", {"task_id": holder[0]}
-            )
-            return
-        with db.transaction(self.conn) as c:
-            c.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (task_id, msg.idempotency_key, body_hash, title, branch, int(bool(body.branch)), db.utcnow()),
-            )
-            c.execute("INSERT INTO branches VALUES (?, ?)", (branch, task_id))
-        self._initialize(msg, task_id, title, branch, bool(body.branch))
+        """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
+        alone, else where the cluster places it."""
+        assert self.registry
+        reserved = self.registry.reserve(msg, placed="" if self._workers() else hosts.LEADER)
+        if isinstance(reserved, Refusal):
+            failure = Failure(request_id=msg.request_id, **reserved._asdict())
+            self.send(msg.reply_to, failure)
+        else:
+            self._initialize(msg, reserved)
+
+    def receiveMsg_Placed(self, msg: Placed, sender: Any) -> None:
+        """The cluster chose the task's host: recorded here for good (sticky), then it initializes."""
+        assert self.registry
+        self.registry.place(msg.task_id, msg.host)
+        create = self.placing.pop(msg.task_id, None)
+        if create is not None:
+            self._dispatch(msg.task_id, create)
+
+    def receiveMsg_Hosts(self, msg: Hosts, sender: Any) -> None:
+        """Workers joined or left. One that (re)joins gets a fresh kit, and its unfinished tasks resume
+        (its pool scans their databases there); one that left strands its tasks, visibly, until then."""
+        assert self.project and self.settings
+        for name, host in msg.hosts.items():
+            kit = self.kits.get(name)
+            if name == hosts.LEADER or (kit is not None and kit.host == host):
+                continue
+            if host.up:
+                kit = Kit.on(host, self.project, self.settings, self.workspace_addr, self.myAddress)
+                self._start_kit(kit, scan=self._tasks_on(name))
+                self._host_state(name, down_since="")
+            elif kit is not None and kit.host.up:
+                self._host_down(kit, since=host.since)
+
+    def receiveMsg_HostScanned(self, msg: HostScanned, sender: Any) -> None:
+        for task_id in msg.task_ids:
+            self._dispatch(task_id, Activate(task_id=task_id))
+        self.log.info("host.resumed", host=msg.host, count=len(msg.task_ids))
+
+    def receiveMsg_TaskEvents(self, msg: TaskEvents, sender: Any) -> None:
+        if self.pusher is not None:
+            self.pusher.push(msg)
+
+    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
+        self._dispatch(msg.task_id, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
     def receiveMsg_ActivateTasks(self, msg: ActivateTasks, sender: Any) -> None:
         for task_id in msg.task_ids:
@@ -161,20 +143,23 @@ class ProjectActor(DrainingParent):
     def receiveMsg_TaskActorReady(self, msg: TaskActorReady, sender: Any) -> None:
         """A new fork, or a passivated actor back for another task; beyond the pool's size, one exits."""
         assert self.settings
+        kit = self.kits.get(msg.host)
+        if kit is None or not kit.up:
+            self.send(sender, ActorExitRequest())  # from a kit since replaced
+            return
         self.since[str(sender)] = db.utcnow()
         if not msg.recycled:
-            self.forking -= 1
-        if not self.waiting and len(self.ready) >= self.settings.pool_size:
+            kit.forking -= 1
+        waiting = [t for t, _ in self.waiting if self._host_of(t) == msg.host]
+        if not waiting and len(kit.ready) >= self.settings.pool_size:
             self.send(sender, ActorExitRequest())
-            return
-        if self.waiting:
-            task_id = self.waiting[0][0]
-            self._assign(task_id, sender)
+        elif waiting:
+            self._assign(waiting[0], sender, kit)
         else:
-            self.ready.append(sender)
+            kit.ready.append(sender)
 
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
-        self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
+        self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
         if self.tasks.get(msg.task_id) != sender or (msg.resting and not (self.queued or self.waiting)):
@@ -188,7 +173,8 @@ class ProjectActor(DrainingParent):
 
     def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
-        self.ready = [a for a in self.ready if a != msg.address]
+        for kit in self.kits.values():
+            kit.ready = [a for a in kit.ready if a != msg.address]
         self.since.pop(str(msg.address), None)
         self.drain_answered(msg.address)
         self._fill()
@@ -197,55 +183,34 @@ class ProjectActor(DrainingParent):
         self._dispatch(msg.task_id, msg)
 
     def receiveMsg_AgentSlot(self, msg: AgentSlot, sender: Any) -> None:
-        """Agents outlive task actors (a running task keeps its agent), so their slots are counted here,
-        durably, and freed when a task is archived, killed or deleted."""
-        assert self.conn and self.settings
-        holders = {r[0] for r in self.conn.execute("SELECT task_id FROM agents")}
-        if msg.task_id in holders or len(holders) < self.settings.max_live_agents:
-            self._grant_agent(msg, sender)
-            return
-        self.agent_waiting = [(m, a) for m, a in self.agent_waiting if m.task_id != msg.task_id]
-        self.agent_waiting.append((msg, sender))
-        queued = AgentSlotQueued(task_id=msg.task_id, attempt=msg.attempt, ahead=len(self.agent_waiting) - 1)
-        self.send(sender, queued)
-
-    def _grant_agent(self, msg: AgentSlot, addr: Any) -> None:
-        assert self.conn
-        with db.transaction(self.conn) as c:
-            c.execute("INSERT OR IGNORE INTO agents VALUES (?)", (msg.task_id,))
-        self.send(addr, AgentSlotGranted(task_id=msg.task_id, attempt=msg.attempt))
+        assert self.agents
+        self.send(*self.agents.ask(msg, sender))
 
     def _free_agent(self, task_id: str) -> None:
-        assert self.conn and self.settings
-        with db.transaction(self.conn) as c:
-            c.execute("DELETE FROM agents WHERE task_id = ?", (task_id,))
-        self.agent_waiting = [(m, a) for m, a in self.agent_waiting if m.task_id != task_id]  # killed waiting
-        held = self.conn.execute("SELECT count(*) FROM agents").fetchone()[0]
-        while self.agent_waiting and held < self.settings.max_live_agents:
-            self._grant_agent(*self.agent_waiting.pop(0))
-            held += 1
+        assert self.agents
+        for addr, granted in self.agents.free(task_id):
+            self.send(addr, granted)
 
     def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
         self._free_agent(msg.task_id)  # archived: its agent is being stopped
-        self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
+        self._unplace(msg.task_id)
+        self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Any) -> None:
         """Killed: the reservation goes now; the branch leaves the mirror (by its only writer)."""
-        assert self.conn
-        with db.transaction(self.conn) as c:
-            c.execute("DELETE FROM branches WHERE branch = ? AND task_id = ?", (msg.branch, msg.task_id))
+        assert self.registry
+        self.registry.release_branch(msg.task_id, msg.branch)
         self._free_agent(msg.task_id)
+        self._unplace(msg.task_id)
         if msg.drop:
-            self.send(self.mirror_actor, msg.model_copy(update={"reply_to": sender}))
+            self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
         else:
             self.send(sender, BranchDone(task_id=msg.task_id, attempt=msg.attempt))
 
     def receiveMsg_TaskRemoved(self, msg: TaskRemoved, sender: Any) -> None:
-        """Deleted: nothing of the task stays, its idempotency key included (a replay makes a new task)."""
-        assert self.conn
-        with db.transaction(self.conn) as c:
-            c.execute("DELETE FROM branches WHERE task_id = ?", (msg.task_id,))
-            c.execute("DELETE FROM tasks WHERE id = ?", (msg.task_id,))
+        assert self.registry
+        self._unplace(msg.task_id)
+        self.registry.remove(msg.task_id)
         self._free_agent(msg.task_id)
 
     def drain_children(self) -> list[Any]:
@@ -254,8 +219,12 @@ class ProjectActor(DrainingParent):
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         assert self.project
         roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
-        roles += [("mirror", "", self.mirror_actor, "mirror"), ("pool", "", self.pool_actor, "pool")]
-        roles += [("ready", "", a, str(a)) for a in self.ready]
+        for name, kit in self.kits.items():
+            roles += [
+                ("mirror", name, kit.mirror, f"mirror@{name}"),
+                ("pool", name, kit.pool, f"pool@{name}"),
+            ]
+            roles += [("ready", name, a, str(a)) for a in kit.ready]
         roles += [("task", task_id, a, str(a)) for task_id, a in self.tasks.items()]
         actors = [
             ActorInfo(kind=kind, id=name, address=str(addr), since=self.since.get(key, ""))
@@ -269,41 +238,58 @@ class ProjectActor(DrainingParent):
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         if self.exiting:
             return
-        if msg.childAddress == self.mirror_actor:  # it crashed: a fresh one; the mirror is on disk
-            assert self.project and self.settings
-            self.mirror_actor = self._create(MirrorActor, "mirror")
-            self.send(
-                self.mirror_actor,
-                StartMirror(project=self.project, mirror=self.mirror, settings=self.settings),
-            )
-        elif msg.childAddress == self.pool_actor:
-            self._start_pool()
+        for kit in self.kits.values():
+            if msg.childAddress in (kit.mirror, kit.pool) and kit.up:
+                delay = timedelta(0) if kit.host.name == hosts.LEADER else WORKER_RESTART_DELAY
+                self.wakeupAfter(delay, payload=(kit.host.name, msg.childAddress))
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+        """A mirror or pool ended: a fresh one (the mirror is on disk), unless its host left meanwhile
+        (on a worker, that is the likely cause: its leaving is noticed within seconds)."""
+        host, dead = msg.payload
+        kit = self.kits.get(host)
+        if kit is not None and kit.up and dead == kit.mirror:
+            kit.start_mirror(self)
+        elif kit is not None and kit.up and dead == kit.pool:
+            kit.start_pool(self, scan=[])
 
     # ---- helpers --------------------------------------------------------------------------------
 
-    def _initialize(self, msg: CreateTask, task_id: str, title: str, branch: str, given: bool) -> None:
+    def _initialize(self, msg: CreateTask, reserved: Reserved) -> None:
         assert self.settings
         body = msg.body
+        task_id = reserved.task_id
         init = Initialize(
             request_id=msg.request_id,
             reply_to=msg.reply_to,
             task_id=task_id,
-            title=title,
-            branch=branch,
-            branch_given=given,
+            title=reserved.title,
+            branch=reserved.branch,
+            branch_given=reserved.branch_given,
             prompt=body.prompt,
             agent=body.agent,
             provider=body.provider or self.settings.provider,
         )
-        self._dispatch(task_id, init)
+        if self._host_of(task_id) == "":
+            self.placing[task_id] = init
+            self.send(self.cluster_addr, Place(task_id=task_id))
+        else:
+            self._dispatch(task_id, init)
 
     def _dispatch(self, task_id: str, msg: Any) -> None:
-        """To the task's live actor; else to a ready one; else wait for the pool's next (every actor
-        put to work has already been replaced by a fork in flight). At the cap of live task actors a
-        resume waits for a slot, in creation order; a create still initializes at once (and then waits
-        for its slot without an actor); a command is never kept waiting."""
+        """To the task's live actor; else to a ready one on its host; else wait for that host's pool's
+        next (every actor put to work has already been replaced by a fork in flight). At the cap of live
+        task actors a resume waits for a slot, in creation order; a create still initializes at once
+        (and then waits for its slot without an actor); a command is never kept waiting. A task on a
+        worker that is gone is refused (a read, a command) or left to resume when the worker returns."""
         if task_id in self.tasks:
             self.send(self.tasks[task_id], msg)
+            return
+        host = self._host_of(task_id)
+        kit = self.kits.get(host)
+        if kit is None or not kit.up:
+            if isinstance(msg, ReadTask | TaskCommand):
+                self.send(msg.reply_to, _unreachable(msg.request_id, host))
             return
         if self._full() and isinstance(msg, Activate):
             if task_id not in self.queued:
@@ -312,8 +298,8 @@ class ProjectActor(DrainingParent):
         if isinstance(msg, Initialize):
             msg = msg.model_copy(update={"provision": not self._full()})
         self.waiting.append((task_id, msg))
-        if self.ready:
-            self._assign(task_id, self.ready.pop(0))
+        if kit.ready:
+            self._assign(task_id, kit.ready.pop(0), kit)
 
     def _full(self) -> bool:
         assert self.settings
@@ -325,7 +311,7 @@ class ProjectActor(DrainingParent):
             task_id = self.queued.pop(0)
             self._dispatch(task_id, Activate(task_id=task_id))
 
-    def _assign(self, task_id: str, addr: Any) -> None:
+    def _assign(self, task_id: str, addr: Any, kit: Kit) -> None:
         """Give a ready actor its task, with every message waiting for that task, in order."""
         self.tasks[task_id] = addr
         self.since[str(addr)] = db.utcnow()
@@ -334,40 +320,65 @@ class ProjectActor(DrainingParent):
         for msg in [m for t, m in self.waiting if t == task_id]:
             self.send(addr, msg)
         self.waiting = [w for w in self.waiting if w[0] != task_id]
-        self._top_up()
+        self._top_up(kit)
 
-    def _top_up(self) -> None:
+    def _top_up(self, kit: Kit) -> None:
         """Keep `pool_size` actors ready or on their way: a fork only when recycled ones fall short."""
         assert self.settings
-        if len(self.ready) + self.forking < self.settings.pool_size:
-            self.forking += 1
-            self.send(self.pool_actor, Taken())
+        if len(kit.ready) + kit.forking < self.settings.pool_size:
+            kit.forking += 1
+            self.send(kit.pool, Taken())
 
-    def _create(self, cls: type, role: str) -> Any:
-        self.since[role] = db.utcnow()  # by role: a new child's address changes once it is up
-        return self.createActor(cls)
+    def _start_kit(self, kit: Kit, scan: list[str]) -> None:
+        old = self.kits.get(kit.host.name)
+        if old is not None and old.host.up:
+            self._host_down(old, since="")  # restarted: whatever ran there before is gone
+        self.kits[kit.host.name] = kit
+        for role in ("mirror", "pool"):
+            self.since[f"{role}@{kit.host.name}"] = db.utcnow()
+        kit.start_mirror(self)
+        kit.start_pool(self, scan)
 
-    def _start_pool(self) -> None:
-        assert self.project and self.settings
-        bind = Bind(
-            workspace=self.project.workspace,
-            project=self.project.name,
-            repo=self.project.repo,
-            mirror=self.mirror,
-            settings=self.settings,
-            workspace_addr=self.workspace_addr,
-            project_addr=self.myAddress,
-        )
-        self.pool_actor = self._create(TaskPoolActor, "pool")
-        self.forking = self.settings.pool_size
-        self.send(self.pool_actor, StartPool(bind=bind, size=self.settings.pool_size))
+    def _host_down(self, kit: Kit, since: str) -> None:
+        """Its live task actors are gone or cut off: forget them (they resume when it rejoins)."""
+        name = kit.host.name
+        gone = [t for t in self.tasks if self._host_of(t) == name]
+        for task_id in gone:
+            self.drain_answered(self.tasks.pop(task_id))
+        kit.down()
+        assert self.agents
+        self.agents.forget(gone)
+        if since:
+            self._host_state(name, down_since=since)
+        self._fill()
 
-    def _refuse(self, msg: CreateTask, status: int, code: str, message: str, details: Any = None) -> None:
+    def _host_state(self, host: str, down_since: str) -> None:
         self.send(
-            msg.reply_to,
-            Failure(request_id=msg.request_id, status=status, code=code, message=message, details=details),
+            self.workspace_addr, HostState(host=host, task_ids=self._tasks_on(host), down_since=down_since)
         )
 
+    def _workers(self) -> bool:
+        return any(k.up for name, k in self.kits.items() if name != hosts.LEADER)
 
-def _age_s(iso: str) -> float:
-    return time.time() - db.parse(iso)
+    def _host_of(self, task_id: str) -> str:
+        assert self.registry
+        host = self.registry.host_of(task_id)
+        return hosts.LEADER if host is None else host
+
+    def _tasks_on(self, host: str) -> list[str]:
+        assert self.registry
+        return self.registry.tasks_on(host)
+
+    def _to_mirror(self, task_id: str, msg: Any) -> None:
+        kit = self.kits.get(self._host_of(task_id))
+        if kit is not None and kit.up:
+            self.send(kit.mirror, msg)
+
+    def _unplace(self, task_id: str) -> None:
+        if self.cluster_addr is not None and self._host_of(task_id) != hosts.LEADER:
+            self.send(self.cluster_addr, Unplace(task_id=task_id))
+
+
+def _unreachable(request_id: str, host: str) -> Failure:
+    message = f"the task's host {host!r} is unreachable; it resumes when that worker rejoins"
+    return Failure(request_id=request_id, status=503, code="host_unreachable", message=message)

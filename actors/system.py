@@ -12,6 +12,7 @@ Fences, in order (DESIGN "Rules" 9 and the thespian facts):
 import fcntl
 import json
 import os
+import resource
 import signal
 import socket
 import time
@@ -120,21 +121,60 @@ def _wait_dead(procs: list[psutil.Process], timeout: float) -> list[psutil.Proce
     return alive
 
 
-def start(actor_port: int, data: Path) -> Any:
-    """A fresh multiprocTCPBase system on loopback, with thespian's own log in the data directory."""
+def raise_fd_limit() -> None:
+    """The Admin holds ~3 descriptors per actor; the usual 1024 runs out near 340 actors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+
+def bind_actors(cluster_address: str, allow_public: bool) -> str | None:
+    """Actor sockets on loopback, or on the cluster address if one is given and allowed; else why not."""
+    if not cluster_address:
+        return None
+    refused = loopback.refuse_public(cluster_address, allow_public)
+    if refused is None:
+        loopback.apply(cluster_address)
+    return refused
+
+
+def admin_session(actor_port: int) -> int | None:
+    """The session of the Admin listening on `actor_port` (the Admin daemonizes: setsid, fork)."""
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr[1] == actor_port and conn.pid:
+            return os.getsid(conn.pid)
+    return None
+
+
+# A convention member re-registers with its leader this often; the leader declares it gone after
+# CONVENTION_MISSES missed check-ins (thespian's defaults: 7 min 22 s, 3 — a dead worker went unnoticed
+# for over 20 minutes). A member whose leader has not yet answered waits the restart period between
+# attempts instead (3 min 22 s): it gets the same. The Admin is forked from this process, so it
+# inherits the patched values.
+CONVENTION_CHECKIN = timedelta(seconds=2)
+CONVENTION_MISSES = 3
+
+
+def start(actor_port: int, data: Path, capabilities: dict[str, Any] | None = None) -> Any:
+    """A fresh multiprocTCPBase system on loopback (or the cluster address), with thespian's own log in
+    the data directory. `capabilities` place actors across a convention (actors/hosts.py)."""
     from thespian.actors import ActorSystem
+    from thespian.system.admin import convention
+
+    convention.CONVENTION_REREGISTRATION_PERIOD = CONVENTION_CHECKIN
+    convention.CONVENTION_RESTART_PERIOD = CONVENTION_CHECKIN  # a member's wait when the leader is silent
+    convention.CONVENTION_REGISTRATION_MISS_MAX = CONVENTION_MISSES
 
     assert loopback.applied()
     with socket.socket() as probe:  # never attach to another system that happens to own the port
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
         try:
-            probe.bind((loopback.LOOPBACK, actor_port))
+            probe.bind((loopback.bound_address(), actor_port))
         except OSError as exc:
             raise AlreadyRunning(f"actor port {actor_port} is in use: {exc.strerror}") from None
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     os.environ["THESPLOG_FILE"] = str(logs / "thespian-internal.log")
-    os.environ["THESPLOG_THRESHOLD"] = "WARNING"
+    os.environ.setdefault("THESPLOG_THRESHOLD", "WARNING")
     log_defs = {
         "version": 1,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(message)s"}},
@@ -148,7 +188,8 @@ def start(actor_port: int, data: Path) -> Any:
         },
         "root": {"handlers": ["file"], "level": "WARNING"},
     }
-    return ActorSystem(SYSTEM_BASE, {"Admin Port": actor_port}, logDefs=log_defs, transientUnique=True)
+    caps = {**(capabilities or {}), "Admin Port": actor_port}
+    return ActorSystem(SYSTEM_BASE, caps, logDefs=log_defs, transientUnique=True)
 
 
 # How long a stop waits for thespian's own shutdown. An actor forked while the system shuts down (a pool

@@ -79,7 +79,11 @@ class TaskActor(TaskCommands):
         record = self.store.record()
         self.log.info("task.initialized", created=created, status=record["status"], request_id=msg.request_id)
         reply = TaskInitialized(
-            request_id=msg.request_id, reply_to=msg.reply_to, created=created, record=record
+            request_id=msg.request_id,
+            reply_to=msg.reply_to,
+            created=created,
+            record=record,
+            summary=self._summary(record),
         )
         self.send(self.bound.workspace_addr, reply)
         if not msg.provision and self.store.wait_for_slot():  # the project is at its cap

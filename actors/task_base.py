@@ -53,14 +53,15 @@ class TaskActorBase(OffloadingActor):
     def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
         s = msg.settings
         logs.configure_actor(s.data, s.log_format, s.log_level)
-        self.bound, self.pusher = msg, Pusher(msg.settings.hub_socket)
+        self.bound = msg
+        self.pusher = Pusher(msg.settings.hub_socket) if msg.relay is None else None
         self.offload = Offloader("task-work")
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
         self.unbound_log = self.log
         # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
         self.prepared = s.data / "tmp" / "pool" / f"{os.getpid()}.sqlite"
         prepare_database(self.prepared)
-        self.send(msg.project_addr, TaskActorReady())
+        self.send(msg.project_addr, TaskActorReady(host=msg.host))
 
     def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
         """Shutdown: start no new step, and answer once none is in flight. The task resumes from its
@@ -91,7 +92,7 @@ class TaskActorBase(OffloadingActor):
         self.task_id, self.provider, self.followers, self.changed = None, None, [], False
         self.log = self.unbound_log
         prepare_database(self.prepared)
-        self.send(self.bound.project_addr, TaskActorReady(recycled=True))
+        self.send(self.bound.project_addr, TaskActorReady(recycled=True, host=self.bound.host))
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         if self.prepared:
@@ -183,12 +184,18 @@ class TaskActorBase(OffloadingActor):
             news = TaskEvents(task_id=self.task_id, events=events, observed=self.observer.take())
             if self.pusher is not None:
                 self.pusher.push(news)
+            elif self.bound.relay is not None:  # on a worker: the hub is on the leader
+                self.send(self.bound.relay, news)
             for follower in self.followers:
                 self.send(follower, news)
         if self.changed:
             self.changed = False
-            summary = TaskSummary.model_validate(summary_from_record(self.store.record()))
+            summary = self._summary(self.store.record())
             self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
+
+    def _summary(self, record: dict[str, Any]) -> TaskSummary:
+        assert self.bound
+        return TaskSummary.model_validate({**summary_from_record(record), "host": self.bound.host})
 
 
 def _lock(fd: int, wait_s: float) -> bool:

@@ -126,6 +126,23 @@ def settled(record: dict[str, Any]) -> bool:
     return record["status"] in AT_REST and (record["status"] == TaskStatus.error or not left)
 
 
+def settled_on_disk(path: Path) -> bool:
+    """Read-only, for a worker's pool at its (re)join: has this task nothing left to resume? (A missing
+    database: deleted, nothing to do.)"""
+    if not path.exists():
+        return True
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        task = conn.execute("SELECT * FROM task").fetchone()
+        steps = conn.execute("SELECT * FROM steps ORDER BY ord").fetchall()
+    except sqlite3.OperationalError:
+        return True  # prepared, never initialized: nothing was promised
+    finally:
+        conn.close()
+    return task is None or settled(record_from_rows(task, steps))
+
+
 def summary_from_record(record: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "project", "title", "branch", "status", "status_message", "updated_at", "seq")
     return {k: record[k] for k in keys}
@@ -201,6 +218,11 @@ class TaskStore:
             task = self._conn.execute("SELECT * FROM task").fetchone()
             steps = self._conn.execute("SELECT * FROM steps ORDER BY ord").fetchall()
         return record_from_rows(task, steps)
+
+    def events(self, after: int, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            sql = "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+            return [event_from_row(r) for r in self._conn.execute(sql, (after, limit))]
 
     def step(self, name: TaskStatus) -> sqlite3.Row:
         with self._lock:

@@ -6,7 +6,8 @@
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
   ResumeTasks     → start-up: hand each project the tasks it must activate.
-  TaskCommand     → to the task's project (admin script, HTTP); Describe, Drain → see actors/drain.py.
+  HostState       → a worker left or rejoined: its tasks' rows say so (their own status is kept).
+  TaskCommand, ReadTask → to the task's project (admin script, HTTP); Describe, Drain → see actors/drain.py.
 Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
 """
 
@@ -16,20 +17,21 @@ from typing import Any
 
 from thespian.actors import ChildActorExited
 
-from actors import db, logs
+from actors import db, hosts, logs
 from actors.drain import DrainingParent
 from actors.observe import Observer
 from actors.project import ProjectActor
 from actors.push import Pusher
-from actors.task_store import summary_from_record, task_db_path
+from actors.task_store import task_db_path
 from schemas.api import Project, TaskSummary, Workspace
 from schemas.messages import ActorInfo, Describe, Described, Failure
 from schemas.project_messages import ActivateTasks, StartProject
 from schemas.settings import Settings
-from schemas.task_messages import CommandDone, TaskCommand, TaskInitialized
+from schemas.task_messages import CommandDone, ReadTask, TaskCommand, TaskInitialized
 from schemas.workspace_messages import (
     CreateTask,
     FeedChanged,
+    HostState,
     ProjectRegistered,
     RegisterProject,
     ResumeDispatched,
@@ -64,6 +66,7 @@ class WorkspaceActor(DrainingParent):
         self.projects: dict[str, Project] = {}
         self.project_addrs: dict[str, Any] = {}
         self.pusher: Pusher | None = None
+        self.cluster_addr: Any = None
         self.since = db.utcnow()
         self.observer = Observer("workspace")
         self.exiting = False
@@ -81,6 +84,9 @@ class WorkspaceActor(DrainingParent):
             self.log = logs.get(actor="workspace", workspace=msg.name, pid=os.getpid())
             path = msg.settings.data / "workspaces" / msg.name / "workspace.sqlite"
             self.conn = db.connect(path, SCHEMA, msg.settings.sqlite_synchronous)
+            db.add_column(self.conn, "tasks", "host", f"TEXT NOT NULL DEFAULT '{hosts.LEADER}'")
+            db.add_column(self.conn, "tasks", "host_down", "TEXT NOT NULL DEFAULT ''")  # since when
+            self.cluster_addr = msg.cluster_addr
             self._forget_deleted(msg.settings)
             for row in self.conn.execute("SELECT * FROM projects"):
                 self._start_project(Project(workspace=self.name, **dict(row)))
@@ -129,7 +135,7 @@ class WorkspaceActor(DrainingParent):
         self.send(addr, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
     def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Any) -> None:
-        self._project(TaskSummary.model_validate(summary_from_record(msg.record)))
+        self._project(msg.summary)
         self.send(
             msg.reply_to, TaskCreated(request_id=msg.request_id, created=msg.created, record=msg.record)
         )
@@ -144,7 +150,23 @@ class WorkspaceActor(DrainingParent):
         done = CommandDone(request_id=msg.request_id, task_id=msg.task_id, status="deleted", changed=True)
         self.send(msg.reply_to, done)
 
-    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
+    def receiveMsg_HostState(self, msg: HostState, sender: Any) -> None:
+        """Each of the worker's tasks takes the next cursor, so feeds show the change (and its undoing)."""
+        assert self.conn
+        for task_id in msg.task_ids:
+            with db.transaction(self.conn) as c:
+                cursor = c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0]
+                sql = "UPDATE tasks SET host_down = ?, cursor = ? WHERE id = ? AND host_down != ?"
+                changed = c.execute(sql, (msg.down_since, cursor, task_id, msg.down_since)).rowcount
+                row = c.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if changed:
+                self._push_feed(cursor, summary_from_row(row))
+        self.log.info("workspace.host", host=msg.host, down_since=msg.down_since, tasks=len(msg.task_ids))
+
+    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
+        self.receiveMsg_TaskCommand(msg, sender)
+
+    def receiveMsg_TaskCommand(self, msg: TaskCommand | ReadTask, sender: Any) -> None:
         assert self.conn
         row = self.conn.execute("SELECT project FROM tasks WHERE id = ?", (msg.task_id,)).fetchone()
         addr = self.project_addrs.get(row[0]) if row else None
@@ -197,42 +219,65 @@ class WorkspaceActor(DrainingParent):
         addr = self.createActor(ProjectActor)
         self.projects[project.name] = project
         self.project_addrs[project.name] = addr
-        self.send(addr, StartProject(project=project, settings=self.settings, workspace_addr=self.myAddress))
+        start = StartProject(
+            project=project,
+            settings=self.settings,
+            workspace_addr=self.myAddress,
+            cluster_addr=self.cluster_addr,
+        )
+        self.send(addr, start)
 
     def _forget_deleted(self, settings: Settings) -> None:
         """A delete removes the task's files, then its row here: a crash in between left a row whose
-        database is gone (the task database is the truth)."""
+        database is gone (the task database is the truth). A worker's tasks are its own to check."""
         assert self.conn
-        rows = self.conn.execute("SELECT id FROM tasks").fetchall()
+        rows = self.conn.execute("SELECT id FROM tasks WHERE host = ?", (hosts.LEADER,)).fetchall()
         gone = [(r[0],) for r in rows if not task_db_path(settings.data, r[0]).exists()]
         with db.transaction(self.conn) as c:
             c.executemany("DELETE FROM tasks WHERE id = ?", gone)
 
     def _project(self, summary: TaskSummary) -> None:
         """Upsert one task into the projection; each change takes the next workspace cursor and is
-        pushed to the hub's workspace feed. Older news (a lower seq) changes nothing."""
+        pushed to the hub's workspace feed. Older news (a lower seq) changes nothing; any news means
+        its host is reachable."""
         assert self.conn
-        s = summary
+        row = summary.model_dump(mode="json")
         with db.transaction(self.conn) as c:
             cursor = c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0]
             changed = c.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+                " ON CONFLICT (id) DO UPDATE SET"
                 " title=excluded.title, branch=excluded.branch, status=excluded.status,"
                 " status_message=excluded.status_message, updated_at=excluded.updated_at,"
-                " seq=excluded.seq, cursor=excluded.cursor WHERE excluded.seq > tasks.seq",
-                (
-                    s.id,
-                    s.project,
-                    s.title,
-                    s.branch,
-                    s.status.value,
-                    s.status_message,
-                    s.updated_at,
-                    s.seq,
-                    cursor,
-                ),
+                " seq=excluded.seq, cursor=excluded.cursor, host=excluded.host, host_down=''"
+                " WHERE excluded.seq > tasks.seq",
+                [*(row[k] for k in COLUMNS[:-1]), cursor],
             ).rowcount
-        if changed and self.pusher is not None:
-            news = s.model_dump(mode="json")
+        if changed:
+            self._push_feed(cursor, row)
+
+    def _push_feed(self, cursor: int, summary: dict[str, Any]) -> None:
+        if self.pusher is not None:
             observed = self.observer.take()
-            self.pusher.push(FeedChanged(workspace=self.name, cursor=cursor, summary=news, observed=observed))
+            self.pusher.push(
+                FeedChanged(workspace=self.name, cursor=cursor, summary=summary, observed=observed)
+            )
+
+
+COLUMNS = (
+    "id",
+    "project",
+    "title",
+    "branch",
+    "status",
+    "status_message",
+    "updated_at",
+    "seq",
+    "host",
+    "cursor",
+)
+
+
+def summary_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    """A projection row as clients see it (also the web's reader's view: backend/reader.py)."""
+    return hosts.stranded({k: row[k] for k in COLUMNS[:-1]}, row["host_down"])

@@ -1,9 +1,10 @@
-"""`crucible`: serve the app. The actor system starts first, before any socket or thread exists."""
+"""`crucible`: serve the app (the leader), or join a leader's convention as a worker that hosts task
+actors. The actor system starts first, before any socket or thread exists."""
 
 import argparse
 import os
-import resource
 import shutil
+import socket
 import sys
 import time
 from importlib.metadata import version
@@ -13,7 +14,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors import logs, system
+from actors import hosts, logs, system
+from backend import worker
 from backend.app import create_app
 from backend.bridge import Bridge
 from backend.hub import EventHub
@@ -32,7 +34,28 @@ def parse(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--data-dir")
     serve.add_argument("--actor-port", type=int)
     serve.add_argument("--provider", choices=["local", "sim"])
+    serve.add_argument("--role", choices=["leader"], default="leader", help="workers join a leader")
+    _cluster_flags(serve)
+    worker = sub.add_parser("worker", help="host task actors for a leader (multi-host)")
+    worker.add_argument("--leader", required=True, type=_host_port, help="the leader's HOST:ACTOR_PORT")
+    worker.add_argument("--capacity", type=int, default=16, help="tasks this worker may hold")
+    worker.add_argument("--name", help="stable across restarts (default: HOSTNAME:ACTOR_PORT)")
+    worker.add_argument("--data-dir")
+    worker.add_argument("--actor-port", type=int)
+    _cluster_flags(worker)
     return parser.parse_args(argv)
+
+
+def _cluster_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cluster-address", help="private IPv4 the actor sockets bind to (default loopback)")
+    parser.add_argument("--allow-public", action="store_true", default=None, help="allow a public address")
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT")
+    return host, int(port)
 
 
 # Where scripts/setup.sh installs the pinned sandbox-agent binary, inside the checkout.
@@ -42,8 +65,11 @@ BUNDLED_AGENT = (
 )
 
 
+WORKER_ONLY = ("command", "role", "leader", "capacity", "name")
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
-    given = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    given = {k: v for k, v in vars(args).items() if k not in WORKER_ONLY and v is not None}
     if "CRUCIBLE_SANDBOX_AGENT_BIN" not in os.environ and BUNDLED_AGENT.exists():
         given["sandbox_agent_bin"] = str(BUNDLED_AGENT)
     return Settings(**given)  # command line > CRUCIBLE_* environment > defaults
@@ -52,7 +78,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def serve(settings: Settings) -> int:
     logs.configure(settings.log_format, settings.log_level)
     log = structlog.get_logger().bind(component="serve")
-    _raise_fd_limit()
+    system.raise_fd_limit()
+    refused = system.bind_actors(settings.cluster_address, settings.allow_public)
+    if refused:
+        log.error("serve.refused", reason=refused)
+        return 2
     data = settings.data
     try:
         lock_fd = system.acquire_data_dir(data)
@@ -62,7 +92,7 @@ def serve(settings: Settings) -> int:
     shutil.rmtree(data / "tmp" / "pool", ignore_errors=True)  # databases prepared by a previous system
     system.write_pid_file(data, settings.actor_port, None)
     try:
-        asys = system.start(settings.actor_port, data)
+        asys = system.start(settings.actor_port, data, hosts.leader_capabilities(data))
     except system.AlreadyRunning as exc:
         log.error("serve.refused", reason=str(exc))
         return 1
@@ -101,16 +131,14 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def _raise_fd_limit() -> None:
-    """The Admin holds ~3 descriptors per actor; the usual 1024 runs out near 340 actors."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-
-
 def main(argv: list[str] | None = None) -> Any:
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.command == "serve":
         sys.exit(serve(settings_from(args)))
+    if args.command == "worker":
+        settings = settings_from(args)
+        name = args.name or f"{socket.gethostname()}:{settings.actor_port}"
+        sys.exit(worker.work(settings, args.leader, args.capacity, name))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     api.ProjectList,
     api.TaskRecord,
     api.TaskList,
+    api.HostList,
     api.History,
     api.Event,
     api.FeedFrame,
@@ -232,6 +233,13 @@ def paths() -> dict[str, Object]:
                 {404: "no such file"},
                 (_param("path", "name", "a file the dashboard ships", {"type": "string"}, required=True),),
                 guarded=False,
+            )
+        },
+        "/v1/hosts": {
+            "get": _op(
+                "listHosts",
+                "The leader and the workers of its convention, up or gone, with their load",
+                {200: _json("HostList", "every host that ever joined since the leader started")},
             )
         },
         "/metrics": {

@@ -1,26 +1,35 @@
 """Read-only access to the actors' databases (DESIGN Rule 2: one writer, readers read WAL files).
 
-Everything the web process reads goes through this one class, so that reading a file can later be
-replaced by asking the owning actor (task actors on other hosts).
+Everything the web process reads goes through this one class. A task whose database is on another host
+(a worker of the convention) is read by asking its actor there instead (`remote`, the runtime's).
 """
 
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from actors.db import parse
+from actors.hosts import LEADER
 from actors.task_store import event_from_row, record_from_rows, settled, task_db_path
+from actors.workspace import summary_from_row
 from schemas.status import AT_REST
 
 
+class RemoteReads(Protocol):
+    async def read_task(
+        self, workspace: str, task_id: str, after: int, limit: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None: ...
+
+
 class Reader:
-    def __init__(self, data: Path, settle_s: float = 15.0) -> None:
+    def __init__(self, data: Path, settle_s: float = 15.0, remote: RemoteReads | None = None) -> None:
         self.data = data
         self.settle_s = settle_s
+        self.remote = remote
 
     def workspace_db(self, workspace: str) -> Path:
         return self.data / "workspaces" / workspace / "workspace.sqlite"
@@ -71,11 +80,11 @@ class Reader:
         if cursor:
             where.append("id < ?")
             args.append(cursor)
-        sql = "SELECT id, project, title, branch, status, status_message, updated_at, seq FROM tasks"
-        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        sql = "SELECT * FROM tasks" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY id DESC LIMIT ?"
         async with self._open(self.workspace_db(workspace)) as conn:
             rows = list(await (await conn.execute(sql, [*args, limit + 1])).fetchall())
-        page = [dict(r) for r in rows[:limit]]
+        page = [summary_from_row(r) for r in rows[:limit]]
         return page, (page[-1]["id"] if len(rows) > limit else None)
 
     async def status_counts(self, workspace: str) -> dict[str, int]:
@@ -99,8 +108,7 @@ class Reader:
         args = [after] if upto is None else [after, upto]
         async with self._open(self.workspace_db(workspace)) as conn:
             rows = await (await conn.execute(sql + " ORDER BY cursor", args)).fetchall()
-        keys = ("id", "project", "title", "branch", "status", "status_message", "updated_at", "seq")
-        return [{"cursor": r["cursor"], "task": {k: r[k] for k in keys}} for r in rows]
+        return [{"cursor": r["cursor"], "task": summary_from_row(r)} for r in rows]
 
     def _changed_since(self, task_id: str, updated_at: str) -> bool:
         """May the task's database hold commits its projection row lacks? Two stats, no open: a WAL
@@ -112,10 +120,29 @@ class Reader:
             return True
         return path.exists() and path.stat().st_mtime > parse(updated_at) + self.settle_s
 
+    async def _elsewhere(
+        self, task_id: str, after: int, limit: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """A task with no database here: read by its actor, if the projection puts it on a worker."""
+        if self.remote is None:
+            return None
+        for ws in await self.workspaces():
+            async with self._open(self.workspace_db(ws["name"])) as conn:
+                sql = "SELECT host FROM tasks WHERE id = ?"
+                row = await (await conn.execute(sql, (task_id,))).fetchone()
+            if row is not None:
+                return (
+                    None
+                    if row[0] == LEADER
+                    else await self.remote.read_task(ws["name"], task_id, after, limit)
+                )
+        return None
+
     async def task(self, task_id: str) -> dict[str, Any] | None:
         path = task_db_path(self.data, task_id)
         if not path.exists():
-            return None
+            read = await self._elsewhere(task_id, 0, 0)
+            return read[0] if read else None
         try:
             async with self._open(path) as conn:
                 await conn.execute("BEGIN")  # one snapshot: the task row and its steps agree
@@ -127,6 +154,9 @@ class Reader:
         return record_from_rows(task, list(steps)) if task else None
 
     async def history(self, task_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        if not task_db_path(self.data, task_id).exists():
+            read = await self._elsewhere(task_id, after, limit)
+            return read[1] if read else []
         async with self._open(task_db_path(self.data, task_id)) as conn:
             rows = await (
                 await conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit))

@@ -7,7 +7,7 @@ from backend import repos
 from backend.errors import ApiError
 from backend.runtime import Runtime
 from backend.validation import int_param, is_name, is_task_id, json_body, statuses_param
-from schemas.api import ProjectCreate, TaskCreate, WorkspaceCreate
+from schemas.api import HostList, ProjectCreate, TaskCreate, WorkspaceCreate
 from schemas.task_messages import TaskAction, TaskCommand
 from schemas.workspace_messages import CreateTask, ProjectRegistered, RegisterProject, TaskCreated
 
@@ -23,6 +23,11 @@ def _rt(request: web.Request) -> Runtime:
 async def health(request: web.Request) -> web.Response:
     state = _rt(request).health
     return web.json_response({"status": state}, status=200 if state == "ok" else 503)
+
+
+@routes.get("/v1/hosts")
+async def list_hosts(request: web.Request) -> web.Response:
+    return web.json_response(HostList(hosts=await _rt(request).hosts()).model_dump(mode="json"))
 
 
 @routes.get("/v1/workspaces")

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import structlog
 
 from actors import system
+from actors.cluster import ClusterActor
 from actors.providers import agent_process as agents
 from actors.workspace import WorkspaceActor
 from backend.bridge import Bridge
@@ -16,10 +17,11 @@ from backend.errors import ApiError
 from backend.hub import EventHub
 from backend.metrics import Metrics
 from backend.reader import Reader
-from schemas.api import Workspace
+from schemas.api import HostInfo, Workspace
+from schemas.cluster_messages import HostsListed, ListHosts, StartCluster
 from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure, Reply, Request
 from schemas.settings import Settings
-from schemas.task_messages import TaskAction, TaskCommand
+from schemas.task_messages import ReadTask, TaskAction, TaskCommand, TaskRead
 from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
 
 Health = Literal["starting", "ok", "draining"]
@@ -29,6 +31,8 @@ DEFAULT_WORKSPACE = "default"
 class Runtime:
     def __init__(self, settings: Settings, asys: Any, bridge: Bridge, reader: Reader, hub: EventHub) -> None:
         self.settings, self.asys, self.bridge, self.reader, self.hub = settings, asys, bridge, reader, hub
+        reader.remote = self
+        self.cluster: Any = None
         self.metrics = Metrics()
         hub.on_observed = self.metrics.observe
         self.health: Health = "starting"
@@ -36,7 +40,12 @@ class Runtime:
         self.log = structlog.get_logger().bind(component="runtime")
 
     async def start(self) -> None:
-        """Start every workspace's actor (creating `default`), then resume every unfinished task."""
+        """Start the cluster's and every workspace's actor (creating `default`), then resume every
+        unfinished task here (a worker's resume when it joins)."""
+        self.cluster = await self.bridge.create_actor(ClusterActor, "cluster")
+        await self.ask(
+            self.cluster, StartCluster(request_id=self.bridge.request_id(), settings=self.settings)
+        )
         names = {ws["name"] for ws in await self.reader.workspaces()} | {DEFAULT_WORKSPACE}
         for name in sorted(names):
             await self.start_workspace(name)
@@ -101,12 +110,28 @@ class Runtime:
 
     async def start_workspace(self, name: str) -> tuple[bool, Workspace]:
         addr = await self.bridge.create_actor(WorkspaceActor, f"workspace:{name}")
-        msg = StartWorkspace(request_id=self.bridge.request_id(), name=name, settings=self.settings)
+        msg = StartWorkspace(
+            request_id=self.bridge.request_id(), name=name, settings=self.settings, cluster_addr=self.cluster
+        )
         reply = await self.ask(addr, msg)
         assert isinstance(reply, WorkspaceStarted)
         self.workspaces[name] = addr
         system.write_pid_file(self.settings.data, self.settings.actor_port, reply.identity["sid"])
         return reply.created, reply.workspace
+
+    async def hosts(self) -> list[HostInfo]:
+        reply = await self.ask(self.cluster, ListHosts(request_id=self.bridge.request_id()))
+        assert isinstance(reply, HostsListed)
+        return reply.hosts
+
+    async def read_task(
+        self, workspace: str, task_id: str, after: int, limit: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The reader interface for a task on a worker: its actor reads it there (activated if need be)."""
+        msg = ReadTask(request_id=self.bridge.request_id(), task_id=task_id, after=after, limit=limit)
+        reply = await self.ask(self.workspace_addr(workspace), msg)
+        assert isinstance(reply, TaskRead)
+        return reply.record, reply.events
 
     async def ask(self, addr: Any, msg: Request) -> Reply:
         """Ask an actor; a refusal becomes the API error it describes."""

@@ -129,6 +129,21 @@ class TaskSummary(BaseModel):
     status_message: str
     updated_at: str
     seq: int
+    host: str = "leader"  # the actor system that holds the task: the leader, or a worker's name
+
+
+class HostInfo(BaseModel):
+    """An actor system that holds tasks: the leader, or a worker of its convention."""
+
+    name: str
+    up: bool
+    capacity: int  # tasks it may hold; 0: no limit (the leader)
+    tasks: int  # tasks placed there by the cluster, not archived, killed or deleted
+    since: str  # when it joined, or was last seen leaving
+
+
+class HostList(BaseModel):
+    hosts: list[HostInfo]
 
 
 class TaskList(BaseModel):

@@ -13,6 +13,7 @@ class StartProject(Message):
     project: Project
     settings: Settings
     workspace_addr: Any
+    cluster_addr: Any = None
 
 
 class StartMirror(Message):
@@ -46,6 +47,14 @@ class ActivateTasks(Message):
 class StartPool(Message):
     bind: Bind
     size: int
+    scan: list[str] = []  # the project's tasks on this host: which must resume? (HostScanned)
+
+
+class HostScanned(Message):
+    """Pool → project, once it started on a host: the scanned tasks that are not at rest."""
+
+    host: str
+    task_ids: list[str]
 
 
 class Taken(Message):

@@ -14,7 +14,15 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP listen address")
     port: int = Field(7400, ge=0, le=65535, description="HTTP port")
     data_dir: Path = Field(Path("./data"), description="databases, mirrors, sandboxes, logs")
-    actor_port: int = Field(7401, ge=1, le=65535, description="thespian Admin port (loopback only)")
+    actor_port: int = Field(
+        7401, ge=1, le=65535, description="thespian Admin port (on loopback, or the cluster address)"
+    )
+    cluster_address: str = Field(
+        "", description="multi-host: the private IPv4 address actor sockets bind to (default: loopback only)"
+    )
+    allow_public: bool = Field(
+        False, description="let cluster_address be a public address (thespian sends unauthenticated pickles)"
+    )
     provider: ProviderKind = Field(ProviderKind.local, description="default provider of new tasks")
 
     step_deadline_s: float = Field(180.0, gt=0, description="a provisioning step past this ends in error")

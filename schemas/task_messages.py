@@ -4,6 +4,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
+from schemas.api import TaskSummary
 from schemas.messages import Message, Observations, Reply, Request
 from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind
@@ -19,6 +20,8 @@ class Bind(Message):
     settings: Settings
     workspace_addr: Any
     project_addr: Any
+    host: str = "leader"  # where it runs (actors/hosts.py)
+    relay: Any = None  # on a worker: events go to this actor (the project), which pushes them to the hub
 
 
 class Initialize(Request):
@@ -49,6 +52,7 @@ class TaskInitialized(Request):
 
     created: bool
     record: dict[str, Any]
+    summary: TaskSummary  # the projection's row, with the task's host
 
 
 class TaskEvents(Message):
@@ -89,3 +93,18 @@ class TaskActorReady(Message):
     once passivated, ready for another (`recycled`: no fork was needed for it)."""
 
     recycled: bool = False
+    host: str = "leader"
+
+
+class ReadTask(Request):
+    """Web process or admin → workspace → project → the task's actor, activated on its host if need be:
+    the reader interface, for a task whose database is on another host."""
+
+    task_id: str
+    after: int = 0  # events with a higher seq
+    limit: int = 0  # at most this many events (0: the record alone)
+
+
+class TaskRead(Reply):
+    record: dict[str, Any]
+    events: list[dict[str, Any]]

@@ -10,6 +10,7 @@ from schemas.settings import Settings
 class StartWorkspace(Request):
     name: str
     settings: Settings
+    cluster_addr: Any = None
 
 
 class WorkspaceStarted(Reply):
@@ -64,6 +65,14 @@ class FeedChanged(Message):
     workspace: str
     cursor: int
     summary: dict[str, Any]
+
+
+class HostState(Message):
+    """Project → workspace: a worker left (`down_since` set) or came back; its tasks' summaries say so."""
+
+    host: str
+    task_ids: list[str]
+    down_since: str
 
 
 class TaskDeleted(Request):

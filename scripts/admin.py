@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from actors import db, system
 from backend.reader import Reader
 from schemas.messages import Describe, Described
 from schemas.status import AT_REST
-from schemas.task_messages import CommandDone, TaskAction, TaskCommand
+from schemas.task_messages import CommandDone, ReadTask, TaskAction, TaskCommand, TaskRead
 from scripts.actor_link import ActorLink, Refused, Unreachable
 
 EXIT_UNREACHABLE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
@@ -152,7 +153,7 @@ def cmd_tasks(args: argparse.Namespace, data: Path) -> int:
 
 
 def cmd_show(args: argparse.Namespace, data: Path) -> int:
-    record = _record(data, args.task_id)
+    record = _record(_reader(args, data), args.task_id)
 
     def show() -> None:
         fields = {k: v for k, v in record.items() if k != "steps"}
@@ -164,8 +165,8 @@ def cmd_show(args: argparse.Namespace, data: Path) -> int:
 
 
 def cmd_history(args: argparse.Namespace, data: Path) -> int:
-    record = _record(data, args.task_id)
-    reader = Reader(data)
+    reader = _reader(args, data)
+    record = _record(reader, args.task_id)
     if not args.follow:
         events = _run(reader.history(args.task_id, 0, 1_000_000))
         if args.json:
@@ -223,7 +224,7 @@ def cmd_task_action(args: argparse.Namespace, data: Path) -> int:
 
 
 def _task_action(link: ActorLink, data: Path, action: str, task_id: str) -> dict[str, Any]:
-    record = _record(data, task_id)
+    record = _record(Reader(data, remote=LinkReads(link)), task_id)
     command = TaskCommand(request_id=_rid(), task_id=task_id, action=TaskAction(action))
     done = link.ask(_workspace_addr(link, record["workspace"]), command)
     assert isinstance(done, CommandDone)
@@ -312,8 +313,29 @@ def _workspace_addr(link: ActorLink, workspace: str) -> Any:
     return addr
 
 
-def _record(data: Path, task_id: str) -> dict[str, Any]:
-    record: dict[str, Any] | None = _run(Reader(data).task(task_id))
+class LinkReads:
+    """A task on a worker of the convention is read by its actor there, through the leader's actors."""
+
+    def __init__(self, link: Callable[[], ActorLink] | ActorLink) -> None:
+        self.link = link
+
+    async def read_task(
+        self, workspace: str, task_id: str, after: int, limit: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        if not isinstance(self.link, ActorLink):
+            self.link = self.link()  # connect only for a task that is elsewhere
+        addr = _workspace_addr(self.link, workspace)
+        reply = self.link.ask(addr, ReadTask(request_id=_rid(), task_id=task_id, after=after, limit=limit))
+        assert isinstance(reply, TaskRead)
+        return reply.record, reply.events
+
+
+def _reader(args: argparse.Namespace, data: Path) -> Reader:
+    return Reader(data, remote=LinkReads(lambda: _link(args, data)))
+
+
+def _record(reader: Reader, task_id: str) -> dict[str, Any]:
+    record: dict[str, Any] | None = _run(reader.task(task_id))
     if record is None:
         raise NotFound(f"no task {task_id}")
     return record

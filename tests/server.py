@@ -1,5 +1,6 @@
 """A real Crucible server as a subprocess group, with private ports and data directory, for tests."""
 
+import contextlib
 import json
 import os
 import signal
@@ -250,3 +251,76 @@ def serving_sim(factory: Any, name: str, env: dict[str, str]) -> Iterator[Server
         yield running
     finally:
         running.cleanup()
+
+
+class Worker:
+    """`crucible worker` joined to a leader, as its own process group with its own data directory."""
+
+    def __init__(self, leader: Server, data: Path, name: str, capacity: int = 16) -> None:
+        self.leader, self.data, self.name, self.capacity = leader, data, name, capacity
+        self.actor_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data.parent / f"{data.name}-worker.log"
+
+    def start(self, wait: bool = True) -> "Worker":
+        self.data.mkdir(parents=True, exist_ok=True)
+        command = [
+            *(sys.executable, "-m", "backend.cli", "worker", "--name", self.name),
+            *("--leader", f"127.0.0.1:{self.leader.actor_port}", "--capacity", str(self.capacity)),
+            *("--data-dir", str(self.data), "--actor-port", str(self.actor_port)),
+        ]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.leader.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        if wait:
+            self.wait_joined()
+        return self
+
+    def host(self) -> dict[str, Any] | None:
+        hosts = self.leader.get("/v1/hosts").body["hosts"]
+        return next((h for h in hosts if h["name"] == self.name), None)
+
+    def wait_joined(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not ((host := self.host()) and host["up"]):
+            assert self.proc and self.proc.poll() is None, f"worker exited: {self.log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"worker never joined: {self.log.read_text()[-2000:]}"
+            time.sleep(0.1)
+
+    def actor_processes(self) -> list[psutil.Process]:
+        info = system.read_pid_file(self.data) or {}
+        return system.session_processes(info["actor_sid"]) if info.get("actor_sid") else []
+
+    def kill9(self) -> None:
+        """kill -9 of the worker's process group and of its whole actor system, at once."""
+        victims = self.actor_processes()
+        if self.proc:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+        for proc in victims:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(victims, timeout=10)
+
+    def cleanup(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(30)
+        self.kill9()
+        for agent in agents_under(self.data):
+            try:
+                os.killpg(agent.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from actors.project import derive_branch, derive_title
+from actors.registry import derive_branch, derive_title
 from backend.validation import is_task_id
 from schemas.api import valid_branch
 

@@ -1,0 +1,45 @@
+"""Where actors run in a multi-host convention: each actor system advertises capabilities naming its
+host, and actors that must live on one host (pool, mirror) are created with that host as requirement.
+
+thespian tries the local system first, then each convention member, calling the class's
+`actorSystemCapabilityCheck`; a task actor is forked by its host's pool, so it lands beside it.
+"""
+
+from pathlib import Path
+from typing import Any
+
+HOST = "crucible.host"  # the host's name: "leader", or a worker's --name
+DATA = "crucible.data"  # its data directory
+CAPACITY = "crucible.capacity"  # tasks it may hold; a worker's --capacity
+LEADER = "leader"
+
+
+def leader_capabilities(data: Path) -> dict[str, Any]:
+    return {HOST: LEADER, DATA: str(data)}
+
+
+def worker_capabilities(name: str, data: Path, capacity: int, leader: tuple[str, int]) -> dict[str, Any]:
+    """A member of the leader's convention, advertising where its task actors will keep their files."""
+    return {"Convention Address.IPv4": leader, HOST: name, DATA: str(data), CAPACITY: capacity}
+
+
+def on_host(host: str) -> dict[str, str]:
+    """Requirements that place an actor on `host`."""
+    return {HOST: host}
+
+
+def stranded(summary: dict[str, Any], down_since: str) -> dict[str, Any]:
+    """A task summary as clients see it while its worker is gone: its own status, and why it stalls."""
+    if not down_since:
+        return summary
+    note = f"worker {summary['host']} unreachable since {down_since}; the task resumes when it rejoins"
+    return {**summary, "status_message": note}
+
+
+class HostBound:
+    """Mixin: the actor runs only on the host its creator names (or anywhere, if none is named)."""
+
+    @staticmethod
+    def actorSystemCapabilityCheck(capabilities: dict[str, Any], requirements: dict[str, Any]) -> bool:
+        wanted = (requirements or {}).get(HOST)
+        return wanted is None or capabilities.get(HOST) == wanted

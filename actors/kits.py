@@ -1,0 +1,71 @@
+"""A project's footing on one host: the mirror its task actors check out from, and the pool that
+forks them there. The leader has one kit per project; each worker of the convention gets another when
+it joins (actors/cluster.py), created there by capability (actors/hosts.py).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import hosts
+from actors.mirror import MirrorActor, mirror_path
+from actors.pool import TaskPoolActor
+from schemas.api import Project
+from schemas.cluster_messages import Host
+from schemas.project_messages import StartMirror, StartPool
+from schemas.settings import Settings
+from schemas.task_messages import Bind
+
+
+@dataclass
+class Kit:
+    host: Host
+    project: Project
+    bind: Bind  # what the host's task actors are bound with: its data directory, its mirror
+    mirror: Any = None  # the MirrorActor
+    pool: Any = None  # the TaskPoolActor
+    ready: list[Any] = field(default_factory=list)  # bound task actors with no task yet
+    forking: int = 0  # forks asked of the pool, not yet ready
+
+    @classmethod
+    def on(
+        cls, host: Host, project: Project, settings: Settings, workspace_addr: Any, project_addr: Any
+    ) -> "Kit":
+        """A worker's task actors write under its data directory and send their events through the
+        project (the hub's socket is the leader's); the leader's push to the hub directly."""
+        remote = host.name != hosts.LEADER
+        local = settings.model_copy(update={"data_dir": host.data}) if remote else settings
+        bind = Bind(
+            workspace=project.workspace,
+            project=project.name,
+            repo=project.repo,
+            mirror=mirror_path(local.data, project.workspace, project.name),
+            settings=local,
+            workspace_addr=workspace_addr,
+            project_addr=project_addr,
+            host=host.name,
+            relay=project_addr if remote else None,
+        )
+        return cls(host=host, project=project, bind=bind)
+
+    @property
+    def up(self) -> bool:
+        return self.host.up and self.pool is not None
+
+    def start_mirror(self, parent: Any) -> None:
+        self.mirror = parent.createActor(MirrorActor, targetActorRequirements=self._where())
+        start = StartMirror(project=self.project, mirror=self.bind.mirror, settings=self.bind.settings)
+        parent.send(self.mirror, start)
+
+    def start_pool(self, parent: Any, scan: list[str]) -> None:
+        """`scan`: this project's tasks on the host; the pool answers which of them must resume."""
+        self.pool = parent.createActor(TaskPoolActor, targetActorRequirements=self._where())
+        self.ready, self.forking = [], self.bind.settings.pool_size
+        parent.send(self.pool, StartPool(bind=self.bind, size=self.forking, scan=scan))
+
+    def down(self) -> None:
+        """Unreachable: its actors are gone or cut off; nothing is routed there until it rejoins."""
+        self.host = self.host.model_copy(update={"up": False})
+        self.mirror, self.pool, self.ready, self.forking = None, None, [], 0
+
+    def _where(self) -> dict[str, str] | None:
+        return hosts.on_host(self.host.name) if self.host.name != hosts.LEADER else None

@@ -1,0 +1,161 @@
+"""Multi-host on one machine: a leader and two workers, each its own process group, data directory and
+actor port, joined in one thespian convention."""
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from actors.providers.sim import effects_log
+from actors.task_store import task_db_path
+from tests.integration.test_admin import admin_json
+from tests.server import RESULT_KINDS, ROOT, Server, Worker, make_repo, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[Server, Worker, Worker]]:
+    leader = Server(tmp_path / "leader", "sim", {"CRUCIBLE_SIM_STEP_MS": "400"})
+    workers = [Worker(leader, tmp_path / name, name, capacity=3) for name in ("w1", "w2")]
+    try:
+        leader.start()
+        assert leader.register(make_repo(tmp_path / "repo")).status == 201
+        for worker in workers:
+            worker.start()
+        yield leader, workers[0], workers[1]
+    finally:
+        for worker in workers:
+            worker.cleanup()
+        leader.cleanup()
+
+
+def create(leader: Server, count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        response = leader.create({"prompt": f"task {i}"})
+        assert response.status == 201, response.body
+        ids.append(response.body["id"])
+    return ids
+
+
+def hosts_of(leader: Server) -> dict[str, str]:
+    tasks = leader.get("/v1/workspaces/default/tasks?limit=100").body["tasks"]
+    return {t["id"]: t["host"] for t in tasks}
+
+
+def duplicates(data: Path) -> int:
+    if not effects_log(data).exists():
+        return 0
+    effects = [json.loads(line) for line in effects_log(data).read_text().splitlines()]
+    return len(effects) - len({(e["task_id"], e["effect"]) for e in effects})
+
+
+def test_tasks_spread_over_workers_by_capacity_and_live_where_placed(cluster):
+    """Workers fill by free capacity; past it the leader holds tasks; each database is on its host."""
+    leader, w1, w2 = cluster
+    ids = create(leader, 8)
+    for task_id in ids:
+        assert leader.wait_status(task_id, {"running"})["status"] == "running"
+    placed = hosts_of(leader)
+    counts = {h: list(placed.values()).count(h) for h in ("w1", "w2", "leader")}
+    assert counts == {"w1": 3, "w2": 3, "leader": 2}
+    homes = {"w1": w1.data, "w2": w2.data, "leader": leader.data}
+    for task_id, host in placed.items():
+        assert task_db_path(homes[host], task_id).exists()
+        others = [d for h, d in homes.items() if h != host]
+        assert not any(task_db_path(d, task_id).exists() for d in others)
+        events = leader.history(task_id)  # read by the task's actor on its host
+        assert [e["kind"] for e in events if e["kind"] != "task.status"] == RESULT_KINDS
+        assert leader.task(task_id)["id"] == task_id
+    listed = {h["name"]: h for h in leader.get("/v1/hosts").body["hosts"]}
+    assert {n: (h["up"], h["tasks"]) for n, h in listed.items() if n != "leader"} == {
+        "w1": (True, 3),
+        "w2": (True, 3),
+    }
+
+
+async def test_a_websocket_replays_and_streams_a_task_on_a_worker(cluster):
+    leader, _, _ = cluster
+    task_id = create(leader, 1)[0]
+    assert hosts_of(leader)[task_id] in ("w1", "w2")
+    frames: list[dict[str, Any]] = []
+    url = f"ws://127.0.0.1:{leader.port}/v1/tasks/{task_id}/events?since=0"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        async with asyncio.timeout(60):
+            async for msg in ws:
+                frames.append(json.loads(msg.data))
+                if frames[-1]["kind"] == "task.initialized":
+                    break
+    assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
+    assert frames == leader.history(task_id)
+
+
+def test_kill9_of_a_worker_mid_provisioning_strands_its_tasks_visibly_until_it_rejoins(cluster):
+    leader, w1, w2 = cluster
+    ids = create(leader, 6)
+    on_w1 = [t for t, h in hosts_of(leader).items() if h == "w1"]
+    assert len(on_w1) == 3
+    wait_until(lambda: all(leader.task(t)["status"] == "init_create_sandbox" for t in on_w1), timeout=30)
+    w1.kill9()
+    wait_until(lambda: not w1.host()["up"], timeout=30)
+    stranded = {t["id"]: t for t in leader.get("/v1/workspaces/default/tasks").body["tasks"]}
+    for task_id in on_w1:
+        assert "worker w1 unreachable" in stranded[task_id]["status_message"]
+        assert stranded[task_id]["status"] == "init_create_sandbox"  # its own status is kept
+        refused = leader.get(f"/v1/tasks/{task_id}")
+        assert (refused.status, refused.body["error"]["code"]) == (503, "host_unreachable")
+    w1.start()
+    wait_until(lambda: all(leader.get(f"/v1/tasks/{t}").status == 200 for t in on_w1), timeout=30)
+    for task_id in ids:
+        assert leader.wait_status(task_id, {"running", "error"})["status"] == "running"
+    assert all(
+        "unreachable" not in t["status_message"]
+        for t in leader.get("/v1/workspaces/default/tasks").body["tasks"]
+    )
+    assert duplicates(w1.data) == 0 and duplicates(w2.data) == 0
+    for task_id in on_w1:  # the step cut by the kill ran again, once, after the rejoin
+        created = [e for e in leader.history(task_id) if e["kind"] == "task.sandbox"]
+        assert len(created) == 1
+
+
+def test_the_admin_script_sees_tasks_on_every_host(cluster):
+    leader, _, _ = cluster
+    ids = create(leader, 7)
+    for task_id in ids:
+        leader.wait_status(task_id, {"running"})
+    listed = admin_json(leader, "tasks")
+    assert {t["host"] for t in listed} == {"w1", "w2", "leader"}
+    for task_id in ids:
+        assert admin_json(leader, "show", task_id) == leader.task(task_id)
+        assert admin_json(leader, "history", task_id) == leader.history(task_id)
+    archived = admin_json(leader, "archive", ids[0])
+    assert archived["status"] in ("archive_release_sandbox", "archive_finalize", "archived")
+    assert leader.wait_status(ids[0], {"archived"})["status"] == "archived"
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        (["serve", "--cluster-address", "8.8.8.8"], "is public"),
+        (["serve", "--cluster-address", "0.0.0.0"], "every interface"),
+        (["worker", "--leader", "127.0.0.1:1", "--name", "leader"], "must not be 'leader'"),
+    ],
+)
+def test_unsafe_cluster_settings_are_refused_before_anything_starts(tmp_path, command, reason):
+    done = subprocess.run(
+        [sys.executable, "-m", "backend.cli", *command, "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert reason in done.stdout + done.stderr
+    assert not (tmp_path / "data").exists()
