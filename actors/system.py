@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from thespian.actors import ActorTypeDispatcher
 
 from actors import loopback
 
@@ -137,12 +138,21 @@ def bind_actors(cluster_address: str, allow_public: bool) -> str | None:
     return refused
 
 
-def admin_session(actor_port: int) -> int | None:
-    """The session of the Admin listening on `actor_port` (the Admin daemonizes: setsid, fork)."""
-    for conn in psutil.net_connections("tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr[1] == actor_port and conn.pid:
-            return os.getsid(conn.pid)
-    return None
+class SessionProbe(ActorTypeDispatcher):  # type: ignore[misc]
+    """Answers with its session id: the actor system's (the Admin and every actor share it)."""
+
+    def receiveMsg_str(self, msg: str, sender: Any) -> None:
+        self.send(sender, os.getsid(0))
+
+
+def actor_session(asys: Any) -> int | None:
+    """The session of a system started here, for the stale-system fence (`crucible.pid`)."""
+    from thespian.actors import ActorExitRequest
+
+    probe = asys.createActor(SessionProbe)
+    sid = asys.ask(probe, "sid", timedelta(seconds=10))
+    asys.tell(probe, ActorExitRequest())
+    return sid if isinstance(sid, int) else None
 
 
 # A convention member re-registers with its leader this often; the leader declares it gone after

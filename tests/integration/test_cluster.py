@@ -125,6 +125,23 @@ def test_kill9_of_a_worker_mid_provisioning_strands_its_tasks_visibly_until_it_r
         assert len(created) == 1
 
 
+def test_kill9_of_the_leader_mid_provisioning_resumes_every_task_on_every_host(cluster):
+    """The restarted leader knows nothing of its old actors on the workers: they restart theirs too."""
+    leader, w1, w2 = cluster
+    ids = create(leader, 8)
+    wait_until(lambda: all(leader.task(t)["status"] == "init_create_sandbox" for t in ids), timeout=30)
+    placed = hosts_of(leader)
+    leader.kill9()
+    leader.start()
+    wait_until(lambda: all(leader.get(f"/v1/tasks/{t}").status == 200 for t in ids), timeout=60)
+    for task_id in ids:
+        assert leader.wait_status(task_id, {"running", "error"})["status"] == "running"
+    assert hosts_of(leader) == placed  # sticky: nothing moved
+    assert duplicates(w1.data) == duplicates(w2.data) == duplicates(leader.data) == 0
+    for worker in (w1, w2):
+        assert "worker.leader_restarted" in worker.log.read_text()
+
+
 def test_the_admin_script_sees_tasks_on_every_host(cluster):
     leader, _, _ = cluster
     ids = create(leader, 7)
