@@ -67,6 +67,7 @@ def read_pid_file(data: Path) -> dict[str, Any] | None:
 def write_pid_file(data: Path, actor_port: int, actor_sid: int | None) -> None:
     info = {
         "server_pid": os.getpid(),
+        "actor_host": loopback.bound_address(),
         "actor_port": actor_port,
         "actor_sid": actor_sid,
         "started_at": time.time(),

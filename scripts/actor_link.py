@@ -29,13 +29,14 @@ class Refused(Exception):
 
 
 class ActorLink:
-    def __init__(self, port: int, data: Path, timeout_s: float = 10.0) -> None:
+    def __init__(self, port: int, data: Path, timeout_s: float = 10.0, host: str = loopback.LOOPBACK) -> None:
         with socket.socket() as probe:
             probe.settimeout(1.0)
             try:
-                probe.connect((loopback.LOOPBACK, port))
+                probe.connect((host, port))
             except OSError:
-                raise Unreachable(f"no Crucible actor system listens on port {port}") from None
+                raise Unreachable(f"no Crucible actor system listens on {host}:{port}") from None
+        loopback.apply(host)  # a leader on a cluster address listens there only
         from thespian.actors import ActorSystem  # after the probe: attaching must never start a system
 
         os.environ.setdefault("THESPLOG_FILE", str(data / "logs" / "thespian-admin.log"))

@@ -25,7 +25,7 @@ from rich import progress
 from rich.console import Console
 from rich.table import Table
 
-from actors import db, system
+from actors import db, loopback, system
 from backend.reader import Reader
 from schemas.messages import Describe, Described
 from schemas.status import AT_REST
@@ -272,10 +272,11 @@ COMMANDS = {
 
 
 def _link(args: argparse.Namespace, data: Path) -> ActorLink:
-    port = args.actor_port or (system.read_pid_file(data) or {}).get("actor_port")
+    info = system.read_pid_file(data) or {}
+    port = args.actor_port or info.get("actor_port")
     if not port:
         raise Unreachable(f"no server has run with data directory {data} (no pid file); pass --actor-port")
-    return ActorLink(int(port), data)
+    return ActorLink(int(port), data, host=info.get("actor_host", loopback.LOOPBACK))
 
 
 def _unfinished_steps(reader: Reader) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -58,9 +58,12 @@ def agents_under(data: Path) -> list[psutil.Process]:
 
 
 class Server:
-    def __init__(self, data: Path, provider: str = "sim", env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data: Path, provider: str = "sim", env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.data = data
         self.provider = provider
+        self.args = args  # more `crucible serve` flags
         self.port, self.actor_port = free_port(), free_port()
         self.env = {
             **os.environ,
@@ -90,6 +93,7 @@ class Server:
                     str(self.actor_port),
                     "--provider",
                     self.provider,
+                    *self.args,
                 ],
                 cwd=ROOT,
                 env=self.env,
@@ -256,8 +260,11 @@ def serving_sim(factory: Any, name: str, env: dict[str, str]) -> Iterator[Server
 class Worker:
     """`crucible worker` joined to a leader, as its own process group with its own data directory."""
 
-    def __init__(self, leader: Server, data: Path, name: str, capacity: int = 16) -> None:
-        self.leader, self.data, self.name, self.capacity = leader, data, name, capacity
+    def __init__(
+        self, leader: Server, data: Path, name: str, capacity: int = 16, address: str = "127.0.0.1"
+    ) -> None:
+        """`address`: the cluster address of both the leader and this worker (loopback by default)."""
+        self.leader, self.data, self.name, self.capacity, self.address = leader, data, name, capacity, address
         self.actor_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data.parent / f"{data.name}-worker.log"
@@ -266,9 +273,11 @@ class Worker:
         self.data.mkdir(parents=True, exist_ok=True)
         command = [
             *(sys.executable, "-m", "backend.cli", "worker", "--name", self.name),
-            *("--leader", f"127.0.0.1:{self.leader.actor_port}", "--capacity", str(self.capacity)),
+            *("--leader", f"{self.address}:{self.leader.actor_port}", "--capacity", str(self.capacity)),
             *("--data-dir", str(self.data), "--actor-port", str(self.actor_port)),
         ]
+        if self.address != "127.0.0.1":
+            command += ["--cluster-address", self.address]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 command,

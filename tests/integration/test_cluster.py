@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import pytest
 
+from actors import loopback
 from actors.providers.sim import effects_log
 from actors.task_store import task_db_path
 from tests.integration.test_admin import admin_json
-from tests.server import RESULT_KINDS, ROOT, Server, Worker, make_repo, wait_until
+from tests.integration.test_fences import non_loopback_ipv4
+from tests.server import RESULT_KINDS, ROOT, Server, Worker, agents_under, make_repo, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -155,6 +158,58 @@ def test_the_admin_script_sees_tasks_on_every_host(cluster):
     archived = admin_json(leader, "archive", ids[0])
     assert archived["status"] in ("archive_release_sandbox", "archive_finalize", "archived")
     assert leader.wait_status(ids[0], {"archived"})["status"] == "archived"
+
+
+def test_on_a_cluster_address_every_actor_socket_listens_there_only(tmp_path, repo):
+    address = non_loopback_ipv4()
+    if address is None or loopback.refuse_public(address, allow_public=False):
+        pytest.skip("this machine has no private non-loopback IPv4 address")
+    leader = Server(
+        tmp_path / "leader", "sim", {"CRUCIBLE_SIM_STEP_MS": "50"}, ("--cluster-address", address)
+    )
+    worker = Worker(leader, tmp_path / "w1", "w1", capacity=2, address=address)
+    try:
+        leader.start()
+        assert leader.register(repo).status == 201
+        worker.start()
+        task_id = create(leader, 1)[0]
+        assert leader.wait_status(task_id, {"running"})["status"] == "running"
+        assert hosts_of(leader)[task_id] == "w1"
+        assert admin_json(leader, "show", task_id)["status"] == "running"  # the admin reaches it there
+        pids = {p.pid for p in leader.actor_processes() + worker.actor_processes()}
+        listening = [
+            c for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.pid in pids
+        ]
+        assert len(listening) >= 6
+        assert {c.laddr.ip for c in listening} == {address}
+    finally:
+        worker.cleanup()
+        leader.cleanup()
+
+
+def test_a_worker_holds_real_checkouts_and_agents_with_the_local_provider(tmp_path, repo):
+    leader = Server(tmp_path / "leader", "local")
+    worker = Worker(leader, tmp_path / "w1", "w1", capacity=1)
+    try:
+        leader.start()
+        assert leader.register(repo).status == 201
+        worker.start()
+        task_id = create(leader, 1)[0]
+        record = leader.wait_status(task_id, {"running", "error"}, timeout=120)
+        assert record["status"] == "running", record["status_message"]
+        assert hosts_of(leader)[task_id] == "w1"
+        checkout = Path(record["sandbox"]["path"])
+        assert checkout.is_relative_to(worker.data / "sandboxes")
+        assert (checkout / "README.md").read_text() == "hello\n"
+        assert [a.cwd() for a in agents_under(worker.data)] == [str(checkout)]
+        assert agents_under(leader.data) == []
+        assert (worker.data / "repos" / "default" / "demo.git" / "HEAD").exists()  # the worker's mirror
+        assert leader.post(f"/v1/tasks/{task_id}/archive").status == 202
+        assert leader.wait_status(task_id, {"archived"}, timeout=60)["status"] == "archived"
+        assert agents_under(worker.data) == [] and not checkout.exists()
+    finally:
+        worker.cleanup()
+        leader.cleanup()
 
 
 @pytest.mark.parametrize(
