@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 from thespian.actors import ActorTypeDispatcher
 
-from actors import loopback
+from actors import loopback, thespian_tuning  # noqa: F401 (patches on import)
 
 SYSTEM_BASE = "multiprocTCPBase"
 
