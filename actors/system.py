@@ -123,14 +123,12 @@ def _wait_dead(procs: list[psutil.Process], timeout: float) -> list[psutil.Proce
     return alive
 
 
-def raise_fd_limit() -> None:
-    """The Admin holds ~3 descriptors per actor; the usual 1024 runs out near 340 actors."""
+def prepare(cluster_address: str, allow_public: bool) -> str | None:
+    """Before the actor system starts: room for descriptors (the Admin holds ~3 per actor; the usual
+    1024 runs out near 340 actors), and the actor sockets on loopback, or on the cluster address if one
+    is given and allowed. Returns why not, if not."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-
-
-def bind_actors(cluster_address: str, allow_public: bool) -> str | None:
-    """Actor sockets on loopback, or on the cluster address if one is given and allowed; else why not."""
     if not cluster_address:
         return None
     refused = loopback.refuse_public(cluster_address, allow_public)

@@ -78,8 +78,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def serve(settings: Settings) -> int:
     logs.configure(settings.log_format, settings.log_level)
     log = structlog.get_logger().bind(component="serve")
-    system.raise_fd_limit()
-    refused = system.bind_actors(settings.cluster_address, settings.allow_public)
+    refused = system.prepare(settings.cluster_address, settings.allow_public)
     if refused:
         log.error("serve.refused", reason=refused)
         return 2

@@ -29,8 +29,7 @@ def work(settings: Settings, leader: tuple[str, int], capacity: int, name: str) 
     if name == hosts.LEADER or capacity < 1:
         log.error("worker.refused", reason=f"the name must not be {hosts.LEADER!r}, the capacity at least 1")
         return 2
-    system.raise_fd_limit()
-    refused = system.bind_actors(settings.cluster_address, settings.allow_public)
+    refused = system.prepare(settings.cluster_address, settings.allow_public)
     if refused:
         log.error("worker.refused", reason=refused)
         return 2

@@ -32,6 +32,20 @@ RESULT_KINDS = [
 AGENT_BIN = ROOT / ".tools/sandbox-agent/node_modules/@sandbox-agent/cli-linux-x64/bin/sandbox-agent"
 
 
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`crucible <args>` as its own process group (so a kill -9 can take it whole), logging to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,7 +71,46 @@ def agents_under(data: Path) -> list[psutil.Process]:
     return found
 
 
-class Server:
+class ProcessGroup:
+    """A `crucible` process group and the actor system it started (daemonized: a session of its own)."""
+
+    data: Path
+    proc: subprocess.Popen[bytes] | None
+
+    def actor_processes(self) -> list[psutil.Process]:
+        info = system.read_pid_file(self.data) or {}
+        return system.session_processes(info["actor_sid"]) if info.get("actor_sid") else []
+
+    def kill9(self) -> None:
+        """kill -9 of the process group and of every actor process, at once."""
+        victims = self.actor_processes()
+        if self.proc:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+        for proc in victims:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(victims, timeout=10)
+
+    def cleanup(self) -> None:
+        """End everything it started: its group, its actor system, its agents."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(30)
+        self.kill9()
+        for agent in agents_under(self.data):
+            try:
+                os.killpg(agent.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+
+
+class Server(ProcessGroup):
     def __init__(
         self, data: Path, provider: str = "sim", env: dict[str, str] | None = None, args: tuple[str, ...] = ()
     ) -> None:
@@ -78,30 +131,11 @@ class Server:
 
     def start(self, wait: bool = True) -> "Server":
         self.data.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "backend.cli",
-                    "serve",
-                    "--data-dir",
-                    str(self.data),
-                    "--port",
-                    str(self.port),
-                    "--actor-port",
-                    str(self.actor_port),
-                    "--provider",
-                    self.provider,
-                    *self.args,
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        command = [
+            *("serve", "--data-dir", str(self.data), "--port", str(self.port)),
+            *("--actor-port", str(self.actor_port), "--provider", self.provider, *self.args),
+        ]
+        self.proc = spawn(command, self.env, self.log)
         if wait:
             self.wait_ready()
         return self
@@ -125,43 +159,6 @@ class Server:
         code = self.proc.wait(timeout)
         self.proc = None
         return code
-
-    def actor_processes(self) -> list[psutil.Process]:
-        info = system.read_pid_file(self.data) or {}
-        return system.session_processes(info["actor_sid"]) if info.get("actor_sid") else []
-
-    def kill9(self) -> None:
-        """kill -9 of the server's process group and of every actor process, at once."""
-        victims = self.actor_processes()
-        if self.proc:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        for proc in victims:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                continue
-        if self.proc:
-            self.proc.wait(10)
-            self.proc = None
-        psutil.wait_procs(victims, timeout=10)
-
-    def cleanup(self) -> None:
-        """End everything this server started: its group, its actor system, its agents."""
-        if self.proc and self.proc.poll() is None:
-            try:
-                self.stop(timeout=30)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                self.kill9()
-        for proc in self.actor_processes():
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                continue
-        for agent in agents_under(self.data):
-            try:
-                os.killpg(agent.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
 
     # ---- HTTP -----------------------------------------------------------------------------------
 
@@ -257,7 +254,7 @@ def serving_sim(factory: Any, name: str, env: dict[str, str]) -> Iterator[Server
         running.cleanup()
 
 
-class Worker:
+class Worker(ProcessGroup):
     """`crucible worker` joined to a leader, as its own process group with its own data directory."""
 
     def __init__(
@@ -272,22 +269,13 @@ class Worker:
     def start(self, wait: bool = True) -> "Worker":
         self.data.mkdir(parents=True, exist_ok=True)
         command = [
-            *(sys.executable, "-m", "backend.cli", "worker", "--name", self.name),
+            *("worker", "--name", self.name),
             *("--leader", f"{self.address}:{self.leader.actor_port}", "--capacity", str(self.capacity)),
             *("--data-dir", str(self.data), "--actor-port", str(self.actor_port)),
         ]
         if self.address != "127.0.0.1":
             command += ["--cluster-address", self.address]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.leader.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self.proc = spawn(command, self.leader.env, self.log)
         if wait:
             self.wait_joined()
         return self
@@ -302,34 +290,3 @@ class Worker:
             assert self.proc and self.proc.poll() is None, f"worker exited: {self.log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, f"worker never joined: {self.log.read_text()[-2000:]}"
             time.sleep(0.1)
-
-    def actor_processes(self) -> list[psutil.Process]:
-        info = system.read_pid_file(self.data) or {}
-        return system.session_processes(info["actor_sid"]) if info.get("actor_sid") else []
-
-    def kill9(self) -> None:
-        """kill -9 of the worker's process group and of its whole actor system, at once."""
-        victims = self.actor_processes()
-        if self.proc:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-            self.proc = None
-        for proc in victims:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                continue
-        psutil.wait_procs(victims, timeout=10)
-
-    def cleanup(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(30)
-        self.kill9()
-        for agent in agents_under(self.data):
-            try:
-                os.killpg(agent.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                continue

@@ -73,7 +73,8 @@ function renderTasks() {
       el("td", {}, badge(t.status)),
       el("td", {}, el("div", { class: "title" }, t.title), el("div", { class: "mono muted" }, t.branch),
         message),
-      el("td", {}, t.project), el("td", {}, agoEl(t.updated_at)));
+      el("td", {}, t.project, t.host && t.host !== "leader" ? el("div", { class: "mono muted" }, `on ${t.host}`) : null),
+      el("td", {}, agoEl(t.updated_at)));
     row.onclick = () => { location.hash = `#/${enc(state.ws)}/${t.id}`; };
     return row;
   }));
@@ -129,7 +130,7 @@ async function refresh(d) { // one read in flight per task, and one more if even
   }
 }
 const summaryOf = (r) => ({ id: r.id, project: r.project, title: r.title, branch: r.branch, status: r.status,
-  status_message: r.status_message, updated_at: r.updated_at, seq: r.seq });
+  status_message: r.status_message, updated_at: r.updated_at, seq: r.seq, host: state.tasks.get(r.id)?.host });
 
 function renderDetail(r) {
   $("#d-status").replaceWith(Object.assign(badge(r.status), { id: "d-status" }));
