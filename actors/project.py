@@ -162,8 +162,14 @@ class ProjectActor(DrainingParent):
         self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
-        if self.tasks.get(msg.task_id) != sender or (msg.resting and not (self.queued or self.waiting)):
-            return  # a stale request; or just at rest, with nobody waiting for its slot or an actor
+        """A task just at rest keeps its actor (until its idle timeout) only while nobody waits and at
+        most half the cap is live: tasks at rest holding every slot stalled creates for 10-18 s."""
+        assert self.settings
+        crowded = 2 * len(self.tasks) >= self.settings.max_live_tasks
+        if self.tasks.get(msg.task_id) != sender or (
+            msg.resting and not (self.queued or self.waiting or crowded)
+        ):
+            return  # a stale request; or just at rest, with room to spare
         del self.tasks[msg.task_id]
         self.send(sender, PassivateOk())
         self.drain_answered(sender)

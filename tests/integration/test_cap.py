@@ -43,6 +43,20 @@ def test_three_times_the_cap_all_complete_within_cap_plus_pool_and_survive_a_kil
         assert all(kinds[k] == 1 for k in RESULT_KINDS), kinds  # no step's result twice
 
 
+def test_tasks_at_rest_never_hold_the_slots_new_tasks_need(make_server, repo):
+    """Tasks reaching rest one by one, with nobody waiting, used to keep every slot for their idle
+    timeout (60 s here): the next task then waited that long to provision."""
+    cap = 4
+    env = {"CRUCIBLE_MAX_LIVE_TASKS": cap, "CRUCIBLE_SIM_STEP_MS": 20, "CRUCIBLE_IDLE_TIMEOUT_S": 60}
+    server = make_server("sim", **env).start()
+    server.register(repo)
+    for _ in range(cap):
+        server.wait_status(server.create().body["id"], {"running"}, timeout=30)
+    latest = server.create().body["id"]
+    assert server.wait_status(latest, {"running"}, timeout=30)["status"] == "running"
+    assert not any(e["data"].get("waiting") for e in server.history(latest))
+
+
 def test_beyond_the_cap_of_live_agents_a_task_waits_in_ensure_agent_until_one_is_killed(make_server, repo):
     server = make_server("local", CRUCIBLE_MAX_LIVE_AGENTS=1).start()
     server.register(repo)
