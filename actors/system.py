@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import time
@@ -62,6 +63,13 @@ def read_pid_file(data: Path) -> dict[str, Any] | None:
         return value
     except (OSError, ValueError):
         return None
+
+
+def clear_for_start(data: Path, actor_port: int) -> None:
+    """Before a new system starts here: no databases prepared by the previous one, and a pid file that
+    names no session yet (the new one's is written once it is known)."""
+    shutil.rmtree(data / "tmp" / "pool", ignore_errors=True)
+    write_pid_file(data, actor_port, None)
 
 
 def write_pid_file(data: Path, actor_port: int, actor_sid: int | None) -> None:

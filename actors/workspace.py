@@ -153,14 +153,16 @@ class WorkspaceActor(DrainingParent):
     def receiveMsg_HostState(self, msg: HostState, sender: Any) -> None:
         """Each of the worker's tasks takes the next cursor, so feeds show the change (and its undoing)."""
         assert self.conn
-        for task_id in msg.task_ids:
-            with db.transaction(self.conn) as c:
-                cursor = c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0]
+        news = []
+        with db.transaction(self.conn) as c:
+            for task_id in msg.task_ids:
+                cursor = _next_cursor(c)
                 sql = "UPDATE tasks SET host_down = ?, cursor = ? WHERE id = ? AND host_down != ?"
-                changed = c.execute(sql, (msg.down_since, cursor, task_id, msg.down_since)).rowcount
-                row = c.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-            if changed:
-                self._push_feed(cursor, summary_from_row(row))
+                if c.execute(sql, (msg.down_since, cursor, task_id, msg.down_since)).rowcount:
+                    row = c.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+                    news.append((cursor, summary_from_row(row)))
+        for cursor, summary in news:
+            self._push_feed(cursor, summary)
         self.log.info("workspace.host", host=msg.host, down_since=msg.down_since, tasks=len(msg.task_ids))
 
     def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
@@ -243,7 +245,7 @@ class WorkspaceActor(DrainingParent):
         assert self.conn
         row = summary.model_dump(mode="json")
         with db.transaction(self.conn) as c:
-            cursor = c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0]
+            cursor = _next_cursor(c)
             changed = c.execute(
                 f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
                 " ON CONFLICT (id) DO UPDATE SET"
@@ -276,6 +278,11 @@ COLUMNS = (
     "host",
     "cursor",
 )
+
+
+def _next_cursor(c: sqlite3.Connection) -> int:
+    """The workspace feed's next position: every change to the projection takes one."""
+    return int(c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0])
 
 
 def summary_from_row(row: sqlite3.Row) -> dict[str, Any]:

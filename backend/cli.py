@@ -3,7 +3,6 @@ actors. The actor system starts first, before any socket or thread exists."""
 
 import argparse
 import os
-import shutil
 import socket
 import sys
 import time
@@ -88,8 +87,7 @@ def serve(settings: Settings) -> int:
     except system.AlreadyRunning as exc:
         log.error("serve.refused", reason=str(exc))
         return 1
-    shutil.rmtree(data / "tmp" / "pool", ignore_errors=True)  # databases prepared by a previous system
-    system.write_pid_file(data, settings.actor_port, None)
+    system.clear_for_start(data, settings.actor_port)
     try:
         asys = system.start(settings.actor_port, data, hosts.leader_capabilities(data))
     except system.AlreadyRunning as exc:

@@ -40,10 +40,13 @@ class Reader:
             conn.row_factory = sqlite3.Row
             yield conn
 
+    def _workspace_names(self) -> list[str]:
+        return [path.parent.name for path in sorted((self.data / "workspaces").glob("*/workspace.sqlite"))]
+
     async def workspaces(self) -> list[dict[str, Any]]:
         found = []
-        for path in sorted((self.data / "workspaces").glob("*/workspace.sqlite")):
-            ws = await self.workspace(path.parent.name)
+        for name in self._workspace_names():
+            ws = await self.workspace(name)
             if ws:
                 found.append(ws)
         return found
@@ -126,16 +129,12 @@ class Reader:
         """A task with no database here: read by its actor, if the projection puts it on a worker."""
         if self.remote is None:
             return None
-        for ws in await self.workspaces():
-            async with self._open(self.workspace_db(ws["name"])) as conn:
+        for name in self._workspace_names():
+            async with self._open(self.workspace_db(name)) as conn:
                 sql = "SELECT host FROM tasks WHERE id = ?"
                 row = await (await conn.execute(sql, (task_id,))).fetchone()
             if row is not None:
-                return (
-                    None
-                    if row[0] == LEADER
-                    else await self.remote.read_task(ws["name"], task_id, after, limit)
-                )
+                return None if row[0] == LEADER else await self.remote.read_task(name, task_id, after, limit)
         return None
 
     async def task(self, task_id: str) -> dict[str, Any] | None:

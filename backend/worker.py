@@ -8,7 +8,6 @@ restarted does not know the actors it had here: the worker then restarts its own
 """
 
 import os
-import shutil
 import signal
 import threading
 from datetime import timedelta
@@ -64,8 +63,7 @@ def _join(
 ) -> tuple[Any, str | None]:
     """A fresh actor system, joined to the leader's convention; and the run of the leader it joined."""
     data = settings.data
-    shutil.rmtree(data / "tmp" / "pool", ignore_errors=True)  # databases prepared by a previous system
-    system.write_pid_file(data, settings.actor_port, None)
+    system.clear_for_start(data, settings.actor_port)
     asys = system.start(settings.actor_port, data, caps)
     system.write_pid_file(data, settings.actor_port, system.actor_session(asys))
     generation = None
