@@ -25,6 +25,7 @@ class Kit:
     pool: Any = None  # the TaskPoolActor
     ready: list[Any] = field(default_factory=list)  # bound task actors with no task yet
     forking: int = 0  # forks asked of the pool, not yet ready
+    reclaimed: list[str] = field(default_factory=list)  # actors of tasks at rest, on their way back
 
     @classmethod
     def on(
@@ -59,13 +60,13 @@ class Kit:
     def start_pool(self, parent: Any, scan: list[str]) -> None:
         """`scan`: this project's tasks on the host; the pool answers which of them must resume."""
         self.pool = parent.createActor(TaskPoolActor, targetActorRequirements=self._where())
-        self.ready, self.forking = [], self.bind.settings.pool_size
+        self.ready, self.forking, self.reclaimed = [], self.bind.settings.pool_size, []
         parent.send(self.pool, StartPool(bind=self.bind, size=self.forking, scan=scan))
 
     def down(self) -> None:
         """Unreachable: its actors are gone or cut off; nothing is routed there until it rejoins."""
         self.host = self.host.model_copy(update={"up": False})
-        self.mirror, self.pool, self.ready, self.forking = None, None, [], 0
+        self.mirror, self.pool, self.ready, self.forking, self.reclaimed = None, None, [], 0, []
 
     def _where(self) -> dict[str, str] | None:
         return hosts.on_host(self.host.name) if self.host.name != hosts.LEADER else None

@@ -67,6 +67,7 @@ class ProjectActor(DrainingParent):
         self.placing: dict[str, Any] = {}  # task id → its create, while the cluster picks its host
         self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
+        self.resting: dict[str, str] = {}  # task id → host: at rest, its actor kept; reclaimed before a fork
         self.agents: AgentSlots | None = None
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
@@ -150,6 +151,8 @@ class ProjectActor(DrainingParent):
         self.since[str(sender)] = db.utcnow()
         if not msg.recycled:
             kit.forking -= 1
+        elif str(sender) in kit.reclaimed:
+            kit.reclaimed.remove(str(sender))
         waiting = [t for t, _ in self.waiting if self._host_of(t) == msg.host]
         if not waiting and len(kit.ready) >= self.settings.pool_size:
             self.send(sender, ActorExitRequest())
@@ -162,23 +165,21 @@ class ProjectActor(DrainingParent):
         self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
-        """A task just at rest keeps its actor (until its idle timeout) only while nobody waits and at
-        most half the cap is live: tasks at rest holding every slot stalled creates for 10-18 s."""
+        """A task just at rest keeps its actor (until its idle timeout, or until its host's pool runs
+        short: see _top_up) only while nobody waits and at most half the cap is live: tasks at rest
+        holding every slot stalled creates for 10-18 s."""
         assert self.settings
+        if self.tasks.get(msg.task_id) != sender:
+            return  # stale: the task has another actor now, or none
         crowded = 2 * len(self.tasks) >= self.settings.max_live_tasks
-        if self.tasks.get(msg.task_id) != sender or (
-            msg.resting and not (self.queued or self.waiting or crowded)
-        ):
-            return  # a stale request; or just at rest, with room to spare
-        del self.tasks[msg.task_id]
-        self.send(sender, PassivateOk())
-        self.drain_answered(sender)
-        if msg.queued:
-            bisect.insort(self.queued, msg.task_id)
-        self._fill()
+        if msg.resting and not (self.queued or self.waiting or crowded):
+            self.resting[msg.task_id] = self._host_of(msg.task_id)
+            return
+        self._passivate(msg.task_id, queued=msg.queued)
 
     def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
+        self.resting = {t: h for t, h in self.resting.items() if t in self.tasks}
         for kit in self.kits.values():
             kit.ready = [a for a in kit.ready if a != msg.address]
         self.since.pop(str(msg.address), None)
@@ -289,6 +290,7 @@ class ProjectActor(DrainingParent):
         (and then waits for its slot without an actor); a command is never kept waiting. A task on a
         worker that is gone is refused (a read, a command) or left to resume when the worker returns."""
         if task_id in self.tasks:
+            self.resting.pop(task_id, None)  # busy again: it says when it is back at rest
             self.send(self.tasks[task_id], msg)
             return
         host = self._host_of(task_id)
@@ -329,11 +331,28 @@ class ProjectActor(DrainingParent):
         self._top_up(kit)
 
     def _top_up(self, kit: Kit) -> None:
-        """Keep `pool_size` actors ready or on their way: a fork only when recycled ones fall short."""
+        """Keep `pool_size` actors ready or on their way. The actor of a task at rest on that host comes
+        back first (recycled: its task lives on in its database); a fork only when there is none."""
         assert self.settings
-        if len(kit.ready) + kit.forking < self.settings.pool_size:
+        if len(kit.ready) + kit.forking + len(kit.reclaimed) >= self.settings.pool_size:
+            return
+        spare = next((t for t, host in self.resting.items() if host == kit.host.name), None)
+        if spare is None:
             kit.forking += 1
             self.send(kit.pool, Taken())
+        else:
+            kit.reclaimed.append(str(self.tasks[spare]))
+            self._passivate(spare, queued=False)
+
+    def _passivate(self, task_id: str, queued: bool) -> None:
+        """Nothing more is routed to the task's actor, which goes back to its pool; its slot frees."""
+        addr = self.tasks.pop(task_id)
+        self.resting.pop(task_id, None)
+        self.send(addr, PassivateOk())
+        self.drain_answered(addr)
+        if queued:
+            bisect.insort(self.queued, task_id)
+        self._fill()
 
     def _start_kit(self, kit: Kit, scan: list[str]) -> None:
         old = self.kits.get(kit.host.name)
@@ -350,6 +369,7 @@ class ProjectActor(DrainingParent):
         name = kit.host.name
         gone = [t for t in self.tasks if self._host_of(t) == name]
         for task_id in gone:
+            self.resting.pop(task_id, None)
             self.drain_answered(self.tasks.pop(task_id))
         kit.down()
         assert self.agents

@@ -86,6 +86,7 @@ class TaskActor(TaskCommands):
             summary=self._summary(record),
         )
         self.send(self.bound.workspace_addr, reply)
+        self.projected_at = time.monotonic()
         if not msg.provision and self.store.wait_for_slot():  # the project is at its cap
             self._publish()
             self.send(self.bound.project_addr, Passivate(task_id=msg.task_id, queued=True))
@@ -144,6 +145,10 @@ class TaskActor(TaskCommands):
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         kind, step, run = msg.payload
+        if kind == "project":
+            self.projection_due = False
+            self._project(at_once=True)  # the gap has passed: whatever changed meanwhile goes now
+            return
         if kind == "idle":
             if run == self.run and not self.in_flight:
                 assert self.bound and self.task_id

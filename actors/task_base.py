@@ -19,9 +19,11 @@ from actors.push import Pusher
 from actors.task_store import TaskStore, prepare_database, summary_from_record, task_db_path
 from schemas.api import TaskSummary
 from schemas.messages import Drain, Drained
-from schemas.status import TaskStatus
+from schemas.status import AT_REST, TaskStatus
 from schemas.task_messages import Bind, TaskActorReady, TaskEvents
 from schemas.workspace_messages import TaskChanged
+
+PROJECTION_GAP_S = 0.1  # a task's summary reaches the workspace at most this often while it moves
 
 
 class TaskActorBase(OffloadingActor):
@@ -37,6 +39,8 @@ class TaskActorBase(OffloadingActor):
         self.log: Any = logs.get()
         self.unbound_log: Any = self.log
         self.changed = False  # committed, not yet told to the workspace
+        self.projected_at = 0.0  # monotonic time of the last summary sent to the workspace
+        self.projection_due = False  # a wakeup will send the summary changed meanwhile
         self.observer = Observer("task")
         self.frozen = False  # stopped at an injected crash point (actors/faults.py)
         self.draining: Drain | None = None  # set: no new step starts; answered once none is in flight
@@ -83,13 +87,14 @@ class TaskActorBase(OffloadingActor):
         """Passivated: the task lives on in its database; this process goes back to the project's pool
         (a fork saved) with its lock released, nothing of the task kept, and a fresh database ready."""
         assert self.bound and self.prepared
+        self._project(at_once=True)
         if self.store:
             self.store.close()
             self.store = None
         if self.lock_fd is not None:
             os.close(self.lock_fd)
             self.lock_fd = None
-        self.task_id, self.provider, self.followers, self.changed = None, None, [], False
+        self.task_id, self.provider, self.followers = None, None, []
         self.log = self.unbound_log
         prepare_database(self.prepared)
         self.send(self.bound.project_addr, TaskActorReady(recycled=True, host=self.bound.host))
@@ -189,9 +194,25 @@ class TaskActorBase(OffloadingActor):
             for follower in self.followers:
                 self.send(follower, news)
         if self.changed:
-            self.changed = False
-            summary = self._summary(self.store.record())
-            self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
+            self._project(at_once=False)
+
+    def _project(self, at_once: bool) -> None:
+        """The latest summary to the workspace's projection: at once at rest, or after a quiet spell;
+        otherwise once PROJECTION_GAP has passed, with whatever changed meanwhile. Steps of a few ms
+        each cost the workspace one message each; the hub's events stay immediate, and a summary lost
+        to a crash is sent again when the task resumes (it publishes on activation)."""
+        if not self.changed or self.store is None or self.bound is None:
+            return
+        record = self.store.record()
+        wait = self.projected_at + PROJECTION_GAP_S - time.monotonic()
+        if wait > 0 and not at_once and TaskStatus(record["status"]) not in AT_REST:
+            if not self.projection_due:
+                self.projection_due = True
+                self.wakeupAfter(timedelta(seconds=wait), payload=("project", "", 0))
+            return
+        self.changed, self.projected_at = False, time.monotonic()
+        summary = self._summary(record)
+        self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
 
     def _summary(self, record: dict[str, Any]) -> TaskSummary:
         assert self.bound

@@ -4,7 +4,9 @@ Every state change is one transaction that also appends its history event, so th
 table and the event log can never disagree, whatever moment a crash picks.
 """
 
+import functools
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -78,10 +80,21 @@ def remove_task_files(data: Path, task_id: str) -> None:
 
 
 def prepare_database(path: Path) -> None:
-    """An empty task database with its schema, closed (so no -wal file is left): ready to be renamed."""
+    """An empty task database with its schema, closed (so no -wal file is left): ready to be renamed.
+    Its bytes are made once per process: building each with SQLite took ~4 ms (an fsync at close)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    db.connect(path, SCHEMA).close()
+    path.write_bytes(_empty_database(path.parent))
+
+
+@functools.cache
+def _empty_database(directory: Path) -> bytes:
+    scratch = directory / f"empty-{os.getpid()}.sqlite"
+    scratch.unlink(missing_ok=True)
+    db.connect(scratch, SCHEMA).close()
+    try:
+        return scratch.read_bytes()
+    finally:
+        scratch.unlink()
 
 
 def record_from_rows(task: sqlite3.Row | dict[str, Any], steps: list[Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ in creation order (visibly), every task completes, and the wait survives a kill 
 
 from collections import Counter
 
+from tests.integration.test_admin import admin_json
 from tests.integration.test_metrics import scrape, total
 from tests.server import RESULT_KINDS, Server, wait_until
 
@@ -55,6 +56,27 @@ def test_tasks_at_rest_never_hold_the_slots_new_tasks_need(make_server, repo):
     latest = server.create().body["id"]
     assert server.wait_status(latest, {"running"}, timeout=30)["status"] == "running"
     assert not any(e["data"].get("waiting") for e in server.history(latest))
+
+
+def test_a_task_at_rest_gives_its_actor_to_the_pool_instead_of_a_fork(make_server, repo):
+    """The pool runs short when a create takes its ready actor: the actor of a task at rest comes back
+    (the task lives on in its database) rather than a new process being forked."""
+    env = {"CRUCIBLE_POOL_SIZE": 1, "CRUCIBLE_SIM_STEP_MS": 20, "CRUCIBLE_IDLE_TIMEOUT_S": 60}
+    server = make_server("sim", **env).start()
+    server.register(repo)
+    first = server.wait_status(server.create().body["id"], {"running"}, timeout=30)["id"]
+    actors = admin_json(server, "actors")
+    lent = next(a["address"] for a in actors if a["kind"] == "task" and a["id"] == first)
+    second = server.wait_status(server.create().body["id"], {"running"}, timeout=30)["id"]
+
+    def lent_back() -> bool:
+        now = admin_json(server, "actors")
+        return [a["address"] for a in now if a["kind"] == "ready"] == [lent]
+
+    wait_until(lent_back, timeout=30)
+    tasks = {a["id"] for a in admin_json(server, "actors") if a["kind"] == "task"}
+    assert first not in tasks and second in tasks
+    assert server.task(first)["status"] == "running"  # at rest without an actor, readable as before
 
 
 def test_beyond_the_cap_of_live_agents_a_task_waits_in_ensure_agent_until_one_is_killed(make_server, repo):

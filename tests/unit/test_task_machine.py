@@ -229,3 +229,22 @@ def test_every_committed_event_is_pushed_to_the_hub_once_in_order(harness):
     assert [e["kind"] for m in harness.pushed for e in m.events] == ["task.created"]  # before provisioning
     harness.pump()
     assert [e["seq"] for m in harness.pushed for e in m.events] == list(range(1, 12))
+
+
+def test_summaries_closer_than_the_gap_reach_the_workspace_together_and_rest_goes_at_once(harness):
+    """Steps of a few ms each cost the workspace one summary per gap, not one per step: the first
+    change after the create waits for a wakeup, and rest is projected at once."""
+    from schemas.workspace_messages import TaskChanged
+
+    def projected() -> list[str]:
+        return [m.summary.status for a, m in harness.sent if a == WORKSPACE and isinstance(m, TaskChanged)]
+
+    harness.initialize()
+    harness.run_until_status("init_create_sandbox")
+    assert projected() == []  # moved twice within the gap: nothing sent yet, one wakeup due
+    assert [p[0] for _, p in harness.wakeups].count("project") == 1
+    harness.fire_wakeup("project")
+    assert projected() == ["init_create_sandbox"]  # the latest summary, once
+    harness.offload.ready += harness.offload.held
+    harness.pump()
+    assert projected()[-1] == "running" and len(projected()) <= 3
