@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.status import ProviderKind
@@ -13,7 +13,9 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="HTTP listen address")
     port: int = Field(7400, ge=0, le=65535, description="HTTP port")
-    data_dir: Path = Field(Path("./data"), description="databases, mirrors, sandboxes, logs")
+    data_dir: Path = Field(
+        Path("./data"), validate_default=True, description="databases, mirrors, sandboxes, logs"
+    )
     actor_port: int = Field(
         7401, ge=1, le=65535, description="thespian Admin port (on loopback, or the cluster address)"
     )
@@ -77,9 +79,16 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info", description="debug, info, warning, error")
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, data_dir: Path) -> Path:
+        """Resolved once: every actor reads it per step, and each resolve() costs an lstat per part."""
+        return data_dir.resolve()
+
     @property
     def data(self) -> Path:
-        return self.data_dir.resolve()
+        """The data directory, absolute."""
+        return self.data_dir
 
     @property
     def hub_socket(self) -> Path:

@@ -22,24 +22,3 @@ def test_a_socket_bound_like_thespian_is_unreachable_from_other_interfaces():
     with socket.socket() as server:
         server.bind(*addr.bindArgs)
         assert server.getsockname()[0] == "127.0.0.1"
-
-
-def test_thespian_never_renders_a_message_to_name_it():
-    """Its debug text costs a pydantic repr per send and receive; the type name is enough."""
-    from thespian.system.transport import ReceiveEnvelope, TransmitIntent
-
-    from actors import thespian_tuning
-
-    rendered = []
-
-    class Costly:
-        def __str__(self) -> str:
-            rendered.append(self)
-            return "costly"
-
-        __repr__ = __str__
-
-    thespian_tuning.apply()
-    assert "Costly" in TransmitIntent(None, Costly()).identify()
-    assert "Costly" in ReceiveEnvelope(None, Costly()).identify()
-    assert rendered == []

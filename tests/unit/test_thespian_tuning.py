@@ -1,0 +1,48 @@
+"""The patches to thespian's hot spots (actors/thespian_tuning.py) keep its behaviour and drop the cost."""
+
+import threading
+from datetime import timedelta
+from types import SimpleNamespace
+
+from thespian.system.timing import ExpirationTimer
+from thespian.system.transport.wakeupTransportBase import wakeupTransportBase
+
+from actors import thespian_tuning
+
+
+def test_thespian_never_renders_a_message_to_name_it():
+    """Its debug text costs a pydantic repr per send and receive; the type name is enough."""
+    from thespian.system.transport import ReceiveEnvelope, TransmitIntent
+
+    from actors import thespian_tuning
+
+    rendered = []
+
+    class Costly:
+        def __str__(self) -> str:
+            rendered.append(self)
+            return "costly"
+
+        __repr__ = __str__
+
+    thespian_tuning.apply()
+    assert "Costly" in TransmitIntent(None, Costly()).identify()
+    assert "Costly" in ReceiveEnvelope(None, Costly()).identify()
+    assert rendered == []
+
+
+def test_a_new_wakeup_joins_the_pending_ones_in_order_with_few_comparisons(monkeypatch):
+    """Hundreds of pending deadlines were all compared again at each new wakeup; now log n of them
+    are, and the order is the same: by time, equal times in their order of arrival."""
+    thespian_tuning.apply()
+    compared = []
+    original = ExpirationTimer.__lt__
+    monkeypatch.setattr(ExpirationTimer, "__lt__", lambda a, b: compared.append(1) or original(a, b))
+    never = ExpirationTimer(None)
+    transport = SimpleNamespace(_wakeup_lock=threading.Lock(), _pendingWakeups=[], run_time=never)
+    delays = [(i * 37) % 512 for i in range(512)] + [5, 5]
+    for n, seconds in enumerate(delays):
+        wakeupTransportBase.addWakeup(transport, timedelta(seconds=1000 + seconds), n)
+    order = [payload for _timer, payload in transport._pendingWakeups]
+    assert order == sorted(range(len(delays)), key=lambda n: (delays[n], n))
+    assert len(compared) < 20 * len(delays)  # sorting each time: over 100,000
