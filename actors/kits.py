@@ -63,6 +63,32 @@ class Kit:
         self.ready, self.forking, self.reclaimed = [], self.bind.settings.pool_size, []
         parent.send(self.pool, StartPool(bind=self.bind, size=self.forking, scan=scan))
 
+    def short(self, pool_size: int) -> bool:
+        """Fewer than `pool_size` actors ready or on their way (forked, or reclaimed from tasks at rest)."""
+        return len(self.ready) + self.forking + len(self.reclaimed) < pool_size
+
+    def arrived(self, addr: Any, recycled: bool) -> None:
+        """A bound actor announced itself ready: one fork or reclaim fewer on its way."""
+        if not recycled:
+            self.forking -= 1
+        elif str(addr) in self.reclaimed:
+            self.reclaimed.remove(str(addr))
+
+    def gone(self, addr: Any) -> None:
+        """An actor of this kit exited: neither ready nor on its way any more."""
+        self.ready = [a for a in self.ready if a != addr]
+        self.reclaimed = [a for a in self.reclaimed if a != str(addr)]
+
+    def roles(self) -> list[tuple[str, str, Any, str]]:
+        """(kind, host, address, key of its `since`) of this kit's actors, for Describe."""
+        name = self.host.name
+        ready = [("ready", name, a, str(a)) for a in self.ready]
+        return [
+            ("mirror", name, self.mirror, f"mirror@{name}"),
+            ("pool", name, self.pool, f"pool@{name}"),
+            *ready,
+        ]
+
     def down(self) -> None:
         """Unreachable: its actors are gone or cut off; nothing is routed there until it rejoins."""
         self.host = self.host.model_copy(update={"up": False})

@@ -149,10 +149,7 @@ class ProjectActor(DrainingParent):
             self.send(sender, ActorExitRequest())  # from a kit since replaced
             return
         self.since[str(sender)] = db.utcnow()
-        if not msg.recycled:
-            kit.forking -= 1
-        elif str(sender) in kit.reclaimed:
-            kit.reclaimed.remove(str(sender))
+        kit.arrived(sender, msg.recycled)
         waiting = [t for t, _ in self.waiting if self._host_of(t) == msg.host]
         if not waiting and len(kit.ready) >= self.settings.pool_size:
             self.send(sender, ActorExitRequest())
@@ -181,7 +178,7 @@ class ProjectActor(DrainingParent):
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
         self.resting = {t: h for t, h in self.resting.items() if t in self.tasks}
         for kit in self.kits.values():
-            kit.ready = [a for a in kit.ready if a != msg.address]
+            kit.gone(msg.address)
         self.since.pop(str(msg.address), None)
         self.drain_answered(msg.address)
         self._fill()
@@ -226,12 +223,8 @@ class ProjectActor(DrainingParent):
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         assert self.project
         roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
-        for name, kit in self.kits.items():
-            roles += [
-                ("mirror", name, kit.mirror, f"mirror@{name}"),
-                ("pool", name, kit.pool, f"pool@{name}"),
-            ]
-            roles += [("ready", name, a, str(a)) for a in kit.ready]
+        for kit in self.kits.values():
+            roles += kit.roles()
         roles += [("task", task_id, a, str(a)) for task_id, a in self.tasks.items()]
         actors = [
             ActorInfo(kind=kind, id=name, address=str(addr), since=self.since.get(key, ""))
@@ -334,7 +327,7 @@ class ProjectActor(DrainingParent):
         """Keep `pool_size` actors ready or on their way. The actor of a task at rest on that host comes
         back first (recycled: its task lives on in its database); a fork only when there is none."""
         assert self.settings
-        if len(kit.ready) + kit.forking + len(kit.reclaimed) >= self.settings.pool_size:
+        if not kit.short(self.settings.pool_size):
             return
         spare = next((t for t, host in self.resting.items() if host == kit.host.name), None)
         if spare is None:

@@ -104,7 +104,8 @@ class TaskActor(TaskCommands):
         self.send(self.myAddress, Provision(task_id=task_id))
 
     def receiveMsg_Provision(self, msg: Provision, sender: Any) -> None:
-        self._advance(resumed=True)
+        if msg.task_id == self.task_id and self.store is not None:  # else deleted or passivated since
+            self._advance(resumed=True)
 
     def receiveMsg_MirrorReady(self, msg: MirrorReady, sender: Any) -> None:
         if msg.error:

@@ -123,6 +123,10 @@ class Progress:
 # ---- the two systems --------------------------------------------------------------------------------
 
 
+class Refused(Exception):
+    """A create answered with an error status."""
+
+
 class System(ABC):
     """One system under test: a server process group on a private port and data dir, and its HTTP API."""
 
@@ -152,8 +156,8 @@ class System(ABC):
         """Side effects recorded so far, by (task id, step)."""
 
     @abstractmethod
-    async def create(self, http: aiohttp.ClientSession) -> str | None:
-        """One durable create; the new task's id, None when refused."""
+    async def create(self, http: aiohttp.ClientSession) -> str:
+        """One durable create: the new task's id; Refused (its status and code) otherwise."""
 
     @abstractmethod
     async def progress(self, http: aiohttp.ClientSession) -> Progress: ...
@@ -203,10 +207,12 @@ class Crucible(System):
         lines = log.read_text().splitlines() if log.exists() else []
         return Counter((row["task_id"], row["effect"]) for row in map(json.loads, lines))
 
-    async def create(self, http: aiohttp.ClientSession) -> str | None:
+    async def create(self, http: aiohttp.ClientSession) -> str:
         async with http.post(CREATE, json={"prompt": "Benchmark task\nnothing to do"}) as resp:
             body = await resp.json()
-        return str(body["id"]) if resp.status in (200, 201) else None
+        if resp.status not in (200, 201):
+            raise Refused(f"{resp.status} {body.get('code', '')}")
+        return str(body["id"])
 
     async def listed(self, http: aiohttp.ClientSession, status: str, limit: int = 1000) -> list[str]:
         """Ids of the project's tasks in `status` (a comma-separated list), following the cursor."""
@@ -287,10 +293,12 @@ class Peer(System):
             rows = conn.execute("SELECT task_id, step, count(*) FROM effects GROUP BY task_id, step")
             return Counter({(task, step): n for task, step, n in rows})
 
-    async def create(self, http: aiohttp.ClientSession) -> str | None:
+    async def create(self, http: aiohttp.ClientSession) -> str:
         async with http.post("/tasks") as resp:
             body = await resp.json()
-        return str(body["id"]) if resp.status == 201 else None
+        if resp.status != 201:
+            raise Refused(f"{resp.status} {body}")
+        return str(body["id"])
 
     async def progress(self, http: aiohttp.ClientSession) -> Progress:
         async with http.get("/stats") as resp:
@@ -348,16 +356,14 @@ async def create_many(system: System, http: aiohttp.ClientSession, total: int, c
 
     async def client() -> None:
         for _ in left:
-            began, failure = time.perf_counter(), "refused"
+            began = time.perf_counter()
             try:
-                task_id = await system.create(http)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                task_id, failure = None, type(exc).__name__
-            out.ms.append((time.perf_counter() - began) * 1000)
-            if task_id:
-                out.ids.append(task_id)
-            else:
+                out.ids.append(await system.create(http))
+            except (aiohttp.ClientError, TimeoutError, Refused) as exc:
+                failure = f"{type(exc).__name__}: {exc}"
                 out.errors[failure] += 1
+                print(f"  {system.label} create failed: {failure}", file=sys.stderr, flush=True)
+            out.ms.append((time.perf_counter() - began) * 1000)
 
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))

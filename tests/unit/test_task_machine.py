@@ -248,3 +248,23 @@ def test_summaries_closer_than_the_gap_reach_the_workspace_together_and_rest_goe
     harness.offload.ready += harness.offload.held
     harness.pump()
     assert projected()[-1] == "running" and len(projected()) <= 3
+
+
+def test_deleting_a_passive_task_leaves_its_queued_resume_nothing_to_do(harness):
+    """A command activates a passive task, which queues its resume; a delete then closes the task, and
+    that resume used to fail on the closed database."""
+    from structlog.testing import capture_logs
+
+    from schemas.project_messages import PassivateOk
+
+    harness.initialize()
+    harness.pump()
+    harness.actor.receiveMessage(PassivateOk(), "project")
+    with capture_logs() as logged:
+        harness.command("archive")  # activated, resumed, archived: at rest again
+        harness.pump()
+        harness.actor.receiveMessage(PassivateOk(), "project")
+        harness.command("delete")
+        harness.pump()
+    assert not (harness.data / "tasks" / f"{'0' * 22}.sqlite").exists()
+    assert [e["event"] for e in logged if e["log_level"] == "error"] == []
