@@ -65,7 +65,7 @@ class ProjectActor(DrainingParent):
         self.pusher: Pusher | None = None  # relays the events of task actors on workers to the hub
         self.kits: dict[str, Kit] = {}  # host → this project's mirror and pool there
         self.placing: dict[str, Any] = {}  # task id → its create, while the cluster picks its host
-        self.waiting: list[tuple[str, Any]] = []  # (task id, message) for want of a ready actor
+        self.waiting: list[tuple[str, str, Any]] = []  # (task id, host, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
         self.resting: dict[str, str] = {}  # task id → host: at rest, its actor kept; reclaimed before a fork
         self.agents: AgentSlots | None = None
@@ -94,6 +94,8 @@ class ProjectActor(DrainingParent):
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
         alone, else where the cluster places it."""
         assert self.registry
+        if msg.reply_to is None:  # straight from the web process (backend/runtime.py), not via the workspace
+            msg = msg.model_copy(update={"reply_to": sender})
         reserved = self.registry.reserve(msg, placed="" if self._workers() else hosts.LEADER)
         if isinstance(reserved, Refusal):
             failure = Failure(request_id=msg.request_id, **reserved._asdict())
@@ -150,7 +152,7 @@ class ProjectActor(DrainingParent):
             return
         self.since[str(sender)] = db.utcnow()
         kit.arrived(sender, msg.recycled)
-        waiting = [t for t, _ in self.waiting if self._host_of(t) == msg.host]
+        waiting = [t for t, host, _ in self.waiting if host == msg.host]
         if not waiting and len(kit.ready) >= self.settings.pool_size:
             self.send(sender, ActorExitRequest())
         elif waiting:
@@ -298,13 +300,13 @@ class ProjectActor(DrainingParent):
             return
         if isinstance(msg, Initialize):
             msg = msg.model_copy(update={"provision": not self._full()})
-        self.waiting.append((task_id, msg))
+        self.waiting.append((task_id, host, msg))
         if kit.ready:
             self._assign(task_id, kit.ready.pop(0), kit)
 
     def _full(self) -> bool:
         assert self.settings
-        return len(self.tasks) + len({t for t, _ in self.waiting}) >= self.settings.max_live_tasks
+        return len(self.tasks) + len({w[0] for w in self.waiting}) >= self.settings.max_live_tasks
 
     def _fill(self) -> None:
         """A slot freed: the oldest task waiting for one is activated (it resumes where it stopped)."""
@@ -318,7 +320,7 @@ class ProjectActor(DrainingParent):
         self.since[str(addr)] = db.utcnow()
         if task_id in self.queued:  # activated by a command before its turn came
             self.queued.remove(task_id)
-        for msg in [m for t, m in self.waiting if t == task_id]:
+        for msg in [w[2] for w in self.waiting if w[0] == task_id]:
             self.send(addr, msg)
         self.waiting = [w for w in self.waiting if w[0] != task_id]
         self._top_up(kit)

@@ -69,3 +69,37 @@ def test_local_tasks_survive_a_kill_mid_provisioning(make_server, repo, tmp_path
         assert [s["serverId"] for s in servers] == [record["id"]], "one ACP server per task"
     assert sorted(p.name for p in (data / "sandboxes").iterdir()) == sorted(ids), "one checkout per task"
     assert not list((data / "tmp").glob("sandbox-*")), "no half-made checkout left"
+
+
+def test_creates_find_a_restarted_project_actor(make_server, repo):
+    """Creates go straight to the project actor once one named it; after that actor is killed and its
+    workspace starts another, the next create goes through the workspace instead of failing."""
+    import os
+    import signal
+
+    import psutil
+
+    from tests.integration.test_admin import admin_json
+
+    server = make_server("sim", CRUCIBLE_SIM_STEP_MS=20).start()
+    server.register(repo)
+    assert server.create().status == 201  # through the workspace: it names the project actor
+    assert server.create().status == 201  # straight to it
+
+    def project_address() -> str:
+        return str(next(a["address"] for a in admin_json(server, "actors") if a["kind"] == "project"))
+
+    old = project_address()
+    port = int(old.rsplit(":", 1)[1].rstrip(")"))
+    (pid,) = {
+        p.pid
+        for p in server.actor_processes()
+        for c in p.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+    }
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: project_address() != old, timeout=30)
+    created = [server.create() for _ in range(3)]
+    assert [c.status for c in created] == [201, 201, 201]
+    for c in created:
+        server.wait_status(c.body["id"], {"running"}, timeout=30)
