@@ -94,8 +94,6 @@ class ProjectActor(DrainingParent):
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
         alone, else where the cluster places it."""
         assert self.registry
-        if msg.reply_to is None:  # straight from the web process (backend/runtime.py), not via the workspace
-            msg = msg.model_copy(update={"reply_to": sender})
         reserved = self.registry.reserve(msg, placed="" if self._workers() else hosts.LEADER)
         if isinstance(reserved, Refusal):
             failure = Failure(request_id=msg.request_id, **reserved._asdict())

@@ -137,13 +137,7 @@ class WorkspaceActor(DrainingParent):
     def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Any) -> None:
         self._project(msg.summary)
         self.send(
-            msg.reply_to,
-            TaskCreated(
-                request_id=msg.request_id,
-                created=msg.created,
-                record=msg.record,
-                project_addr=self.project_addrs.get(msg.summary.project),
-            ),
+            msg.reply_to, TaskCreated(request_id=msg.request_id, created=msg.created, record=msg.record)
         )
 
     def receiveMsg_TaskChanged(self, msg: TaskChanged, sender: Any) -> None:

@@ -23,10 +23,6 @@ class BridgeError(Exception):
     """The actors did not answer properly: a 503 for the client, never a traceback."""
 
 
-class Undelivered(BridgeError):
-    """The ask never reached its actor (it is gone): nothing was done, so it may go elsewhere."""
-
-
 class Bridge:
     def __init__(self, asys: Any, threads: int, timeout: float) -> None:
         self._asys = asys
@@ -71,9 +67,6 @@ class Bridge:
         ctx = self._context()
         deadline = time.monotonic() + timeout
         reply = ctx.ask(addr, msg, timeout)
-        if reply is None and time.monotonic() < deadline - 1.0:
-            # thespian's ask answers None before its timeout only when its send failed (a dead address)
-            raise Undelivered(f"{type(msg).__name__} could not be delivered")
         while True:
             if reply is None:
                 raise BridgeError(f"no answer from the actors within {timeout:.0f}s")

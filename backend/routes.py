@@ -9,7 +9,7 @@ from backend.runtime import Runtime
 from backend.validation import int_param, is_name, is_task_id, json_body, statuses_param
 from schemas.api import HostList, ProjectCreate, TaskCreate, WorkspaceCreate
 from schemas.task_messages import TaskAction, TaskCommand
-from schemas.workspace_messages import CreateTask, ProjectRegistered, RegisterProject
+from schemas.workspace_messages import CreateTask, ProjectRegistered, RegisterProject, TaskCreated
 
 RUNTIME = web.AppKey("runtime", Runtime)
 routes = web.RouteTableDef()
@@ -87,14 +87,15 @@ async def get_project(request: web.Request) -> web.Response:
 async def create_task(request: web.Request) -> web.Response:
     rt = _rt(request)
     ws, project = request.match_info["ws"], request.match_info["project"]
-    rt.workspace_addr(ws)
+    addr = rt.workspace_addr(ws)
     body = await json_body(request, TaskCreate)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
         raise ApiError(422, "invalid_header", "Idempotency-Key must be 1-200 printable characters")
     msg = CreateTask(request_id=rt.bridge.request_id(), project=project, body=body, idempotency_key=key)
     with rt.metrics.create_seconds.time():
-        reply = await rt.create(ws, msg)
+        reply = await rt.ask(addr, msg)
+    assert isinstance(reply, TaskCreated)
     record = reply.record
     return web.json_response(
         record, status=201 if reply.created else 200, headers={"Location": f"/v1/tasks/{record['id']}"}

@@ -12,7 +12,7 @@ from actors import system
 from actors.cluster import ClusterActor
 from actors.providers import agent_process as agents
 from actors.workspace import WorkspaceActor
-from backend.bridge import Bridge, Undelivered
+from backend.bridge import Bridge
 from backend.errors import ApiError
 from backend.hub import EventHub
 from backend.metrics import Metrics
@@ -22,14 +22,7 @@ from schemas.cluster_messages import HostsListed, ListHosts, StartCluster
 from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure, Reply, Request
 from schemas.settings import Settings
 from schemas.task_messages import ReadTask, TaskAction, TaskCommand, TaskRead
-from schemas.workspace_messages import (
-    CreateTask,
-    ResumeDispatched,
-    ResumeTasks,
-    StartWorkspace,
-    TaskCreated,
-    WorkspaceStarted,
-)
+from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
 
 Health = Literal["starting", "ok", "draining"]
 DEFAULT_WORKSPACE = "default"
@@ -44,9 +37,6 @@ class Runtime:
         hub.on_observed = self.metrics.observe
         self.health: Health = "starting"
         self.workspaces: dict[str, Any] = {}
-        self.projects: dict[
-            tuple[str, str], Any
-        ] = {}  # (workspace, project) → its actor, once a create named it
         self.log = structlog.get_logger().bind(component="runtime")
 
     async def start(self) -> None:
@@ -142,24 +132,6 @@ class Runtime:
         reply = await self.ask(self.workspace_addr(workspace), msg)
         assert isinstance(reply, TaskRead)
         return reply.record, reply.events
-
-    async def create(self, workspace: str, msg: CreateTask) -> TaskCreated:
-        """Straight to the project actor once a create through the workspace has named it: one hop, and
-        one busy actor's queue, fewer. A project actor restarted since (after a crash) is a dead address,
-        which thespian reports at once with nothing delivered: that create goes through the workspace,
-        which knows the new actor, and so does the next one."""
-        key = (workspace, msg.project)
-        direct = self.projects.get(key)
-        try:
-            reply = await self.ask(direct or self.workspace_addr(workspace), msg)
-        except Undelivered:
-            if direct is None:
-                raise
-            del self.projects[key]
-            reply = await self.ask(self.workspace_addr(workspace), msg)
-        assert isinstance(reply, TaskCreated)
-        self.projects[key] = reply.project_addr
-        return reply
 
     async def ask(self, addr: Any, msg: Request) -> Reply:
         """Ask an actor; a refusal becomes the API error it describes."""

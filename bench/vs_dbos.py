@@ -211,7 +211,8 @@ class Crucible(System):
         async with http.post(CREATE, json={"prompt": "Benchmark task\nnothing to do"}) as resp:
             body = await resp.json()
         if resp.status not in (200, 201):
-            raise Refused(f"{resp.status} {body.get('code', '')}")
+            error = body.get("error", {})
+            raise Refused(f"{resp.status} {error.get('code')}: {error.get('message')}")
         return str(body["id"])
 
     async def listed(self, http: aiohttp.ClientSession, status: str, limit: int = 1000) -> list[str]:

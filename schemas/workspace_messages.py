@@ -38,7 +38,6 @@ class CreateTask(Request):
 class TaskCreated(Reply):
     created: bool
     record: dict[str, Any]
-    project_addr: Any = None  # the project actor: the web process sends later creates to it directly
 
 
 class ResumeTasks(Request):
