@@ -15,8 +15,9 @@ own, persisted and resumed like provisioning:
 A running task whose agent died gets init_ensure_agent → init_create_session → running again (revive).
 Local agents count against the project's cap: init_ensure_agent waits for a slot (AgentSlot) first.
 Drain: no new step starts; answered between steps.
-At rest and idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to route nothing more to it
-(Passivate), then exits; the next message for the task activates a new actor from the pool.
+At rest, the actor tells its project (Passivate, resting), which may take it back for its pool at once (no
+fork for the next create); else, idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks to be taken back. Either way
+it lets go of the task (PassivateOk); the next message for the task activates another actor from the pool.
 """
 
 import json

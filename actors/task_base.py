@@ -94,7 +94,7 @@ class TaskActorBase(OffloadingActor):
         if self.lock_fd is not None:
             os.close(self.lock_fd)
             self.lock_fd = None
-        self.task_id, self.provider, self.followers = None, None, []
+        self.task_id, self.provider, self.followers, self.changed = None, None, [], False
         self.log = self.unbound_log
         prepare_database(self.prepared)
         self.send(self.bound.project_addr, TaskActorReady(recycled=True, host=self.bound.host))
@@ -198,9 +198,9 @@ class TaskActorBase(OffloadingActor):
 
     def _project(self, at_once: bool) -> None:
         """The latest summary to the workspace's projection: at once at rest, or after a quiet spell;
-        otherwise once PROJECTION_GAP has passed, with whatever changed meanwhile. Steps of a few ms
-        each cost the workspace one message each; the hub's events stay immediate, and a summary lost
-        to a crash is sent again when the task resumes (it publishes on activation)."""
+        otherwise once PROJECTION_GAP_S has passed, with whatever changed meanwhile (a message per step
+        cost the workspace more than steps of a few ms). The hub's events stay immediate, and a summary
+        lost to a crash is sent again when the task resumes (it publishes on activation)."""
         if not self.changed or self.store is None or self.bound is None:
             return
         record = self.store.record()

@@ -69,8 +69,9 @@ class TaskActorExited(Message):
 
 class Passivate(Message):
     """Task → project: stop routing to me. At rest and idle; or `resting` (just at rest: the project
-    answers only if tasks wait for a slot or an actor, or half its cap is live); or `queued` (created
-    while the project was at its cap of live task actors: activate me again when a slot frees)."""
+    answers at once if tasks wait for a slot or an actor, or half its cap is live, and later if its pool
+    runs short); or `queued` (created while the project was at its cap of live task actors: activate me
+    again when a slot frees)."""
 
     task_id: str
     resting: bool = False
