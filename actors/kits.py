@@ -25,7 +25,6 @@ class Kit:
     pool: Any = None  # the TaskPoolActor
     ready: list[Any] = field(default_factory=list)  # bound task actors with no task yet
     forking: int = 0  # forks asked of the pool, not yet ready
-    reclaimed: list[str] = field(default_factory=list)  # actors of tasks at rest, on their way back
 
     @classmethod
     def on(
@@ -60,24 +59,16 @@ class Kit:
     def start_pool(self, parent: Any, scan: list[str]) -> None:
         """`scan`: this project's tasks on the host; the pool answers which of them must resume."""
         self.pool = parent.createActor(TaskPoolActor, targetActorRequirements=self._where())
-        self.ready, self.forking, self.reclaimed = [], self.bind.settings.pool_size, []
+        self.ready, self.forking = [], self.bind.settings.pool_size
         parent.send(self.pool, StartPool(bind=self.bind, size=self.forking, scan=scan))
 
     def short(self, pool_size: int) -> bool:
-        """Fewer than `pool_size` actors ready or on their way (forked, or reclaimed from tasks at rest)."""
-        return len(self.ready) + self.forking + len(self.reclaimed) < pool_size
-
-    def arrived(self, addr: Any, recycled: bool) -> None:
-        """A bound actor announced itself ready: one fork or reclaim fewer on its way."""
-        if not recycled:
-            self.forking -= 1
-        elif str(addr) in self.reclaimed:
-            self.reclaimed.remove(str(addr))
+        """Fewer than `pool_size` actors ready or forked and on their way."""
+        return len(self.ready) + self.forking < pool_size
 
     def gone(self, addr: Any) -> None:
-        """An actor of this kit exited: neither ready nor on its way any more."""
+        """An actor of this kit exited: it is ready no more."""
         self.ready = [a for a in self.ready if a != addr]
-        self.reclaimed = [a for a in self.reclaimed if a != str(addr)]
 
     def roles(self) -> list[tuple[str, str, Any, str]]:
         """(kind, host, address, key of its `since`) of this kit's actors, for Describe."""
@@ -92,7 +83,7 @@ class Kit:
     def down(self) -> None:
         """Unreachable: its actors are gone or cut off; nothing is routed there until it rejoins."""
         self.host = self.host.model_copy(update={"up": False})
-        self.mirror, self.pool, self.ready, self.forking, self.reclaimed = None, None, [], 0, []
+        self.mirror, self.pool, self.ready, self.forking = None, None, [], 0
 
     def _where(self) -> dict[str, str] | None:
         return hosts.on_host(self.host.name) if self.host.name != hosts.LEADER else None

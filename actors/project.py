@@ -6,7 +6,7 @@ their host (actors/kits.py: the leader's, and one per worker of the convention).
   Placed         → (with workers) the cluster chose the new task's host: recorded for good, then Initialize.
   Hosts          → a worker (re)joined: a kit there, and its unfinished tasks resume; or it left.
   ActivateTasks  → start-up: give each task an actor, which resumes it.
-  TaskActorReady → a bound actor from a pool: it takes the oldest task waiting on its host, or waits.
+  TaskActorReady → a new actor from a pool, bound: it takes the oldest task waiting on its host, or waits.
   EnsureMirror   → passed to the task's host's MirrorActor, which answers the task.
   TaskCommand, ReadTask → to the task's actor, activating one if the task is passive.
   TaskEvents     → from task actors on workers: pushed on to the hub (its socket is on this host).
@@ -142,21 +142,12 @@ class ProjectActor(DrainingParent):
         self.log.info("tasks.activated", count=len(msg.task_ids))
 
     def receiveMsg_TaskActorReady(self, msg: TaskActorReady, sender: Any) -> None:
-        """A new fork, or a passivated actor back for another task; beyond the pool's size, one exits."""
-        assert self.settings
         kit = self.kits.get(msg.host)
         if kit is None or not kit.up:
             self.send(sender, ActorExitRequest())  # from a kit since replaced
             return
-        self.since[str(sender)] = db.utcnow()
-        kit.arrived(sender, msg.recycled)
-        waiting = [t for t, host, _ in self.waiting if host == msg.host]
-        if not waiting and len(kit.ready) >= self.settings.pool_size:
-            self.send(sender, ActorExitRequest())
-        elif waiting:
-            self._assign(waiting[0], sender, kit)
-        else:
-            kit.ready.append(sender)
+        kit.forking -= 1
+        self._ready(sender, kit)
 
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
         self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
@@ -334,18 +325,34 @@ class ProjectActor(DrainingParent):
             kit.forking += 1
             self.send(kit.pool, Taken())
         else:
-            kit.reclaimed.append(str(self.tasks[spare]))
             self._passivate(spare, queued=False)
 
     def _passivate(self, task_id: str, queued: bool) -> None:
-        """Nothing more is routed to the task's actor, which goes back to its pool; its slot frees."""
+        """Nothing more is routed to the task's actor: it lets go of the task and is at once back in its
+        pool (whatever is sent to it now arrives after the PassivateOk); the task's slot frees."""
         addr = self.tasks.pop(task_id)
         self.resting.pop(task_id, None)
         self.send(addr, PassivateOk())
         self.drain_answered(addr)
         if queued:
             bisect.insort(self.queued, task_id)
+        kit = self.kits.get(self._host_of(task_id))
+        if kit is not None and kit.up:
+            self._ready(addr, kit)
         self._fill()
+
+    def _ready(self, addr: Any, kit: Kit) -> None:
+        """An actor with no task: the oldest task waiting on its host takes it; else it waits in the pool,
+        or exits beyond the pool's size."""
+        assert self.settings
+        self.since[str(addr)] = db.utcnow()
+        waiting = [t for t, host, _ in self.waiting if host == kit.host.name]
+        if waiting:
+            self._assign(waiting[0], addr, kit)
+        elif len(kit.ready) >= self.settings.pool_size:
+            self.send(addr, ActorExitRequest())
+        else:
+            kit.ready.append(addr)
 
     def _start_kit(self, kit: Kit, scan: list[str]) -> None:
         old = self.kits.get(kit.host.name)

@@ -84,8 +84,9 @@ class TaskActorBase(OffloadingActor):
         return self.frozen
 
     def _release(self) -> None:
-        """Passivated: the task lives on in its database; this process goes back to the project's pool
-        (a fork saved) with its lock released, nothing of the task kept, and a fresh database ready."""
+        """Passivated: the task lives on in its database; this process is back in the project's pool (a
+        fork saved: the project counts it ready already) with its lock released, nothing of the task
+        kept, and a fresh database ready."""
         assert self.bound and self.prepared
         self._project(at_once=True)
         if self.store:
@@ -97,7 +98,6 @@ class TaskActorBase(OffloadingActor):
         self.task_id, self.provider, self.followers, self.changed = None, None, [], False
         self.log = self.unbound_log
         prepare_database(self.prepared)
-        self.send(self.bound.project_addr, TaskActorReady(recycled=True, host=self.bound.host))
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         if self.prepared:

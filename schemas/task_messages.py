@@ -89,10 +89,9 @@ class CommandDone(Reply):
 
 
 class TaskActorReady(Message):
-    """Task → project, once bound: ready to be given a task (so Initialize never overtakes Bind); or
-    once passivated, ready for another (`recycled`: no fork was needed for it)."""
+    """Task → project, once bound: ready to be given a task (so Initialize never overtakes Bind). A
+    passivated actor sends none: the project, which passivated it, counts it ready at once."""
 
-    recycled: bool = False
     host: str = "leader"
 
 
