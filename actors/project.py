@@ -295,7 +295,7 @@ class ProjectActor(DrainingParent):
 
     def _full(self) -> bool:
         assert self.settings
-        return len(self.tasks) + len({w[0] for w in self.waiting}) >= self.settings.max_live_tasks
+        return len(self.tasks) + len({t for t, _, _ in self.waiting}) >= self.settings.max_live_tasks
 
     def _fill(self) -> None:
         """A slot freed: the oldest task waiting for one is activated (it resumes where it stopped)."""
@@ -309,7 +309,7 @@ class ProjectActor(DrainingParent):
         self.since[str(addr)] = db.utcnow()
         if task_id in self.queued:  # activated by a command before its turn came
             self.queued.remove(task_id)
-        for msg in [w[2] for w in self.waiting if w[0] == task_id]:
+        for msg in [m for t, _, m in self.waiting if t == task_id]:
             self.send(addr, msg)
         self.waiting = [w for w in self.waiting if w[0] != task_id]
         self._top_up(kit)
@@ -331,12 +331,12 @@ class ProjectActor(DrainingParent):
         """Nothing more is routed to the task's actor: it lets go of the task and is at once back in its
         pool (whatever is sent to it now arrives after the PassivateOk); the task's slot frees."""
         addr = self.tasks.pop(task_id)
-        self.resting.pop(task_id, None)
+        host = self.resting.pop(task_id, None) or self._host_of(task_id)
         self.send(addr, PassivateOk())
         self.drain_answered(addr)
         if queued:
             bisect.insort(self.queued, task_id)
-        kit = self.kits.get(self._host_of(task_id))
+        kit = self.kits.get(host)
         if kit is not None and kit.up:
             self._ready(addr, kit)
         self._fill()

@@ -3,12 +3,16 @@ every task reaches `running` with exactly one of each side effect and one result
 
 import collections
 import json
+import os
+import signal
 import time
 import urllib.request
 
+import psutil
 import pytest
 
 from actors.providers.sim import effects_log
+from tests.integration.test_admin import admin_json
 from tests.server import RESULT_KINDS, Server, agents_under, wait_until
 
 pytestmark = pytest.mark.integration
@@ -74,13 +78,6 @@ def test_local_tasks_survive_a_kill_mid_provisioning(make_server, repo, tmp_path
 def test_creates_reach_a_restarted_project_actor(make_server, repo):
     """A project actor killed -9 is started again by its workspace (its state is on disk), and creates
     reach the new one: every one answers 201 and provisions."""
-    import os
-    import signal
-
-    import psutil
-
-    from tests.integration.test_admin import admin_json
-
     server = make_server("sim", CRUCIBLE_SIM_STEP_MS=20).start()
     server.register(repo)
     assert server.create().status == 201
