@@ -62,9 +62,10 @@ class Kit:
         self.ready, self.forking = [], self.bind.settings.pool_size
         parent.send(self.pool, StartPool(bind=self.bind, size=self.forking, scan=scan))
 
-    def short(self, pool_size: int) -> bool:
+    @property
+    def short(self) -> bool:
         """Fewer than `pool_size` actors ready or forked and on their way."""
-        return len(self.ready) + self.forking < pool_size
+        return len(self.ready) + self.forking < self.bind.settings.pool_size
 
     def gone(self, addr: Any) -> None:
         """An actor of this kit exited: it is ready no more."""

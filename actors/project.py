@@ -72,6 +72,7 @@ class ProjectActor(DrainingParent):
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.exiting = False
+        self.early: list[tuple[Describe, Any]] = []  # asked before StartProject arrived (see Describe)
         self.log: Any = logs.get()
 
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
@@ -89,6 +90,9 @@ class ProjectActor(DrainingParent):
         self.cluster_addr = msg.cluster_addr
         if self.cluster_addr is not None:
             self.send(self.cluster_addr, WatchHosts())
+        for early, asker in self.early:
+            self.receiveMsg_Describe(early, asker)
+        self.early.clear()
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
@@ -212,7 +216,11 @@ class ProjectActor(DrainingParent):
         return list(self.tasks.values())
 
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
-        assert self.project
+        if self.project is None:
+            # The workspace gave our address out before our StartProject reached us (it comes from the
+            # workspace, the Describe from the asker: no order between them). Answered once started.
+            self.early.append((msg, sender))
+            return
         roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
         for kit in self.kits.values():
             roles += kit.roles()
@@ -317,8 +325,7 @@ class ProjectActor(DrainingParent):
     def _top_up(self, kit: Kit) -> None:
         """Keep `pool_size` actors ready or on their way. The actor of a task at rest on that host comes
         back first (recycled: its task lives on in its database); a fork only when there is none."""
-        assert self.settings
-        if not kit.short(self.settings.pool_size):
+        if not kit.short:
             return
         spare = next((t for t, host in self.resting.items() if host == kit.host.name), None)
         if spare is None:

@@ -97,6 +97,16 @@ def _empty_database(directory: Path) -> bytes:
         scratch.unlink()
 
 
+# A task's record (its row and steps) and history, read alike by its writer and the web process's reader.
+SELECT_TASK = "SELECT * FROM task"
+SELECT_STEPS = "SELECT * FROM steps ORDER BY ord"
+SELECT_EVENTS = "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+
+
+def _read_rows(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, list[sqlite3.Row]]:
+    return conn.execute(SELECT_TASK).fetchone(), conn.execute(SELECT_STEPS).fetchall()
+
+
 def record_from_rows(task: sqlite3.Row | dict[str, Any], steps: list[Any]) -> dict[str, Any]:
     """The API's task record from the stored rows (shared with the web process's reader)."""
     sandbox = json.loads(task["sandbox"]) if task["sandbox"] else None
@@ -147,8 +157,7 @@ def settled_on_disk(path: Path) -> bool:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     try:
-        task = conn.execute("SELECT * FROM task").fetchone()
-        steps = conn.execute("SELECT * FROM steps ORDER BY ord").fetchall()
+        task, steps = _read_rows(conn)
     except sqlite3.OperationalError:
         return True  # prepared, never initialized: nothing was promised
     finally:
@@ -179,14 +188,18 @@ class TaskStore:
         self._lock = threading.RLock()
         self._appended: list[dict[str, Any]] = []  # events of the transaction in progress
         self._outbox: list[dict[str, Any]] = []  # committed events not yet published
+        self._rows: tuple[sqlite3.Row | None, list[sqlite3.Row]] | None = None  # as of the last commit
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One transaction; the events it appends reach the outbox only once it has committed."""
         with self._lock:
             self._appended = []
-            with db.transaction(self._conn) as c:
-                yield c
+            try:
+                with db.transaction(self._conn) as c:
+                    yield c
+            finally:
+                self._rows = None  # changed, or read mid-transaction and maybe rolled back since
             self._outbox.extend(self._appended)
 
     def take_events(self) -> list[dict[str, Any]]:
@@ -227,15 +240,18 @@ class TaskStore:
         return True
 
     def record(self) -> dict[str, Any]:
+        """Read again only after a write: a task's turn asks for its record several times, and this
+        store is the database's only writer."""
         with self._lock:
-            task = self._conn.execute("SELECT * FROM task").fetchone()
-            steps = self._conn.execute("SELECT * FROM steps ORDER BY ord").fetchall()
+            if self._rows is None or self._conn.in_transaction:  # mid-write: what it wrote so far
+                self._rows = _read_rows(self._conn)
+            task, steps = self._rows
+        assert task is not None, "read before the task's create"
         return record_from_rows(task, steps)
 
     def events(self, after: int, limit: int) -> list[dict[str, Any]]:
         with self._lock:
-            sql = "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
-            return [event_from_row(r) for r in self._conn.execute(sql, (after, limit))]
+            return [event_from_row(r) for r in self._conn.execute(SELECT_EVENTS, (after, limit))]
 
     def step(self, name: TaskStatus) -> sqlite3.Row:
         with self._lock:

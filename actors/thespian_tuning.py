@@ -8,14 +8,19 @@ before the first ActorSystem(), so every forked actor inherits the patches.
   Python. A recycled task actor's step deadlines (minutes each) pile up there by the hundred: the sort was
   9% of its CPU. We insert in order instead (bisect: log n comparisons; the same order, equal times
   keeping their order of arrival).
+- Each turn of the TCP transport's loop builds a new selector for the sockets it waits on. The default,
+  epoll, costs a system call to create, one per socket registered and one to close: 11% of a task
+  actor's CPU. A poll selector registers in memory and waits with one call; it sees the same events.
 """
 
 import bisect
+import selectors
+import types
 from typing import Any
 
 from thespian.system import transport
 from thespian.system.timing import ExpirationTimer
-from thespian.system.transport import wakeupTransportBase
+from thespian.system.transport import TCPTransport, wakeupTransportBase
 
 
 def _intent(self: Any) -> str:
@@ -38,6 +43,11 @@ def apply() -> None:
     transport.TransmitIntent.identify = _intent
     transport.ReceiveEnvelope.identify = _envelope
     wakeupTransportBase.wakeupTransportBase.addWakeup = _add_wakeup
+    TCPTransport.selectors = types.SimpleNamespace(
+        DefaultSelector=selectors.PollSelector,
+        EVENT_READ=selectors.EVENT_READ,
+        EVENT_WRITE=selectors.EVENT_WRITE,
+    )
 
 
 apply()

@@ -14,7 +14,15 @@ import aiosqlite
 
 from actors.db import parse
 from actors.hosts import LEADER
-from actors.task_store import event_from_row, record_from_rows, settled, task_db_path
+from actors.task_store import (
+    SELECT_EVENTS,
+    SELECT_STEPS,
+    SELECT_TASK,
+    event_from_row,
+    record_from_rows,
+    settled,
+    task_db_path,
+)
 from actors.workspace import summary_from_row
 from schemas.status import AT_REST
 
@@ -145,8 +153,8 @@ class Reader:
         try:
             async with self._open(path) as conn:
                 await conn.execute("BEGIN")  # one snapshot: the task row and its steps agree
-                task = await (await conn.execute("SELECT * FROM task")).fetchone()
-                steps = await (await conn.execute("SELECT * FROM steps ORDER BY ord")).fetchall()
+                task = await (await conn.execute(SELECT_TASK)).fetchone()
+                steps = await (await conn.execute(SELECT_STEPS)).fetchall()
                 await conn.execute("COMMIT")
         except sqlite3.OperationalError:
             return None  # created but not yet committed
@@ -157,9 +165,7 @@ class Reader:
             read = await self._elsewhere(task_id, after, limit)
             return read[1] if read else []
         async with self._open(task_db_path(self.data, task_id)) as conn:
-            rows = await (
-                await conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit))
-            ).fetchall()
+            rows = await (await conn.execute(SELECT_EVENTS, (after, limit))).fetchall()
         return [event_from_row(r) for r in rows]
 
     async def unfinished(self) -> dict[str, tuple[str, str]]:

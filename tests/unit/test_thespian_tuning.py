@@ -1,13 +1,17 @@
 """The patches to thespian's hot spots (actors/thespian_tuning.py) keep its behaviour and drop the cost."""
 
+import select
+import selectors
 import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
+from thespian.actors import Actor, ActorSystem
 from thespian.system.timing import ExpirationTimer
 from thespian.system.transport.wakeupTransportBase import wakeupTransportBase
 
 from actors import thespian_tuning
+from tests.server import free_port
 
 
 def test_thespian_never_renders_a_message_to_name_it():
@@ -46,3 +50,27 @@ def test_a_new_wakeup_joins_the_pending_ones_in_order_with_few_comparisons(monke
     order = [payload for _timer, payload in transport._pendingWakeups]
     assert order == sorted(range(len(delays)), key=lambda n: (delays[n], n))
     assert len(compared) < 20 * len(delays)  # sorting each time: over 100,000
+
+
+EPOLLS_MADE: list[int] = []  # in each actor process, forked with it
+
+
+class Echo(Actor):
+    def receiveMessage(self, msg: object, sender: object) -> None:
+        self.send(sender, len(EPOLLS_MADE) if msg == "epolls" else msg)
+
+
+def test_an_actor_serving_asks_makes_no_epoll_per_turn(monkeypatch):
+    """Each turn of thespian's TCP loop built an epoll selector (system calls to create, register and
+    close it); the poll selector it uses now makes none, and the replies are the same."""
+    thespian_tuning.apply()
+    monkeypatch.setattr(
+        selectors.EpollSelector, "_selector_cls", lambda *_: EPOLLS_MADE.append(1) or select.epoll()
+    )
+    asys = ActorSystem("multiprocTCPBase", {"Admin Port": free_port()}, transientUnique=True)
+    try:
+        echo = asys.createActor(Echo)
+        assert [asys.ask(echo, n, timedelta(seconds=10)) for n in range(20)] == list(range(20))
+        assert asys.ask(echo, "epolls", timedelta(seconds=10)) == 0
+    finally:
+        asys.shutdown()
