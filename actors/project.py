@@ -11,7 +11,8 @@ their host (actors/kits.py: the leader's, and one per worker of the convention).
   TaskCommand, ReadTask → to the task's actor, activating one if the task is passive.
   TaskEvents     → from task actors on workers: pushed on to the hub (its socket is on this host).
   KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations.
-  Describe       → (admin) this project's actors; Drain → passed to live task actors, answered when they have.
+  Describe       → (admin) this project's actors (one that comes before StartProject waits for it);
+                   Drain → passed to live task actors, answered when they have.
 Nothing here blocks: no fork (the pools fork), no thread, no git (the mirror actors run git). A fork
 taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
 """
@@ -90,9 +91,8 @@ class ProjectActor(DrainingParent):
         self.cluster_addr = msg.cluster_addr
         if self.cluster_addr is not None:
             self.send(self.cluster_addr, WatchHosts())
-        for early, asker in self.early:
-            self.receiveMsg_Describe(early, asker)
-        self.early.clear()
+        while self.early:
+            self.receiveMsg_Describe(*self.early.pop(0))
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
@@ -217,8 +217,7 @@ class ProjectActor(DrainingParent):
 
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         if self.project is None:
-            # The workspace gave our address out before our StartProject reached us (it comes from the
-            # workspace, the Describe from the asker: no order between them). Answered once started.
+            # The workspace gives our address out at once; its StartProject may still be on its way.
             self.early.append((msg, sender))
             return
         roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
