@@ -8,9 +8,10 @@ before the first ActorSystem(), so every forked actor inherits the patches.
   Python. A recycled task actor's step deadlines (minutes each) pile up there by the hundred: the sort was
   9% of its CPU. We insert in order instead (bisect: log n comparisons; the same order, equal times
   keeping their order of arrival).
-- Each turn of the TCP transport's loop builds a new selector for the sockets it waits on. The default,
-  epoll, costs a system call to create, one per socket registered and one to close: 11% of a task
-  actor's CPU. A poll selector registers in memory and waits with one call; it sees the same events.
+- Each turn of the TCP transport's loop builds a new selector for the sockets it waits on (~6 turns per
+  message). The default, epoll, takes a system call to create, one per socket registered and one to
+  close. A poll selector registers in memory and waits with one call, seeing the same events: ~5% less
+  CPU per create, all processes together.
 """
 
 import bisect

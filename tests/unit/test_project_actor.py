@@ -16,6 +16,12 @@ class HarnessProject(ProjectActor):
     myAddress = "project"  # type: ignore[assignment]
 
 
+@pytest.fixture(autouse=True)
+def _no_actor_logs(monkeypatch):
+    """StartProject configures file logging for an actor process; this process is pytest's."""
+    monkeypatch.setattr(project_module.logs, "configure_actor", lambda *args: None)
+
+
 def test_a_describe_that_arrives_before_start_project_is_answered_once_started(tmp_path, monkeypatch):
     """The workspace hands out a new project's address before the project has its StartProject; an
     admin Describe sent there at once is answered after the start, never with a failure."""
@@ -36,9 +42,5 @@ def test_a_describe_that_arrives_before_start_project_is_answered_once_started(t
     assert [(a.kind, a.id) for a in reply.actors] == [("project", "demo")]
     actor.receiveMessage(Describe(request_id="later"), "admin")
     assert [msg.request_id for _, msg in sent] == ["early", "later"]
-
-
-@pytest.fixture(autouse=True)
-def _no_actor_logs(monkeypatch):
-    """StartProject configures file logging for an actor process; this process is pytest's."""
-    monkeypatch.setattr(project_module.logs, "configure_actor", lambda *args: None)
+    assert actor.registry
+    actor.registry.conn.close()
