@@ -351,13 +351,13 @@ class ProjectActor(DrainingParent):
         """An actor with no task: the oldest task waiting on its host takes it; else it waits in the pool,
         or exits beyond the pool's size."""
         assert self.settings
-        self.since[str(addr)] = db.utcnow()
         waiting = [t for t, host, _ in self.waiting if host == kit.host.name]
         if waiting:
-            self._assign(waiting[0], addr, kit)
+            self._assign(waiting[0], addr, kit)  # which dates its new role
         elif len(kit.ready) >= self.settings.pool_size:
             self.send(addr, ActorExitRequest())
         else:
+            self.since[str(addr)] = db.utcnow()
             kit.ready.append(addr)
 
     def _start_kit(self, kit: Kit, scan: list[str]) -> None:
