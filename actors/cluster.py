@@ -49,12 +49,12 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_StartCluster(self, msg: StartCluster, sender: Any) -> None:
         s = msg.settings
-        logs.configure_actor(s.data, s.log_format, s.log_level)
+        logs.configure_actor(s.data_dir, s.log_format, s.log_level)
         self.log = logs.get(actor="cluster", pid=os.getpid())
-        self.conn = db.connect(s.data / "cluster.sqlite", SCHEMA, s.sqlite_synchronous)
+        self.conn = db.connect(s.data_dir / "cluster.sqlite", SCHEMA, s.sqlite_synchronous)
         sql = "SELECT host, count(*) FROM placements WHERE ended = 0 GROUP BY host"
         self.load = {r[0]: r[1] for r in self.conn.execute(sql)}
-        self.hosts[hosts.LEADER] = Host(name=hosts.LEADER, data=s.data, capacity=0, since=db.utcnow())
+        self.hosts[hosts.LEADER] = Host(name=hosts.LEADER, data=s.data_dir, capacity=0, since=db.utcnow())
         self.notifyOnSystemRegistrationChanges(True)
         self.send(sender, ClusterStarted(request_id=msg.request_id))
 

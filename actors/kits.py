@@ -38,7 +38,7 @@ class Kit:
             workspace=project.workspace,
             project=project.name,
             repo=project.repo,
-            mirror=mirror_path(local.data, project.workspace, project.name),
+            mirror=mirror_path(local.data_dir, project.workspace, project.name),
             settings=local,
             workspace_addr=workspace_addr,
             project_addr=project_addr,

@@ -28,7 +28,7 @@ class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
         for _ in range(msg.size):
             self._fork()
         if msg.scan:
-            data = msg.bind.settings.data
+            data = msg.bind.settings.data_dir
             unfinished = [t for t in msg.scan if not settled_on_disk(task_db_path(data, t))]
             self.send(msg.bind.project_addr, HostScanned(host=msg.bind.host, task_ids=unfinished))
 

@@ -80,13 +80,13 @@ class ProjectActor(DrainingParent):
         p, s = msg.project, msg.settings
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
         self.since[str(self.myAddress)] = db.utcnow()
-        logs.configure_actor(s.data, s.log_format, s.log_level)
+        logs.configure_actor(s.data_dir, s.log_format, s.log_level)
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
-        path = s.data / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
+        path = s.data_dir / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
         self.registry = TaskRegistry(path, s.sqlite_synchronous)
         self.agents = AgentSlots(self.registry.conn, s.max_live_agents)
         self.pusher = Pusher(s.hub_socket)
-        leader = Host(name=hosts.LEADER, data=s.data, capacity=0)
+        leader = Host(name=hosts.LEADER, data=s.data_dir, capacity=0)
         self._start_kit(Kit.on(leader, p, s, self.workspace_addr, self.myAddress), scan=[])
         self.cluster_addr = msg.cluster_addr
         if self.cluster_addr is not None:

@@ -248,7 +248,7 @@ class TaskActor(TaskCommands):
             self._offload(TaskStatus.archive_release_sandbox, run, self._destroy)
             return
         record = self.store.record()
-        checkout = self.bound.settings.data / "sandboxes" / self.task_id
+        checkout = self.bound.settings.data_dir / "sandboxes" / self.task_id
         keep = KeepBranch(task_id=self.task_id, branch=record["branch"], checkout=checkout, attempt=run)
         self.send(self.bound.project_addr, keep)
 

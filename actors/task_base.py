@@ -56,14 +56,14 @@ class TaskActorBase(OffloadingActor):
 
     def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
         s = msg.settings
-        logs.configure_actor(s.data, s.log_format, s.log_level)
+        logs.configure_actor(s.data_dir, s.log_format, s.log_level)
         self.bound = msg
         self.pusher = Pusher(msg.settings.hub_socket) if msg.relay is None else None
         self.offload = Offloader("task-work")
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
         self.unbound_log = self.log
         # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
-        self.prepared = s.data / "tmp" / "pool" / f"{os.getpid()}.sqlite"
+        self.prepared = s.data_dir / "tmp" / "pool" / f"{os.getpid()}.sqlite"
         prepare_database(self.prepared)
         self.send(msg.project_addr, TaskActorReady(host=msg.host))
 
@@ -79,8 +79,8 @@ class TaskActorBase(OffloadingActor):
 
     def _crash_point(self, step: TaskStatus, point: str) -> bool:
         assert self.bound
-        here = f"{step.value}:{point}"
-        self.frozen = self.frozen or crash_point(self.bound.settings.crash_at, here, self.bound.settings.data)
+        s, here = self.bound.settings, f"{step.value}:{point}"
+        self.frozen = self.frozen or crash_point(s.crash_at, here, s.data_dir)
         return self.frozen
 
     def _release(self) -> None:
@@ -116,7 +116,7 @@ class TaskActorBase(OffloadingActor):
         if self.task_id == task_id:
             return
         assert self.bound and self.prepared and self.task_id is None, "a task actor serves one task"
-        path = task_db_path(self.bound.settings.data, task_id)
+        path = task_db_path(self.bound.settings.data_dir, task_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
         if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
@@ -142,7 +142,7 @@ class TaskActorBase(OffloadingActor):
             branch=record["branch"],
             prompt=record["prompt"],
             agent=record["agent"],
-            data=self.bound.settings.data,
+            data=self.bound.settings.data_dir,
             mirror=self.bound.mirror,
             settings=self.bound.settings,
             branch_exists=bool(named["result"] and json.loads(named["result"]).get("existing")),

@@ -109,7 +109,7 @@ class TaskCommands(TaskActorBase):
         assert self.store and self.bound and self.task_id
         if self.store.record()["provider"] != "local":
             return False  # sim: no agent to bring back
-        checkout = self.bound.settings.data / "sandboxes" / self.task_id
+        checkout = self.bound.settings.data_dir / "sandboxes" / self.task_id
         if not checkout.is_dir():
             self.store.fail(TaskStatus.running, 0, f"the checkout {checkout} is gone")
             self._publish()
@@ -136,7 +136,7 @@ class TaskCommands(TaskActorBase):
         assert self.store and self.bound and self.task_id
         self.store.close()
         self.store = None
-        remove_task_files(self.bound.settings.data, self.task_id)
+        remove_task_files(self.bound.settings.data_dir, self.task_id)
         self.send(self.bound.project_addr, TaskRemoved(task_id=self.task_id))
         deleted = TaskDeleted(request_id=msg.request_id, reply_to=msg.reply_to, task_id=self.task_id)
         self.send(self.bound.workspace_addr, deleted)

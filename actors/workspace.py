@@ -80,9 +80,9 @@ class WorkspaceActor(DrainingParent):
         if self.conn is None:
             self.name, self.settings = msg.name, msg.settings
             self.pusher = Pusher(msg.settings.hub_socket)
-            logs.configure_actor(msg.settings.data, msg.settings.log_format, msg.settings.log_level)
+            logs.configure_actor(msg.settings.data_dir, msg.settings.log_format, msg.settings.log_level)
             self.log = logs.get(actor="workspace", workspace=msg.name, pid=os.getpid())
-            path = msg.settings.data / "workspaces" / msg.name / "workspace.sqlite"
+            path = msg.settings.data_dir / "workspaces" / msg.name / "workspace.sqlite"
             self.conn = db.connect(path, SCHEMA, msg.settings.sqlite_synchronous)
             db.add_column(self.conn, "tasks", "host", f"TEXT NOT NULL DEFAULT '{hosts.LEADER}'")
             db.add_column(self.conn, "tasks", "host_down", "TEXT NOT NULL DEFAULT ''")  # since when
@@ -234,7 +234,7 @@ class WorkspaceActor(DrainingParent):
         database is gone (the task database is the truth). A worker's tasks are its own to check."""
         assert self.conn
         rows = self.conn.execute("SELECT id FROM tasks WHERE host = ?", (hosts.LEADER,)).fetchall()
-        gone = [(r[0],) for r in rows if not task_db_path(settings.data, r[0]).exists()]
+        gone = [(r[0],) for r in rows if not task_db_path(settings.data_dir, r[0]).exists()]
         with db.transaction(self.conn) as c:
             c.executemany("DELETE FROM tasks WHERE id = ?", gone)
 

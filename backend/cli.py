@@ -81,7 +81,7 @@ def serve(settings: Settings) -> int:
     if refused:
         log.error("serve.refused", reason=refused)
         return 2
-    data = settings.data
+    data = settings.data_dir
     try:
         lock_fd = system.acquire_data_dir(data)
     except system.AlreadyRunning as exc:

@@ -67,7 +67,7 @@ class Runtime:
     async def _revive_dead_agents(self) -> int:
         """A running task whose checkout has no live agent (a reboot, an OOM) gets one back; a running
         task whose checkout vanished goes to error. Sim tasks have neither a checkout nor agents."""
-        sandboxes = self.settings.data / "sandboxes"
+        sandboxes = self.settings.data_dir / "sandboxes"
         live = await asyncio.to_thread(agents.live_task_ids, sandboxes)
         count = 0
         for ws in self.workspaces:
@@ -116,7 +116,7 @@ class Runtime:
         reply = await self.ask(addr, msg)
         assert isinstance(reply, WorkspaceStarted)
         self.workspaces[name] = addr
-        system.write_pid_file(self.settings.data, self.settings.actor_port, reply.identity["sid"])
+        system.write_pid_file(self.settings.data_dir, self.settings.actor_port, reply.identity["sid"])
         return reply.created, reply.workspace
 
     async def hosts(self) -> list[HostInfo]:

@@ -32,7 +32,7 @@ def work(settings: Settings, leader: tuple[str, int], capacity: int, name: str) 
     if refused:
         log.error("worker.refused", reason=refused)
         return 2
-    data = settings.data
+    data = settings.data_dir
     caps = hosts.worker_capabilities(name, data, capacity, leader)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -62,7 +62,7 @@ def _join(
     settings: Settings, caps: dict[str, Any], leader: tuple[str, int], stop: threading.Event, log: Any
 ) -> tuple[Any, str | None]:
     """A fresh actor system, joined to the leader's convention; and the run of the leader it joined."""
-    data = settings.data
+    data = settings.data_dir
     system.clear_for_start(data, settings.actor_port)
     asys = system.start(settings.actor_port, data, caps)
     system.write_pid_file(data, settings.actor_port, system.actor_session(asys))

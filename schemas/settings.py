@@ -86,11 +86,6 @@ class Settings(BaseSettings):
         return data_dir.resolve()
 
     @property
-    def data(self) -> Path:
-        """The data directory, absolute."""
-        return self.data_dir
-
-    @property
     def hub_socket(self) -> Path:
         """Where the web process's event hub listens for the actors' pushes."""
-        return self.data / "hub.sock"
+        return self.data_dir / "hub.sock"
