@@ -4,6 +4,8 @@
                      On a worker that (re)joined, also say which of the project's tasks there must resume.
   Taken            → the project put one to work: fork a replacement.
   ChildActorExited → tell the project, which drops the actor from its registry.
+  ReadTask         → the reader interface for this host's tasks: their databases are read here, as the
+                     web process reads the leader's; a read activates no task actor.
 A fork takes 10-30 ms; in the project actor it would stall every create queued behind it.
 """
 
@@ -13,9 +15,10 @@ from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors.hosts import HostBound
 from actors.task import TaskActor
-from actors.task_store import settled_on_disk, task_db_path
+from actors.task_store import read_on_disk, settled_on_disk, task_db_path
+from schemas.messages import Failure
 from schemas.project_messages import HostScanned, StartPool, TaskActorExited
-from schemas.task_messages import Bind
+from schemas.task_messages import Bind, ReadTask, TaskRead
 
 
 class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
@@ -34,6 +37,17 @@ class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_Taken(self, msg: Any, sender: Any) -> None:
         self._fork()
+
+    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
+        assert self.bind
+        read = read_on_disk(task_db_path(self.bind.settings.data_dir, msg.task_id), msg.after, msg.limit)
+        if read is None:
+            reply: TaskRead | Failure = Failure(
+                request_id=msg.request_id, status=404, code="task_not_found", message=f"no task {msg.task_id}"
+            )
+        else:
+            reply = TaskRead(request_id=msg.request_id, record=read[0], events=read[1])
+        self.send(msg.reply_to or sender, reply)
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         assert self.bind

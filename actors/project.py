@@ -8,7 +8,8 @@ their host (actors/kits.py: the leader's, and one per worker of the convention).
   ActivateTasks  → start-up: give each task an actor, which resumes it.
   TaskActorReady → a new actor from a pool, bound: it takes the oldest task waiting on its host, or waits.
   EnsureMirror   → passed to the task's host's MirrorActor, which answers the task.
-  TaskCommand, ReadTask → to the task's actor, activating one if the task is passive.
+  TaskCommand    → to the task's actor, activating one if the task is passive.
+  ReadTask       → to the pool on the task's host, which reads its database: a read activates nothing.
   TaskEvents     → from task actors on workers: pushed on to the hub (its socket is on this host).
   KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations.
   Describe       → (admin) this project's actors (one that comes before StartProject waits for it);
@@ -138,7 +139,12 @@ class ProjectActor(DrainingParent):
             self.pusher.push(msg)
 
     def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
-        self._dispatch(msg.task_id, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
+        host = self._host_of(msg.task_id)
+        kit = self.kits.get(host)
+        if kit is None or not kit.up:
+            self.send(msg.reply_to or sender, _unreachable(msg.request_id, host))
+        else:
+            self.send(kit.pool, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
     def receiveMsg_ActivateTasks(self, msg: ActivateTasks, sender: Any) -> None:
         for task_id in msg.task_ids:
@@ -279,7 +285,7 @@ class ProjectActor(DrainingParent):
         next (every actor put to work has already been replaced by a fork in flight). At the cap of live
         task actors a resume waits for a slot, in creation order; a create still initializes at once
         (and then waits for its slot without an actor); a command is never kept waiting. A task on a
-        worker that is gone is refused (a read, a command) or left to resume when the worker returns."""
+        worker that is gone is refused (a command) or left to resume when the worker returns."""
         if task_id in self.tasks:
             self.resting.pop(task_id, None)  # busy again: it says when it is back at rest
             self.send(self.tasks[task_id], msg)
@@ -287,7 +293,7 @@ class ProjectActor(DrainingParent):
         host = self._host_of(task_id)
         kit = self.kits.get(host)
         if kit is None or not kit.up:
-            if isinstance(msg, ReadTask | TaskCommand):
+            if isinstance(msg, TaskCommand):
                 self.send(msg.reply_to, _unreachable(msg.request_id, host))
             return
         if self._full() and isinstance(msg, Activate):

@@ -1,7 +1,6 @@
 """How commands steer a task's step machine (actors/task.py): the TaskCommand handler and what each
 command does. Archive, kill and revive replace the steps left with their own; retry restarts the failed
 step; resume skips a backoff; delete removes the task's files; follow streams its history to an admin.
-ReadTask answers the reader interface for a task whose database is on another host than the web's.
 actors/transitions.py says which command is allowed from which status.
 """
 
@@ -16,7 +15,7 @@ from actors.transitions import refusal, repeated
 from schemas.messages import Failure
 from schemas.project_messages import TaskRemoved
 from schemas.status import ARCHIVE_STEPS, KILL_STEPS, REVIVE_STEPS, TaskStatus
-from schemas.task_messages import CommandDone, ReadTask, TaskAction, TaskCommand, TaskRead
+from schemas.task_messages import CommandDone, TaskAction, TaskCommand
 from schemas.workspace_messages import TaskDeleted
 
 
@@ -61,15 +60,6 @@ class TaskCommands(TaskActorBase):
         status = TaskStatus(self.store.record()["status"])
         done = CommandDone(request_id=msg.request_id, task_id=self.task_id, status=status, changed=changed)
         self.send(reply_to, done)
-
-    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
-        """The reader interface for a task on another host: its own actor reads its database."""
-        if self.task_id is None:
-            self._activate(msg.task_id)
-        assert self.store
-        events = self.store.events(msg.after, msg.limit) if msg.limit else []
-        read = TaskRead(request_id=msg.request_id, record=self.store.record(), events=events)
-        self.send(msg.reply_to or sender, read)
 
     def _act(self, action: TaskAction, reply_to: Any) -> bool:
         if action is TaskAction.follow:

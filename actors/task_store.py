@@ -149,20 +149,29 @@ def settled(record: dict[str, Any]) -> bool:
     return record["status"] in AT_REST and (record["status"] == TaskStatus.error or not left)
 
 
-def settled_on_disk(path: Path) -> bool:
-    """Read-only, for a worker's pool at its (re)join: has this task nothing left to resume? (A missing
-    database: deleted, nothing to do.)"""
+def read_on_disk(path: Path, after: int, limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """Read-only, by a process that is not the task's writer (a worker's pool, as the web process reads
+    the leader's): the record and up to `limit` events after `after`, from one snapshot. None: no task
+    there (deleted, or a prepared database its create never committed to)."""
     if not path.exists():
-        return True
+        return None
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     try:
+        conn.execute("BEGIN")
         task, steps = _read_rows(conn)
+        events = conn.execute(SELECT_EVENTS, (after, limit)).fetchall() if limit else []
     except sqlite3.OperationalError:
-        return True  # prepared, never initialized: nothing was promised
+        return None  # no tables yet
     finally:
         conn.close()
-    return task is None or settled(record_from_rows(task, steps))
+    return (record_from_rows(task, steps), [event_from_row(e) for e in events]) if task else None
+
+
+def settled_on_disk(path: Path) -> bool:
+    """For a worker's pool at its (re)join: has this task nothing left to resume?"""
+    read = read_on_disk(path, 0, 0)
+    return read is None or settled(read[0])
 
 
 def summary_from_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -248,10 +257,6 @@ class TaskStore:
             task, steps = self._rows
         assert task is not None, "read before the task's create"
         return record_from_rows(task, steps)
-
-    def events(self, after: int, limit: int) -> list[dict[str, Any]]:
-        with self._lock:
-            return [event_from_row(r) for r in self._conn.execute(SELECT_EVENTS, (after, limit))]
 
     def step(self, name: TaskStatus) -> sqlite3.Row:
         with self._lock:

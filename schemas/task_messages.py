@@ -96,8 +96,8 @@ class TaskActorReady(Message):
 
 
 class ReadTask(Request):
-    """Web process or admin → workspace → project → the task's actor, activated on its host if need be:
-    the reader interface, for a task whose database is on another host."""
+    """Web process or admin → workspace → project → the pool on the task's host, which reads its
+    database: the reader interface, for a task whose database is on another host."""
 
     task_id: str
     after: int = 0  # events with a higher seq

@@ -5,11 +5,17 @@ from typing import Any
 import pytest
 
 from actors import project as project_module
+from actors.hosts import LEADER
+from actors.kits import Kit
 from actors.project import ProjectActor
 from schemas.api import Project
-from schemas.messages import Describe, Described
+from schemas.cluster_messages import Host
+from schemas.messages import Describe, Described, Failure
 from schemas.project_messages import StartProject
 from schemas.settings import Settings
+from schemas.task_messages import ReadTask
+
+PROJECT = Project(workspace="ws", name="demo", repo="/repo", created_at="2026-11-27T00:00:00Z")
 
 
 class HarnessProject(ProjectActor):
@@ -33,8 +39,7 @@ def test_a_describe_that_arrives_before_start_project_is_answered_once_started(t
     actor.receiveMessage(Describe(request_id="early"), "admin")
     assert sent == []
 
-    project = Project(workspace="ws", name="demo", repo="/repo", created_at="2026-11-27T00:00:00Z")
-    start = StartProject(project=project, settings=Settings(data_dir=tmp_path), workspace_addr="workspace")
+    start = StartProject(project=PROJECT, settings=Settings(data_dir=tmp_path), workspace_addr="workspace")
     actor.receiveMessage(start, "workspace")
 
     [(to, reply)] = sent
@@ -42,5 +47,31 @@ def test_a_describe_that_arrives_before_start_project_is_answered_once_started(t
     assert [(a.kind, a.id) for a in reply.actors] == [("project", "demo")]
     actor.receiveMessage(Describe(request_id="later"), "admin")
     assert [msg.request_id for _, msg in sent] == ["early", "later"]
+    assert actor.registry
+    actor.registry.conn.close()
+
+
+def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(tmp_path, monkeypatch):
+    """The reader interface for a passive task: its host's pool reads the database; no ready actor is
+    put to work for it (it used to be: a read then ran the task's provisioning past the cap)."""
+    monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
+    sent: list[tuple[Any, Any]] = []
+    actor = HarnessProject()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    settings = Settings(data_dir=tmp_path)
+    actor.receiveMessage(StartProject(project=PROJECT, settings=settings, workspace_addr="ws"), "ws")
+    read = ReadTask(request_id="r1", task_id="t" * 22, limit=5)
+
+    actor.receiveMessage(read, "web")  # no kit on the task's host: it is unreachable
+    [(to, refused)] = sent
+    assert to == "web" and isinstance(refused, Failure) and refused.code == "host_unreachable"
+
+    sent.clear()
+    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
+    kit.pool, kit.ready = "pool", ["ready-1"]
+    actor.kits[LEADER] = kit
+    actor.receiveMessage(read, "web")
+    assert sent == [("pool", read.model_copy(update={"reply_to": "web"}))]
+    assert kit.ready == ["ready-1"] and actor.tasks == {} and actor.waiting == []
     assert actor.registry
     actor.registry.conn.close()

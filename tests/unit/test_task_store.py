@@ -2,7 +2,7 @@
 
 import pytest
 
-from actors.task_store import TaskStore, prepare_database
+from actors.task_store import TaskStore, prepare_database, read_on_disk
 from schemas.status import TaskStatus
 
 FIELDS = {
@@ -40,3 +40,19 @@ def test_the_record_follows_every_commit_and_ignores_a_rolled_back_one(store):
         assert store.record()["title"] == "half done"  # read inside the transaction
         raise RuntimeError("the step failed")
     assert store.record()["title"] == "Fix it"
+
+
+def test_a_reader_beside_the_writer_sees_every_commit_and_pages_the_history(store, tmp_path):
+    """What a worker's pool answers for a task there: the committed record and the asked page of events."""
+    store.enter(TaskStatus.init_ensure_name, 1, "2026-11-27T00:00:00Z")
+    record, events = read_on_disk(tmp_path / "task.sqlite", after=0, limit=10)
+    assert record == store.record()
+    assert [(e["seq"], e["kind"]) for e in events] == [(1, "task.created"), (2, "task.status")]
+    assert read_on_disk(tmp_path / "task.sqlite", after=1, limit=10)[1][0]["seq"] == 2
+    assert read_on_disk(tmp_path / "task.sqlite", after=0, limit=0)[1] == []
+
+
+def test_a_reader_finds_no_task_in_a_missing_or_never_initialized_database(tmp_path):
+    prepare_database(tmp_path / "prepared.sqlite")
+    assert read_on_disk(tmp_path / "prepared.sqlite", 0, 10) is None
+    assert read_on_disk(tmp_path / "deleted.sqlite", 0, 10) is None
