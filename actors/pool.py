@@ -1,7 +1,8 @@
 """TaskPoolActor: forks task actors ahead of need, so that a create never waits for a fork.
 
   StartPool        → fork `size` task actors and Bind them; each, once bound, tells the project it is ready.
-                     On a worker that (re)joined, also say which of the project's tasks there must resume.
+                     On a worker that (re)joined, also say which of the project's tasks there must resume,
+                     and which run without their agent (revived, as the leader's are at its start).
   Taken            → the project put one to work: fork a replacement.
   ChildActorExited → tell the project, which drops the actor from its registry.
   ReadTask         → the reader interface for this host's tasks: their databases are read here, as the
@@ -14,8 +15,9 @@ from typing import Any
 from thespian.actors import ActorTypeDispatcher, ChildActorExited
 
 from actors.hosts import HostBound
+from actors.providers import agent_process as agents
 from actors.task import TaskActor
-from actors.task_store import read_on_disk, settled_on_disk, task_db_path
+from actors.task_store import read_on_disk, settled, task_db_path
 from schemas.messages import Failure
 from schemas.project_messages import HostScanned, StartPool, TaskActorExited
 from schemas.task_messages import Bind, ReadTask, TaskRead
@@ -32,8 +34,12 @@ class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
             self._fork()
         if msg.scan:
             data = msg.bind.settings.data_dir
-            unfinished = [t for t in msg.scan if not settled_on_disk(task_db_path(data, t))]
-            self.send(msg.bind.project_addr, HostScanned(host=msg.bind.host, task_ids=unfinished))
+            live = agents.live_task_ids(data / "sandboxes")
+            records = [read[0] for t in msg.scan if (read := read_on_disk(task_db_path(data, t), 0, 0))]
+            unfinished = [r["id"] for r in records if not settled(r)]
+            revive = [r["id"] for r in records if agents.lost_agent(r, live)]
+            scanned = HostScanned(host=msg.bind.host, task_ids=unfinished, revive=revive)
+            self.send(msg.bind.project_addr, scanned)
 
     def receiveMsg_Taken(self, msg: Any, sender: Any) -> None:
         self._fork()

@@ -4,7 +4,8 @@ their host (actors/kits.py: the leader's, and one per worker of the convention).
   StartProject   → open the registry, start the leader's kit (mirror and pool), watch the cluster.
   CreateTask     → reserve id and branch (durable, idempotent by key); Initialize on the task's host.
   Placed         → (with workers) the cluster chose the new task's host: recorded for good, then Initialize.
-  Hosts          → a worker (re)joined: a kit there, and its unfinished tasks resume; or it left.
+  Hosts          → a worker (re)joined: a kit there, its unfinished tasks resume and its running tasks
+                   whose agent died are revived (HostScanned); or it left.
   ActivateTasks  → start-up: give each task an actor, which resumes it.
   TaskActorReady → a new actor from a pool, bound: it takes the oldest task waiting on its host, or waits.
   EnsureMirror   → passed to the task's host's MirrorActor, which answers the task.
@@ -33,7 +34,7 @@ from actors.push import Pusher
 from actors.registry import Refusal, Reserved, TaskRegistry
 from schemas.api import Project
 from schemas.cluster_messages import Host, Hosts, Place, Placed, Unplace, WatchHosts
-from schemas.messages import ActorInfo, Describe, Described, Failure
+from schemas.messages import ActorInfo, Describe, Described, Failure, Reply
 from schemas.project_messages import (
     ActivateTasks,
     AgentSlot,
@@ -50,7 +51,15 @@ from schemas.project_messages import (
     TaskRemoved,
 )
 from schemas.settings import Settings
-from schemas.task_messages import Activate, Initialize, ReadTask, TaskActorReady, TaskCommand, TaskEvents
+from schemas.task_messages import (
+    Activate,
+    Initialize,
+    ReadTask,
+    TaskAction,
+    TaskActorReady,
+    TaskCommand,
+    TaskEvents,
+)
 from schemas.workspace_messages import CreateTask, HostState
 
 WORKER_RESTART_DELAY = timedelta(seconds=5)  # longer than the convention takes to notice a lost worker
@@ -132,7 +141,13 @@ class ProjectActor(DrainingParent):
     def receiveMsg_HostScanned(self, msg: HostScanned, sender: Any) -> None:
         for task_id in msg.task_ids:
             self._dispatch(task_id, Activate(task_id=task_id))
-        self.log.info("host.resumed", host=msg.host, count=len(msg.task_ids))
+        for task_id in msg.revive:
+            revive = TaskCommand(request_id=f"revive:{task_id}", task_id=task_id, action=TaskAction.revive)
+            self._dispatch(task_id, revive.model_copy(update={"reply_to": self.myAddress}))
+        self.log.info("host.resumed", host=msg.host, count=len(msg.task_ids), revive=len(msg.revive))
+
+    def receiveMsg_Reply(self, msg: Reply, sender: Any) -> None:
+        self.log.info("task.revive", request_id=msg.request_id, answer=type(msg).__name__)
 
     def receiveMsg_TaskEvents(self, msg: TaskEvents, sender: Any) -> None:
         if self.pusher is not None:

@@ -168,12 +168,6 @@ def read_on_disk(path: Path, after: int, limit: int) -> tuple[dict[str, Any], li
     return (record_from_rows(task, steps), [event_from_row(e) for e in events]) if task else None
 
 
-def settled_on_disk(path: Path) -> bool:
-    """For a worker's pool at its (re)join: has this task nothing left to resume?"""
-    read = read_on_disk(path, 0, 0)
-    return read is None or settled(read[0])
-
-
 def summary_from_record(record: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "project", "title", "branch", "status", "status_message", "updated_at", "seq")
     return {k: record[k] for k in keys}

@@ -104,8 +104,10 @@ class Reader:
         return {r[0]: r[1] for r in rows}
 
     async def running(self, workspace: str) -> list[str]:
+        """Running tasks whose database is here, on the leader."""
         async with self._open(self.workspace_db(workspace)) as conn:
-            rows = await (await conn.execute("SELECT id FROM tasks WHERE status = 'running'")).fetchall()
+            sql = "SELECT id FROM tasks WHERE status = 'running' AND host = ?"
+            rows = await (await conn.execute(sql, (LEADER,))).fetchall()
         return [r[0] for r in rows]
 
     async def max_cursor(self, workspace: str) -> int:

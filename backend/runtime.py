@@ -65,15 +65,14 @@ class Runtime:
         self.health = "ok"
 
     async def _revive_dead_agents(self) -> int:
-        """A running task whose checkout has no live agent (a reboot, an OOM) gets one back; a running
-        task whose checkout vanished goes to error. Sim tasks have neither a checkout nor agents."""
-        sandboxes = self.settings.data_dir / "sandboxes"
-        live = await asyncio.to_thread(agents.live_task_ids, sandboxes)
+        """A running task here whose agent died (a reboot, an OOM) gets one back; one whose checkout
+        vanished goes to error. A worker's tasks are its pool's to check, when it joins."""
+        live = await asyncio.to_thread(agents.live_task_ids, self.settings.data_dir / "sandboxes")
         count = 0
         for ws in self.workspaces:
             for task_id in await self.reader.running(ws):
-                checkout = sandboxes / task_id
-                if task_id in live or (checkout.is_dir() and not (checkout / ".git").exists()):
+                record = await self.reader.task(task_id) if task_id not in live else None
+                if record is None or not agents.lost_agent(record, live):
                     continue
                 rid = self.bridge.request_id()
                 command = TaskCommand(request_id=rid, task_id=task_id, action=TaskAction.revive)

@@ -51,10 +51,12 @@ class StartPool(Message):
 
 
 class HostScanned(Message):
-    """Pool → project, once it started on a host: the scanned tasks that are not at rest."""
+    """Pool → project, once it started on a host: of the scanned tasks, those to resume (not at rest)
+    and those to revive (running, their agent gone)."""
 
     host: str
     task_ids: list[str]
+    revive: list[str] = []
 
 
 class Taken(Message):

@@ -23,6 +23,8 @@ import psutil
 
 from actors import proc as process
 from actors.providers.base import PermanentError, TransientError
+from actors.task_store import settled
+from schemas.status import ProviderKind, TaskStatus
 
 MARKER_ENV = "CRUCIBLE_TASK_ID"
 # Credentials reach an agent only through this allow-list; nothing else of the server's environment does.
@@ -73,6 +75,13 @@ def healthy(endpoint: str, timeout: float = 2.0) -> bool:
 def find(task_id: str, sandbox: Path) -> list[psutil.Process]:
     """Live agent servers carrying this task's marker (normally zero or one)."""
     return [proc for proc, marker in _servers() if proc.info["cwd"] == str(sandbox) and marker == task_id]
+
+
+def lost_agent(record: dict[str, Any], live: set[str]) -> bool:
+    """A task running for good with the local provider, whose agent is not among the live (a reboot, an
+    OOM): start-up revives it (if its checkout is gone too, the revive ends in error). Sim tasks have none."""
+    running = record["status"] == TaskStatus.running and settled(record)
+    return running and record["provider"] == ProviderKind.local and record["id"] not in live
 
 
 def live_task_ids(sandboxes: Path) -> set[str]:

@@ -3,6 +3,8 @@ actor port, joined in one thespian convention."""
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import psutil
 import pytest
 
 from actors import loopback
+from actors.providers import agent_process as agents
 from actors.providers.sim import effects_log
 from actors.task_store import task_db_path
 from tests.integration.test_admin import admin_json
@@ -207,6 +210,38 @@ def test_a_worker_holds_real_checkouts_and_agents_with_the_local_provider(tmp_pa
         assert leader.post(f"/v1/tasks/{task_id}/archive").status == 202
         assert leader.wait_status(task_id, {"archived"}, timeout=60)["status"] == "archived"
         assert agents_under(worker.data) == [] and not checkout.exists()
+    finally:
+        worker.cleanup()
+        leader.cleanup()
+
+
+def test_a_worker_that_rejoins_revives_the_agents_of_its_running_tasks(tmp_path, repo):
+    """The worker's machine went down with its agents: when it rejoins, its running task gets a new agent
+    and session there (`restarted`), as the leader's tasks do at the leader's start."""
+    leader = Server(tmp_path / "leader", "local")
+    worker = Worker(leader, tmp_path / "w1", "w1", capacity=1)
+    try:
+        leader.start()
+        assert leader.register(repo).status == 201
+        worker.start()
+        task_id = create(leader, 1)[0]
+        assert leader.wait_status(task_id, {"running", "error"}, timeout=120)["status"] == "running"
+        [old] = agents_under(worker.data)
+        worker.kill9()
+        os.killpg(old.pid, signal.SIGKILL)  # agents have sessions of their own: a reboot takes them too
+        worker.start()
+
+        def restarted() -> list[str]:
+            response = leader.get(f"/v1/tasks/{task_id}/history?limit=1000")
+            events = response.body["events"] if response.status == 200 else []
+            return [e["kind"] for e in events if e["data"].get("restarted")]
+
+        wait_until(lambda: restarted() == ["task.agent", "task.session"], timeout=90)
+        record = leader.wait_status(task_id, {"running", "error"}, timeout=60)
+        assert record["status"] == "running", record["status_message"]
+        [new] = agents_under(worker.data)
+        assert new.pid != old.pid and new.environ()["CRUCIBLE_TASK_ID"] == task_id
+        assert record["agent_endpoint"].endswith(f":{agents.port_of(new)}")
     finally:
         worker.cleanup()
         leader.cleanup()

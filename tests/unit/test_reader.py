@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from actors import db
+from actors.hosts import LEADER
 from actors.task_store import TaskStore, task_db_path
 from actors.workspace import SCHEMA
 from backend.reader import Reader
@@ -14,10 +15,13 @@ FIELDS = {"workspace": "w", "project": "p", "title": "t", "branch": "b", "branch
 FIELDS |= {"prompt": "x", "agent": "mock", "provider": "sim"}
 
 
-def project_row(data: Path, task_id: str, status: str, updated_at: str) -> None:
+def project_row(data: Path, task_id: str, status: str, updated_at: str, host: str = LEADER) -> None:
     conn = db.connect(data / "workspaces" / "w" / "workspace.sqlite", SCHEMA)
+    db.add_column(conn, "tasks", "host", f"TEXT NOT NULL DEFAULT '{LEADER}'")
     conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (db.utcnow(),))
-    conn.execute("INSERT INTO tasks VALUES (?, 'p', 't', 'b', ?, '', ?, 1, 1)", (task_id, status, updated_at))
+    columns = "id, project, title, branch, status, status_message, updated_at, seq, cursor, host"
+    values = (task_id, status, updated_at, host)
+    conn.execute(f"INSERT INTO tasks ({columns}) VALUES (?, 'p', 't', 'b', ?, '', ?, 1, 1, ?)", values)
     conn.close()
 
 
@@ -47,3 +51,11 @@ async def test_a_wal_left_by_a_dead_writer_makes_the_task_read(tmp_path: Path) -
     wal.write_bytes(b"")  # as a kill -9 leaves it
     os.utime(wal)
     assert await Reader(tmp_path).unfinished() == {"c" * 22: ("w", "p")}
+
+
+async def test_the_leaders_revive_check_lists_only_the_running_tasks_it_holds(tmp_path: Path) -> None:
+    """Start-up revives dead agents of running tasks here; a worker's are its own pool's to check."""
+    project_row(tmp_path, "d" * 22, "running", db.utcnow())
+    project_row(tmp_path, "e" * 22, "running", db.utcnow(), host="w1")
+    project_row(tmp_path, "f" * 22, "init_create_sandbox", db.utcnow())
+    assert await Reader(tmp_path).running("w") == ["d" * 22]
