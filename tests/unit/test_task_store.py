@@ -56,3 +56,14 @@ def test_a_reader_finds_no_task_in_a_missing_or_never_initialized_database(tmp_p
     prepare_database(tmp_path / "prepared.sqlite")
     assert read_on_disk(tmp_path / "prepared.sqlite", 0, 10) is None
     assert read_on_disk(tmp_path / "deleted.sqlite", 0, 10) is None
+
+
+@pytest.mark.parametrize(("synchronous", "level"), [("NORMAL", 1), ("FULL", 2)])
+def test_a_create_leaves_the_database_at_its_configured_durability(tmp_path, synchronous, level):
+    """The create's commit skips a new WAL's fsyncs under NORMAL only; every later commit is as configured."""
+    path = tmp_path / "task.sqlite"
+    prepare_database(path)
+    store = TaskStore(path, synchronous)
+    assert store.create(FIELDS, {})
+    assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == level
+    store.close()
