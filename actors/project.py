@@ -13,8 +13,8 @@ their host (actors/kits.py: the leader's, and one per worker of the convention).
   ReadTask       → to the pool on the task's host, which reads its database: a read activates nothing.
   TaskEvents     → from task actors on workers: pushed on to the hub (its socket is on this host).
   KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations.
-  Describe       → (admin) this project's actors (one that comes before StartProject waits for it);
-                   Drain → passed to live task actors, answered when they have.
+  Describe       → (from the workspace) this project's actors; Drain → passed to live task actors,
+                   answered when they have.
 Nothing here blocks: no fork (the pools fork), no thread, no git (the mirror actors run git). A fork
 taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
 """
@@ -83,7 +83,6 @@ class ProjectActor(DrainingParent):
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.exiting = False
-        self.early: list[tuple[Describe, Any]] = []  # asked before StartProject arrived (see Describe)
         self.log: Any = logs.get()
 
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
@@ -101,8 +100,6 @@ class ProjectActor(DrainingParent):
         self.cluster_addr = msg.cluster_addr
         if self.cluster_addr is not None:
             self.send(self.cluster_addr, WatchHosts())
-        while self.early:
-            self.receiveMsg_Describe(*self.early.pop(0))
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
@@ -237,10 +234,7 @@ class ProjectActor(DrainingParent):
         return list(self.tasks.values())
 
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
-        if self.project is None:
-            # The workspace gives our address out at once; its StartProject may still be on its way.
-            self.early.append((msg, sender))
-            return
+        assert self.project
         roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
         for kit in self.kits.values():
             roles += kit.roles()

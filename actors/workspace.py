@@ -7,12 +7,15 @@
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
   ResumeTasks     → start-up: hand each project the tasks it must activate.
   HostState       → a worker left or rejoined: its tasks' rows say so (their own status is kept).
-  TaskCommand, ReadTask → to the task's project (admin script, HTTP); Describe, Drain → see actors/drain.py.
+  TaskCommand, ReadTask → to the task's project (admin script, HTTP).
+  Describe        → (admin, /metrics) this workspace and every project's actors: each project is asked and
+                    the answer goes once all have (or exited). Drain → the same fan-in (actors/drain.py).
 Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
 """
 
 import os
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from thespian.actors import ChildActorExited
@@ -70,6 +73,7 @@ class WorkspaceActor(DrainingParent):
         self.since = db.utcnow()
         self.observer = Observer("workspace")
         self.exiting = False
+        self.describing: dict[str, Describing] = {}  # by request id: Describe fan-ins in progress
         self.log: Any = logs.get()
 
     def receiveMessage(self, msg: Any, sender: Any) -> None:
@@ -184,9 +188,28 @@ class WorkspaceActor(DrainingParent):
         return list(self.project_addrs.values())
 
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
+        """A project is asked after its StartProject (one sender→receiver pair keeps its order), so no
+        project is ever asked before it has started."""
         me = ActorInfo(kind="workspace", id=self.name, address=str(self.myAddress), since=self.since)
-        reply = Described(request_id=msg.request_id, actors=[me], children=[*self.project_addrs.values()])
-        self.send(msg.reply_to or sender, reply)
+        waiting = list(self.project_addrs.values())
+        self.describing[msg.request_id] = Describing(msg.reply_to or sender, [me], waiting)
+        for addr in waiting:
+            self.send(addr, Describe(request_id=msg.request_id))
+        self._described(msg.request_id, None, [])
+
+    def receiveMsg_Described(self, msg: Described, sender: Any) -> None:
+        self._described(msg.request_id, sender, msg.actors)
+
+    def _described(self, request_id: str, project: Any, actors: list[ActorInfo]) -> None:
+        """A project answered (or exited: no actors); with none left, answer the asker."""
+        asking = self.describing.get(request_id)
+        if asking is None:
+            return
+        asking.actors += actors
+        asking.waiting = [addr for addr in asking.waiting if addr != project]
+        if not asking.waiting:
+            del self.describing[request_id]
+            self.send(asking.reply_to, Described(request_id=request_id, actors=asking.actors))
 
     def receiveMsg_ResumeTasks(self, msg: ResumeTasks, sender: Any) -> None:
         by_project: dict[str, list[str]] = {}
@@ -208,6 +231,8 @@ class WorkspaceActor(DrainingParent):
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         self.drain_answered(msg.childAddress)
+        for request_id in list(self.describing):
+            self._described(request_id, msg.childAddress, [])
         # A project actor died (a crash, not a shutdown): start a fresh one; its state is on disk.
         if self.exiting:
             return
@@ -264,6 +289,13 @@ class WorkspaceActor(DrainingParent):
             self.pusher.push(
                 FeedChanged(workspace=self.name, cursor=cursor, summary=summary, observed=observed)
             )
+
+
+@dataclass
+class Describing:
+    reply_to: Any
+    actors: list[ActorInfo]
+    waiting: list[Any]  # projects yet to answer (addresses compare with ==, they are not hashable)
 
 
 COLUMNS = (

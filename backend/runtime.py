@@ -97,14 +97,12 @@ class Runtime:
         return self.bridge.ask(addr, Drain(request_id=self.bridge.request_id()), deadline)
 
     async def describe(self) -> list[ActorInfo]:
-        """Every live actor: each workspace, then each of its projects, asked in turn."""
+        """Every live actor: each workspace answers for itself and its projects."""
         actors: list[ActorInfo] = []
-        pending = list(self.workspaces.values())
-        while pending:
-            reply = await self.ask(pending.pop(0), Describe(request_id=self.bridge.request_id()))
+        for addr in self.workspaces.values():
+            reply = await self.ask(addr, Describe(request_id=self.bridge.request_id()))
             assert isinstance(reply, Described)
             actors += reply.actors
-            pending += reply.children
         return actors
 
     async def start_workspace(self, name: str) -> tuple[bool, Workspace]:

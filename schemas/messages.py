@@ -47,12 +47,11 @@ class ActorInfo(BaseModel):
 
 
 class Describe(Request):
-    """Admin → an actor: who are you, and which actors do you run (the admin walks the tree)."""
+    """Admin or web → a workspace (→ each of its projects): which actors run there."""
 
 
 class Described(Reply):
     actors: list[ActorInfo]
-    children: list[Any] = []  # addresses to describe next
 
 
 class Drain(Request):

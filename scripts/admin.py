@@ -296,14 +296,12 @@ def _unfinished_steps(reader: Reader) -> tuple[list[dict[str, Any]], list[dict[s
 
 
 def _walk(link: ActorLink) -> list[dict[str, Any]]:
-    """Every live actor, asking down the tree: workspaces, then each of their projects."""
+    """Every live actor: each workspace answers for itself and its projects."""
     actors: list[dict[str, Any]] = []
-    pending = list(link.workspaces().values())
-    while pending:
-        reply = link.ask(pending.pop(0), Describe(request_id=_rid()))
+    for addr in link.workspaces().values():
+        reply = link.ask(addr, Describe(request_id=_rid()))
         assert isinstance(reply, Described)
         actors += [{**a.model_dump(), "age_s": _age(a.since)} for a in reply.actors]
-        pending += reply.children
     return actors
 
 

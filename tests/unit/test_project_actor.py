@@ -10,7 +10,7 @@ from actors.kits import Kit
 from actors.project import ProjectActor
 from schemas.api import Project
 from schemas.cluster_messages import Host
-from schemas.messages import Describe, Described, Failure
+from schemas.messages import Failure
 from schemas.project_messages import StartProject
 from schemas.settings import Settings
 from schemas.task_messages import ReadTask
@@ -26,29 +26,6 @@ class HarnessProject(ProjectActor):
 def _no_actor_logs(monkeypatch):
     """StartProject configures file logging for an actor process; this process is pytest's."""
     monkeypatch.setattr(project_module.logs, "configure_actor", lambda *args: None)
-
-
-def test_a_describe_that_arrives_before_start_project_is_answered_once_started(tmp_path, monkeypatch):
-    """The workspace hands out a new project's address before the project has its StartProject; an
-    admin Describe sent there at once is answered after the start, never with a failure."""
-    monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
-    sent: list[tuple[Any, Any]] = []
-    actor = HarnessProject()
-    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
-
-    actor.receiveMessage(Describe(request_id="early"), "admin")
-    assert sent == []
-
-    start = StartProject(project=PROJECT, settings=Settings(data_dir=tmp_path), workspace_addr="workspace")
-    actor.receiveMessage(start, "workspace")
-
-    [(to, reply)] = sent
-    assert to == "admin" and isinstance(reply, Described) and reply.request_id == "early"
-    assert [(a.kind, a.id) for a in reply.actors] == [("project", "demo")]
-    actor.receiveMessage(Describe(request_id="later"), "admin")
-    assert [msg.request_id for _, msg in sent] == ["early", "later"]
-    assert actor.registry
-    actor.registry.conn.close()
 
 
 def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(tmp_path, monkeypatch):

@@ -1,0 +1,49 @@
+"""WorkspaceActor driven without an actor system: messages in, sends recorded."""
+
+from typing import Any
+
+from thespian.actors import ChildActorExited
+
+from actors import workspace as workspace_module
+from actors.workspace import WorkspaceActor
+from schemas.api import Project
+from schemas.messages import ActorInfo, Describe, Described
+from schemas.project_messages import StartProject
+from schemas.settings import Settings
+from schemas.workspace_messages import StartWorkspace
+
+
+class HarnessWorkspace(WorkspaceActor):
+    myAddress = "workspace"  # type: ignore[assignment]
+
+
+def test_a_describe_asks_each_project_after_its_start_and_answers_once_all_have(tmp_path, monkeypatch):
+    """/metrics and the admin script ask the workspace alone. It asks each project on the pair that
+    carried its StartProject (so never before the start: thespian keeps one pair's order) and answers
+    once every project has answered, or exited."""
+    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
+    sent: list[tuple[Any, Any]] = []
+    addresses = iter(["project-a", "project-b", "project-b2"])
+    actor = HarnessWorkspace()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    actor.createActor = lambda cls: next(addresses)  # type: ignore[method-assign]
+    start = StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path))
+    actor.receiveMessage(start, "web")
+    for name in ("a", "b"):
+        actor._start_project(Project(workspace="ws", name=name, repo="/r", created_at="2026-11-27T00:00:00Z"))
+    sent.clear()
+
+    actor.receiveMessage(Describe(request_id="d1"), "admin")
+    assert [(to, type(msg)) for to, msg in sent] == [("project-a", Describe), ("project-b", Describe)]
+    task = ActorInfo(kind="task", id="t", address="t", since="")
+    actor.receiveMessage(Described(request_id="d1", actors=[task]), "project-a")
+    assert [to for to, _ in sent] == ["project-a", "project-b"]  # b has not answered yet
+
+    actor.receiveMessage(ChildActorExited("project-b"), "system")  # b crashed: restarted, not waited for
+    assert [(to, type(msg)) for to, msg in sent[2:]] == [("admin", Described), ("project-b2", StartProject)]
+    reply = sent[2][1]
+    assert reply.request_id == "d1"
+    assert [(a.kind, a.id) for a in reply.actors] == [("workspace", "ws"), ("task", "t")]
+    assert actor.describing == {}
+    assert actor.conn
+    actor.conn.close()
