@@ -1,5 +1,6 @@
 """ProjectActor: owns a project's registry (actors/registry.py), and hands tasks to ready task actors on
-their host (actors/kits.py: the leader's, and one per worker of the convention).
+their host (actors/kits.py: the leader's, and one per worker of the convention). How a task gets an actor,
+and gives it back, is in actors/project_base.py.
 
   StartProject   → open the registry, start the leader's kit (mirror and pool), watch the cluster.
   CreateTask     → reserve id and branch (durable, idempotent by key); Initialize on the task's host.
@@ -19,7 +20,6 @@ Nothing here blocks: no fork (the pools fork), no thread, no git (the mirror act
 taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
 """
 
-import bisect
 import os
 from datetime import timedelta
 from typing import Any
@@ -28,12 +28,11 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors import db, hosts, logs
 from actors.agent_slots import AgentSlots
-from actors.drain import DrainingParent
 from actors.kits import Kit
+from actors.project_base import ProjectActorBase, unreachable
 from actors.push import Pusher
-from actors.registry import Refusal, Reserved, TaskRegistry
-from schemas.api import Project
-from schemas.cluster_messages import Host, Hosts, Place, Placed, Unplace, WatchHosts
+from actors.registry import Refusal, TaskRegistry
+from schemas.cluster_messages import Host, Hosts, Placed, WatchHosts
 from schemas.messages import ActorInfo, Describe, Described, Failure, Reply
 from schemas.project_messages import (
     ActivateTasks,
@@ -43,48 +42,25 @@ from schemas.project_messages import (
     HostScanned,
     KeepBranch,
     Passivate,
-    PassivateOk,
     ReleaseBranch,
     StartProject,
-    Taken,
     TaskActorExited,
     TaskRemoved,
 )
-from schemas.settings import Settings
 from schemas.task_messages import (
     Activate,
-    Initialize,
     ReadTask,
     TaskAction,
     TaskActorReady,
     TaskCommand,
     TaskEvents,
 )
-from schemas.workspace_messages import CreateTask, HostState
+from schemas.workspace_messages import CreateTask
 
 WORKER_RESTART_DELAY = timedelta(seconds=5)  # longer than the convention takes to notice a lost worker
 
 
-class ProjectActor(DrainingParent):
-    def __init__(self) -> None:
-        super().__init__()
-        self.project: Project | None = None
-        self.settings: Settings | None = None
-        self.workspace_addr: Any = None
-        self.cluster_addr: Any = None
-        self.registry: TaskRegistry | None = None
-        self.pusher: Pusher | None = None  # relays the events of task actors on workers to the hub
-        self.kits: dict[str, Kit] = {}  # host → this project's mirror and pool there
-        self.placing: dict[str, Any] = {}  # task id → its create, while the cluster picks its host
-        self.waiting: list[tuple[str, str, Any]] = []  # (task id, host, message) for want of a ready actor
-        self.tasks: dict[str, Any] = {}  # task id → its live actor
-        self.resting: dict[str, str] = {}  # task id → host: at rest, its actor kept; reclaimed before a fork
-        self.agents: AgentSlots | None = None
-        self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
-        self.since: dict[str, str] = {}  # actor address → when it took its current role
-        self.exiting = False
-        self.log: Any = logs.get()
-
+class ProjectActor(ProjectActorBase):
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
@@ -154,7 +130,7 @@ class ProjectActor(DrainingParent):
         host = self._host_of(msg.task_id)
         kit = self.kits.get(host)
         if kit is None or not kit.up:
-            self.send(msg.reply_to or sender, _unreachable(msg.request_id, host))
+            self.send(msg.reply_to or sender, unreachable(msg.request_id, host))
         else:
             self.send(kit.pool, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
@@ -203,11 +179,6 @@ class ProjectActor(DrainingParent):
         assert self.agents
         self.send(*self.agents.ask(msg, sender))
 
-    def _free_agent(self, task_id: str) -> None:
-        assert self.agents
-        for addr, granted in self.agents.free(task_id):
-            self.send(addr, granted)
-
     def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
         self._free_agent(msg.task_id)  # archived: its agent is being stopped
         self._unplace(msg.task_id)
@@ -229,9 +200,6 @@ class ProjectActor(DrainingParent):
         self._unplace(msg.task_id)
         self.registry.remove(msg.task_id)
         self._free_agent(msg.task_id)
-
-    def drain_children(self) -> list[Any]:
-        return list(self.tasks.values())
 
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         assert self.project
@@ -265,167 +233,3 @@ class ProjectActor(DrainingParent):
             kit.start_mirror(self)
         elif kit is not None and kit.up and dead == kit.pool:
             kit.start_pool(self, scan=[])
-
-    # ---- helpers --------------------------------------------------------------------------------
-
-    def _initialize(self, msg: CreateTask, reserved: Reserved) -> None:
-        assert self.settings
-        body = msg.body
-        task_id = reserved.task_id
-        init = Initialize(
-            request_id=msg.request_id,
-            reply_to=msg.reply_to,
-            task_id=task_id,
-            title=reserved.title,
-            branch=reserved.branch,
-            branch_given=reserved.branch_given,
-            prompt=body.prompt,
-            agent=body.agent,
-            provider=body.provider or self.settings.provider,
-        )
-        if self._host_of(task_id) == "":
-            self.placing[task_id] = init
-            self.send(self.cluster_addr, Place(task_id=task_id))
-        else:
-            self._dispatch(task_id, init)
-
-    def _dispatch(self, task_id: str, msg: Any) -> None:
-        """To the task's live actor; else to a ready one on its host; else wait for that host's pool's
-        next (every actor put to work has already been replaced by a fork in flight). At the cap of live
-        task actors a resume waits for a slot, in creation order; a create still initializes at once
-        (and then waits for its slot without an actor); a command is never kept waiting. A task on a
-        worker that is gone is refused (a command) or left to resume when the worker returns."""
-        if task_id in self.tasks:
-            self.resting.pop(task_id, None)  # busy again: it says when it is back at rest
-            self.send(self.tasks[task_id], msg)
-            return
-        host = self._host_of(task_id)
-        kit = self.kits.get(host)
-        if kit is None or not kit.up:
-            if isinstance(msg, TaskCommand):
-                self.send(msg.reply_to, _unreachable(msg.request_id, host))
-            return
-        if self._full() and isinstance(msg, Activate):
-            if task_id not in self.queued:
-                bisect.insort(self.queued, task_id)  # ids sort by creation time
-            return
-        if isinstance(msg, Initialize):
-            msg = msg.model_copy(update={"provision": not self._full()})
-        self.waiting.append((task_id, host, msg))
-        if kit.ready:
-            self._assign(task_id, kit.ready.pop(0), kit)
-
-    def _full(self) -> bool:
-        assert self.settings
-        return len(self.tasks) + len({t for t, _, _ in self.waiting}) >= self.settings.max_live_tasks
-
-    def _fill(self) -> None:
-        """A slot freed: the oldest task waiting for one is activated (it resumes where it stopped)."""
-        while self.queued and not self._full():
-            task_id = self.queued.pop(0)
-            self._dispatch(task_id, Activate(task_id=task_id))
-
-    def _assign(self, task_id: str, addr: Any, kit: Kit) -> None:
-        """Give a ready actor its task, with every message waiting for that task, in order."""
-        self.tasks[task_id] = addr
-        self.since[str(addr)] = db.utcnow()
-        if task_id in self.queued:  # activated by a command before its turn came
-            self.queued.remove(task_id)
-        for msg in [m for t, _, m in self.waiting if t == task_id]:
-            self.send(addr, msg)
-        self.waiting = [w for w in self.waiting if w[0] != task_id]
-        self._top_up(kit)
-
-    def _top_up(self, kit: Kit) -> None:
-        """Keep `pool_size` actors ready or on their way. The actor of a task at rest on that host comes
-        back first (recycled: its task lives on in its database); a fork only when there is none."""
-        if not kit.short:
-            return
-        spare = next((t for t, host in self.resting.items() if host == kit.host.name), None)
-        if spare is None:
-            kit.forking += 1
-            self.send(kit.pool, Taken())
-        else:
-            self._passivate(spare, queued=False)
-
-    def _passivate(self, task_id: str, queued: bool) -> None:
-        """Nothing more is routed to the task's actor: it lets go of the task and is at once back in its
-        pool (whatever is sent to it now arrives after the PassivateOk); the task's slot frees."""
-        addr = self.tasks.pop(task_id)
-        host = self.resting.pop(task_id, None) or self._host_of(task_id)
-        self.send(addr, PassivateOk())
-        self.drain_answered(addr)
-        if queued:
-            bisect.insort(self.queued, task_id)
-        kit = self.kits.get(host)
-        if kit is not None and kit.up:
-            self._ready(addr, kit)
-        self._fill()
-
-    def _ready(self, addr: Any, kit: Kit) -> None:
-        """An actor with no task: the oldest task waiting on its host takes it; else it waits in the pool,
-        or exits beyond the pool's size."""
-        assert self.settings
-        waiting = [t for t, host, _ in self.waiting if host == kit.host.name]
-        if waiting:
-            self._assign(waiting[0], addr, kit)  # which dates its new role
-        elif len(kit.ready) >= self.settings.pool_size:
-            self.send(addr, ActorExitRequest())
-        else:
-            self.since[str(addr)] = db.utcnow()
-            kit.ready.append(addr)
-
-    def _start_kit(self, kit: Kit, scan: list[str]) -> None:
-        old = self.kits.get(kit.host.name)
-        if old is not None and old.host.up:
-            self._host_down(old, since="")  # restarted: whatever ran there before is gone
-        self.kits[kit.host.name] = kit
-        for role in ("mirror", "pool"):
-            self.since[f"{role}@{kit.host.name}"] = db.utcnow()
-        kit.start_mirror(self)
-        kit.start_pool(self, scan)
-
-    def _host_down(self, kit: Kit, since: str) -> None:
-        """Its live task actors are gone or cut off: forget them (they resume when it rejoins)."""
-        name = kit.host.name
-        gone = [t for t in self.tasks if self._host_of(t) == name]
-        for task_id in gone:
-            self.resting.pop(task_id, None)
-            self.drain_answered(self.tasks.pop(task_id))
-        kit.down()
-        assert self.agents
-        self.agents.forget(gone)
-        if since:
-            self._host_state(name, down_since=since)
-        self._fill()
-
-    def _host_state(self, host: str, down_since: str) -> None:
-        self.send(
-            self.workspace_addr, HostState(host=host, task_ids=self._tasks_on(host), down_since=down_since)
-        )
-
-    def _workers(self) -> bool:
-        return any(k.up for name, k in self.kits.items() if name != hosts.LEADER)
-
-    def _host_of(self, task_id: str) -> str:
-        assert self.registry
-        host = self.registry.host_of(task_id)
-        return hosts.LEADER if host is None else host
-
-    def _tasks_on(self, host: str) -> list[str]:
-        assert self.registry
-        return self.registry.tasks_on(host)
-
-    def _to_mirror(self, task_id: str, msg: Any) -> None:
-        kit = self.kits.get(self._host_of(task_id))
-        if kit is not None and kit.up:
-            self.send(kit.mirror, msg)
-
-    def _unplace(self, task_id: str) -> None:
-        if self.cluster_addr is not None and self._host_of(task_id) != hosts.LEADER:
-            self.send(self.cluster_addr, Unplace(task_id=task_id))
-
-
-def _unreachable(request_id: str, host: str) -> Failure:
-    message = f"the task's host {host!r} is unreachable; it resumes when that worker rejoins"
-    return Failure(request_id=request_id, status=503, code="host_unreachable", message=message)
