@@ -71,7 +71,7 @@ class Runtime:
         count = 0
         for ws in self.workspaces:
             for task_id in await self.reader.running(ws):
-                record = await self.reader.task(task_id) if task_id not in live else None
+                record = await self.reader.task(task_id)
                 if record is None or not agents.lost_agent(record, live):
                     continue
                 rid = self.bridge.request_id()
