@@ -29,7 +29,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 from actors import db, hosts, logs
 from actors.agent_slots import AgentSlots
 from actors.kits import Kit
-from actors.project_base import ProjectActorBase, unreachable
+from actors.project_base import ProjectActorBase, Retire, unreachable
 from actors.push import Pusher
 from actors.registry import Refusal, TaskRegistry
 from schemas.cluster_messages import Host, Hosts, Placed, WatchHosts
@@ -200,6 +200,8 @@ class ProjectActor(ProjectActorBase):
         self._unplace(msg.task_id)
         self.registry.remove(msg.task_id)
         self._free_agent(msg.task_id)
+        if msg.task_id in self.tasks:
+            self._passivate(msg.task_id, queued=False)  # its actor, task-less now, back to the pool
 
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         assert self.project
@@ -225,8 +227,12 @@ class ProjectActor(ProjectActorBase):
                 self.wakeupAfter(delay, payload=(kit.host.name, msg.childAddress))
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
-        """A mirror or pool ended: a fresh one (the mirror is on disk), unless its host left meanwhile
-        (on a worker, that is the likely cause: its leaving is noticed within seconds)."""
+        """Surplus ready actors to retire; or a mirror or pool ended: a fresh one (the mirror is on disk),
+        unless its host left meanwhile (on a worker, that is the likely cause: its leaving is noticed
+        within seconds)."""
+        if isinstance(msg.payload, Retire):
+            self._retire(msg.payload.host)
+            return
         host, dead = msg.payload
         kit = self.kits.get(host)
         if kit is not None and kit.up and dead == kit.mirror:

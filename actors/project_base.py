@@ -4,6 +4,9 @@ actors, the cap of live ones, passivation back into the pool, hosts going down).
 """
 
 import bisect
+import time
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from thespian.actors import ActorExitRequest
@@ -21,6 +24,15 @@ from schemas.project_messages import PassivateOk, Taken
 from schemas.settings import Settings
 from schemas.task_messages import Activate, Initialize, TaskCommand
 from schemas.workspace_messages import CreateTask, HostState
+
+RETIRE_AFTER = timedelta(seconds=2)  # a surplus ready actor's idle time before it exits
+
+
+@dataclass(frozen=True)
+class Retire:
+    """Wakeup payload: time to retire the host's surplus ready actors."""
+
+    host: str
 
 
 class ProjectActorBase(DrainingParent):
@@ -109,15 +121,18 @@ class ProjectActorBase(DrainingParent):
             self._dispatch(task_id, Activate(task_id=task_id))
 
     def _assign(self, task_id: str, addr: Any, kit: Kit) -> None:
-        """Give a ready actor its task, with every message waiting for that task, in order."""
+        """Give a ready actor its task, with every message waiting for that task, in order; and fork its
+        replacement, unless it is only lent for a create at the cap (it is back within milliseconds)."""
         self.tasks[task_id] = addr
         self.since[str(addr)] = db.utcnow()
         if task_id in self.queued:  # activated by a command before its turn came
             self.queued.remove(task_id)
-        for msg in [m for t, _, m in self.waiting if t == task_id]:
+        messages = [m for t, _, m in self.waiting if t == task_id]
+        for msg in messages:
             self.send(addr, msg)
         self.waiting = [w for w in self.waiting if w[0] != task_id]
-        self._top_up(kit)
+        if not any(isinstance(m, Initialize) and not m.provision for m in messages):
+            self._top_up(kit)
 
     def _top_up(self, kit: Kit) -> None:
         """Keep `pool_size` actors ready or on their way. The actor of a task at rest on that host comes
@@ -146,17 +161,34 @@ class ProjectActorBase(DrainingParent):
         self._fill()
 
     def _ready(self, addr: Any, kit: Kit) -> None:
-        """An actor with no task: the oldest task waiting on its host takes it; else it waits in the pool,
-        or exits beyond the pool's size."""
+        """An actor with no task: the oldest task waiting on its host takes it; else it waits in the pool.
+        Beyond the pool's size it is retired, but only once idle for RETIRE_AFTER (see _retire)."""
         assert self.settings
         waiting = [t for t, host, _ in self.waiting if host == kit.host.name]
         if waiting:
             self._assign(waiting[0], addr, kit)  # which dates its new role
-        elif len(kit.ready) >= self.settings.pool_size:
-            self.send(addr, ActorExitRequest())
-        else:
-            self.since[str(addr)] = db.utcnow()
-            kit.ready.append(addr)
+            return
+        self.since[str(addr)] = db.utcnow()
+        kit.ready.append(addr)
+        if len(kit.ready) == self.settings.pool_size + 1:
+            self.wakeupAfter(RETIRE_AFTER, payload=Retire(kit.host.name))
+
+    def _retire(self, host: str) -> None:
+        """Ready actors beyond the pool's size exit, oldest first, once idle for RETIRE_AFTER. Not at once:
+        thespian loses what an actor told to exit has not yet sent (a create's answer: 1 in ~200 creates
+        made at the cap of live tasks, measured), while an idle actor's loop has long sent everything."""
+        assert self.settings
+        kit = self.kits.get(host)
+        if kit is None or not kit.up:
+            return
+        idle_since = time.time() - RETIRE_AFTER.total_seconds()
+        while len(kit.ready) > self.settings.pool_size:
+            if db.parse(self.since[str(kit.ready[0])]) > idle_since:
+                self.wakeupAfter(RETIRE_AFTER, payload=Retire(host))  # the rest, later
+                return
+            retired = kit.ready.pop(0)
+            self.since.pop(str(retired), None)
+            self.send(retired, ActorExitRequest())
 
     def _start_kit(self, kit: Kit, scan: list[str]) -> None:
         old = self.kits.get(kit.host.name)

@@ -7,8 +7,6 @@ actors/transitions.py says which command is allowed from which status.
 import threading
 from typing import Any
 
-from thespian.actors import ActorExitRequest
-
 from actors.task_base import TaskActorBase
 from actors.task_store import remove_task_files
 from actors.transitions import refusal, repeated
@@ -122,7 +120,9 @@ class TaskCommands(TaskActorBase):
 
     def _delete(self, msg: TaskCommand) -> None:
         """The task's files go first, then the workspace forgets it and answers the client (so the
-        task is gone from every read once the client hears so); the actor then exits."""
+        task is gone from every read once the client hears so); the project then takes the actor back
+        for its pool (PassivateOk). It does not exit: thespian loses what an exiting actor has not yet
+        sent, and those two messages may still be on their way."""
         assert self.store and self.bound and self.task_id
         self.store.close()
         self.store = None
@@ -130,4 +130,3 @@ class TaskCommands(TaskActorBase):
         self.send(self.bound.project_addr, TaskRemoved(task_id=self.task_id))
         deleted = TaskDeleted(request_id=msg.request_id, reply_to=msg.reply_to, task_id=self.task_id)
         self.send(self.bound.workspace_addr, deleted)
-        self.send(self.myAddress, ActorExitRequest())

@@ -7,7 +7,7 @@ from schemas.project_messages import TaskRemoved
 from schemas.status import TaskStatus
 from schemas.task_messages import CommandDone, TaskAction
 from schemas.workspace_messages import TaskDeleted
-from tests.unit.task_harness import PROJECT, SELF, WORKSPACE, FakeProvider, Harness
+from tests.unit.task_harness import PROJECT, WORKSPACE, FakeProvider, Harness
 
 PROVISIONING = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
 ACTIONS = [TaskAction.archive, TaskAction.kill, TaskAction.retry, TaskAction.delete, TaskAction.resume]
@@ -100,8 +100,12 @@ def test_kill_while_a_retry_waits_makes_the_pending_wakeup_stale(harness):
     assert "create_sandbox" not in harness.provider.calls[harness.provider.calls.index("destroy") :]
 
 
-def test_delete_removes_the_files_then_the_workspace_answers_and_the_actor_exits(harness, tmp_path):
+def test_delete_removes_the_files_then_the_workspace_answers_and_the_actor_serves_again(harness, tmp_path):
+    """The actor does not exit after a delete (thespian would lose its last messages if it did): the
+    project takes it back, and it can initialize another task."""
     from thespian.actors import ActorExitRequest
+
+    from schemas.project_messages import PassivateOk
 
     harness.initialize()
     harness.pump()
@@ -113,7 +117,11 @@ def test_delete_removes_the_files_then_the_workspace_answers_and_the_actor_exits
     deleted = [m for a, m in harness.sent if a == WORKSPACE and isinstance(m, TaskDeleted)]
     assert len(deleted) == 1 and deleted[0].reply_to == "client"
     assert any(a == PROJECT and isinstance(m, TaskRemoved) for a, m in harness.sent)
-    assert any(a == SELF and isinstance(m, ActorExitRequest) for a, m in harness.sent)
+    assert not any(isinstance(m, ActorExitRequest) for _, m in harness.sent)
+    harness.actor.receiveMessage(PassivateOk(), "project")  # the project's answer to TaskRemoved
+    assert harness.actor.task_id is None and harness.actor.lock_fd is None
+    harness.initialize("1" * 22)
+    assert harness.actor.task_id == "1" * 22 and (tmp_path / "tasks" / f"{'1' * 22}.sqlite").exists()
 
 
 def test_a_refusal_carries_the_current_status(harness):

@@ -3,11 +3,13 @@
 from typing import Any
 
 import pytest
+from thespian.actors import ActorExitRequest, WakeupMessage
 
 from actors import project as project_module
 from actors.hosts import LEADER
 from actors.kits import Kit
 from actors.project import ProjectActor
+from actors.project_base import RETIRE_AFTER, Retire
 from schemas.api import Project
 from schemas.cluster_messages import Host
 from schemas.messages import Failure
@@ -50,5 +52,35 @@ def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(t
     actor.receiveMessage(read, "web")
     assert sent == [("pool", read.model_copy(update={"reply_to": "web"}))]
     assert kit.ready == ["ready-1"] and actor.tasks == {} and actor.waiting == []
+    assert actor.registry
+    actor.registry.conn.close()
+
+
+def test_a_surplus_ready_actor_exits_only_once_idle(tmp_path, monkeypatch):
+    """An actor back in a full pool stays until idle for RETIRE_AFTER: one told to exit at once lost
+    what it had not yet sent (thespian), such as the answer to the create it had just initialized."""
+    monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
+    sent: list[tuple[Any, Any]] = []
+    wakeups: list[Any] = []
+    actor = HarnessProject()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    actor.wakeupAfter = lambda delay, payload: wakeups.append(payload)  # type: ignore[method-assign]
+    settings = Settings(data_dir=tmp_path, pool_size=1)
+    actor.receiveMessage(StartProject(project=PROJECT, settings=settings, workspace_addr="ws"), "ws")
+    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
+    kit.pool = "pool"
+    actor.kits[LEADER] = kit
+
+    actor._ready("first", kit)
+    actor._ready("second", kit)  # one beyond the pool's size
+    assert kit.ready == ["first", "second"] and sent == [] and wakeups == [Retire(LEADER)]
+
+    actor.receiveMessage(WakeupMessage(RETIRE_AFTER, payload=Retire(LEADER)), "system")
+    assert sent == [] and wakeups == [Retire(LEADER), Retire(LEADER)]  # not idle long enough: later
+
+    actor.since["first"] = "2026-01-01T00:00:00.000Z"  # idle since long ago
+    actor.receiveMessage(WakeupMessage(RETIRE_AFTER, payload=Retire(LEADER)), "system")
+    assert [(to, type(msg)) for to, msg in sent] == [("first", ActorExitRequest)]
+    assert kit.ready == ["second"] and len(wakeups) == 2
     assert actor.registry
     actor.registry.conn.close()
