@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any, Literal
 
 import structlog
@@ -67,10 +68,13 @@ class Runtime:
     async def _revive_dead_agents(self) -> int:
         """A running task here whose agent died (a reboot, an OOM) gets one back; one whose checkout
         vanished goes to error. A worker's tasks are its pool's to check, when it joins."""
-        live = await asyncio.to_thread(agents.live_task_ids, self.settings.data_dir / "sandboxes")
+        sandboxes = self.settings.data_dir / "sandboxes"
+        live = await asyncio.to_thread(agents.live_task_ids, sandboxes)
         count = 0
         for ws in self.workspaces:
             for task_id in await self.reader.running(ws):
+                if task_id in live or _plain_directory(sandboxes / task_id):
+                    continue  # its agent is up, or a sim task's sandbox: no record read (start-up time)
                 record = await self.reader.task(task_id)
                 if record is None or not agents.lost_agent(record, live):
                     continue
@@ -142,3 +146,8 @@ class Runtime:
         if addr is None:
             raise ApiError(404, "workspace_not_found", f"no workspace {name!r}")
         return addr
+
+
+def _plain_directory(path: Path) -> bool:
+    """A sandbox that is no git checkout: the sim provider's."""
+    return path.is_dir() and not (path / ".git").exists()
