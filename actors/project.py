@@ -197,11 +197,11 @@ class ProjectActor(ProjectActorBase):
 
     def receiveMsg_TaskRemoved(self, msg: TaskRemoved, sender: Any) -> None:
         assert self.registry
+        if msg.task_id in self.tasks:  # its actor, task-less now, back to its host's pool
+            self._passivate(msg.task_id, queued=False)  # (before the registry forgets that host)
         self._unplace(msg.task_id)
         self.registry.remove(msg.task_id)
         self._free_agent(msg.task_id)
-        if msg.task_id in self.tasks:
-            self._passivate(msg.task_id, queued=False)  # its actor, task-less now, back to the pool
 
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         assert self.project

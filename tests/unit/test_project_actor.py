@@ -10,12 +10,14 @@ from actors.hosts import LEADER
 from actors.kits import Kit
 from actors.project import ProjectActor
 from actors.project_base import RETIRE_AFTER, Retire
-from schemas.api import Project
+from actors.registry import Reserved
+from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host
 from schemas.messages import Failure
-from schemas.project_messages import StartProject
+from schemas.project_messages import PassivateOk, StartProject, TaskRemoved
 from schemas.settings import Settings
 from schemas.task_messages import ReadTask
+from schemas.workspace_messages import CreateTask
 
 PROJECT = Project(workspace="ws", name="demo", repo="/repo", created_at="2026-11-27T00:00:00Z")
 
@@ -83,4 +85,30 @@ def test_a_surplus_ready_actor_exits_only_once_idle(tmp_path, monkeypatch):
     assert [(to, type(msg)) for to, msg in sent] == [("first", ActorExitRequest)]
     assert kit.ready == ["second"] and len(wakeups) == 2
     assert actor.registry
+    actor.registry.conn.close()
+
+
+def test_the_actor_of_a_deleted_task_goes_back_to_the_pool_of_the_tasks_host(tmp_path, monkeypatch):
+    """A delete hands the actor back (it no longer exits: see above) to its own host's pool: the
+    registry forgets the task's host, so the actor is placed before that."""
+    monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
+    sent: list[tuple[Any, Any]] = []
+    actor = HarnessProject()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    settings = Settings(data_dir=tmp_path)
+    actor.receiveMessage(StartProject(project=PROJECT, settings=settings, workspace_addr="ws"), "ws")
+    for host in (LEADER, "w1"):
+        kit = Kit.on(Host(name=host, data=tmp_path, capacity=1), PROJECT, settings, "ws", "project")
+        kit.pool = f"pool@{host}"
+        actor.kits[host] = kit
+    assert actor.registry
+    create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
+    reserved = actor.registry.reserve(create, placed="w1")
+    assert isinstance(reserved, Reserved)
+    actor.tasks[reserved.task_id] = "its-actor"
+
+    actor.receiveMessage(TaskRemoved(task_id=reserved.task_id), "its-actor")
+    assert actor.kits["w1"].ready == ["its-actor"] and actor.kits[LEADER].ready == []
+    assert [(to, type(msg)) for to, msg in sent] == [("its-actor", PassivateOk)]
+    assert actor.tasks == {}
     actor.registry.conn.close()
