@@ -60,6 +60,23 @@ def test_generated_branches_are_valid_and_unique_per_task():
     assert derive_branch("***", "0" * 22) == "crucible/task-000000"
 
 
+def test_two_tasks_of_one_title_whose_ids_end_alike_get_distinct_branches(tmp_path, monkeypatch):
+    """A derived branch takes the id's last 6 characters, and more where they clash (they did in a
+    benchmark: 409 branch_taken for a branch the client never asked for)."""
+    from actors import registry
+    from schemas.api import TaskCreate
+    from schemas.workspace_messages import CreateTask
+
+    ids = iter(["0" * 10 + "111111abcdef", "0" * 10 + "222222abcdef"])
+    monkeypatch.setattr(registry, "new_task_id", lambda: next(ids))
+    tasks = registry.TaskRegistry(tmp_path / "p.sqlite", "NORMAL")
+    create = CreateTask(request_id="r", project="p", body=TaskCreate(prompt="Fix it"))
+    first, second = tasks.reserve(create, "leader"), tasks.reserve(create, "leader")
+    assert isinstance(first, registry.Reserved) and isinstance(second, registry.Reserved)
+    assert (first.branch, second.branch) == ("crucible/fix-it-abcdef", "crucible/fix-it-2222abcdef")
+    tasks.conn.close()
+
+
 def test_long_titles_are_shortened():
     assert len(derive_title("x" * 500)) == 60
 
