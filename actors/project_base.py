@@ -86,7 +86,8 @@ class ProjectActorBase(DrainingParent):
 
     def _dispatch(self, task_id: str, msg: Any) -> None:
         """To the task's live actor; else to a ready one on its host; else wait for that host's pool's
-        next (every actor put to work has already been replaced by a fork in flight). At the cap of live
+        next (an actor put to work has been replaced by a fork in flight; one lent for a create at the cap
+        comes back within milliseconds). At the cap of live
         task actors a resume waits for a slot, in creation order; a create still initializes at once
         (and then waits for its slot without an actor); a command is never kept waiting. A task on a
         worker that is gone is refused (a command) or left to resume when the worker returns."""

@@ -37,6 +37,9 @@ OUT = ROOT / "bench" / "results" / "foundation.json"
 CREATE = "/v1/workspaces/default/projects/demo/tasks"
 BUSY = ",".join(status for status in TaskStatus if status not in AT_REST)
 SIM50 = {"CRUCIBLE_SIM_STEP_MS": "50"}
+# Every local task of a run keeps its agent (none is archived): beyond the live-agent cap (32) a task waits
+# in init_ensure_agent for good, and a phase would never settle. The cap is raised to hold them all.
+LOCAL = {"CRUCIBLE_MAX_LIVE_AGENTS": "400"}
 TO_RUNNING = {"local": ("local", {}), "sim, step 0": ("sim", {"CRUCIBLE_SIM_STEP_MS": "0"})}
 STARTED: list[Server] = []  # every server started, for the final cleanup
 
@@ -192,7 +195,7 @@ def main() -> None:
     args = parser.parse_args()
     runs, n_ttr, n_rest = (1, 5, 40) if args.quick else (3, 20, 200)
     counts = (60, 80, 20, 32) if args.quick else (300, 800, 100, 160)
-    plans = {"sim": (SIM50, counts[:2]), "local": ({}, counts[2:])}
+    plans = {"sim": (SIM50, counts[:2]), "local": (LOCAL, counts[2:])}
     cpu = Path("/proc/cpuinfo").read_text().split("model name")[1].split("\n")[0].strip(" \t:")
     machine = f"nproc {psutil.cpu_count()}, {cpu}, Python {platform.python_version()}"
     out: defaultdict[str, Any] = defaultdict(list, machine=machine, runs=runs, latency_runs={})
