@@ -190,61 +190,60 @@ def test_on_a_cluster_address_every_actor_socket_listens_there_only(tmp_path, re
         leader.cleanup()
 
 
-def test_a_worker_holds_real_checkouts_and_agents_with_the_local_provider(tmp_path, repo):
+@pytest.fixture
+def local_pair(tmp_path: Path, repo: Path) -> Iterator[tuple[Server, Worker]]:
+    """A leader and one worker (capacity 1), local provider: real checkouts and agents."""
     leader = Server(tmp_path / "leader", "local")
     worker = Worker(leader, tmp_path / "w1", "w1", capacity=1)
     try:
         leader.start()
         assert leader.register(repo).status == 201
         worker.start()
-        task_id = create(leader, 1)[0]
-        record = leader.wait_status(task_id, {"running", "error"}, timeout=120)
-        assert record["status"] == "running", record["status_message"]
-        assert hosts_of(leader)[task_id] == "w1"
-        checkout = Path(record["sandbox"]["path"])
-        assert checkout.is_relative_to(worker.data / "sandboxes")
-        assert (checkout / "README.md").read_text() == "hello\n"
-        assert [a.cwd() for a in agents_under(worker.data)] == [str(checkout)]
-        assert agents_under(leader.data) == []
-        assert (worker.data / "repos" / "default" / "demo.git" / "HEAD").exists()  # the worker's mirror
-        assert leader.post(f"/v1/tasks/{task_id}/archive").status == 202
-        assert leader.wait_status(task_id, {"archived"}, timeout=60)["status"] == "archived"
-        assert agents_under(worker.data) == [] and not checkout.exists()
+        yield leader, worker
     finally:
         worker.cleanup()
         leader.cleanup()
 
 
-def test_a_worker_that_rejoins_revives_the_agents_of_its_running_tasks(tmp_path, repo):
+def test_a_worker_holds_real_checkouts_and_agents_with_the_local_provider(local_pair):
+    leader, worker = local_pair
+    task_id = create(leader, 1)[0]
+    record = leader.wait_status(task_id, {"running", "error"}, timeout=120)
+    assert record["status"] == "running", record["status_message"]
+    assert hosts_of(leader)[task_id] == "w1"
+    checkout = Path(record["sandbox"]["path"])
+    assert checkout.is_relative_to(worker.data / "sandboxes")
+    assert (checkout / "README.md").read_text() == "hello\n"
+    assert [a.cwd() for a in agents_under(worker.data)] == [str(checkout)]
+    assert agents_under(leader.data) == []
+    assert (worker.data / "repos" / "default" / "demo.git" / "HEAD").exists()  # the worker's mirror
+    assert leader.post(f"/v1/tasks/{task_id}/archive").status == 202
+    assert leader.wait_status(task_id, {"archived"}, timeout=60)["status"] == "archived"
+    assert agents_under(worker.data) == [] and not checkout.exists()
+
+
+def test_a_worker_that_rejoins_revives_the_agents_of_its_running_tasks(local_pair):
     """The worker's machine went down with its agents: when it rejoins, its running task gets a new agent
     and session there (`restarted`), as the leader's tasks do at the leader's start."""
-    leader = Server(tmp_path / "leader", "local")
-    worker = Worker(leader, tmp_path / "w1", "w1", capacity=1)
-    try:
-        leader.start()
-        assert leader.register(repo).status == 201
-        worker.start()
-        task_id = create(leader, 1)[0]
-        assert leader.wait_status(task_id, {"running", "error"}, timeout=120)["status"] == "running"
-        [old] = agents_under(worker.data)
-        worker.kill9()
-        os.killpg(old.pid, signal.SIGKILL)  # agents have sessions of their own: a reboot takes them too
-        worker.start()
+    leader, worker = local_pair
+    task_id = create(leader, 1)[0]
+    assert leader.wait_status(task_id, {"running", "error"}, timeout=120)["status"] == "running"
+    [old] = agents_under(worker.data)
+    worker.kill9()
+    os.killpg(old.pid, signal.SIGKILL)  # agents have sessions of their own: a reboot takes them too
+    worker.start()
 
-        def restarted() -> list[str]:
-            response = leader.get(f"/v1/tasks/{task_id}/history?limit=1000")
-            events = response.body["events"] if response.status == 200 else []
-            return [e["kind"] for e in events if e["data"].get("restarted")]
+    def restarted() -> list[str]:
+        response = leader.get(f"/v1/tasks/{task_id}/history?limit=1000")
+        events = response.body["events"] if response.status == 200 else []
+        return [e["kind"] for e in events if e["data"].get("restarted")]
 
-        wait_until(lambda: restarted() == ["task.agent", "task.session"], timeout=90)
-        record = leader.wait_status(task_id, {"running", "error"}, timeout=60)
-        assert record["status"] == "running", record["status_message"]
-        [new] = agents_under(worker.data)
-        assert new.pid != old.pid and new.environ()["CRUCIBLE_TASK_ID"] == task_id
-        assert record["agent_endpoint"].endswith(f":{agents.port_of(new)}")
-    finally:
-        worker.cleanup()
-        leader.cleanup()
+    wait_until(lambda: restarted() == ["task.agent", "task.session"], timeout=90)
+    record = leader.wait_status(task_id, {"running", "error"}, timeout=60)
+    assert record["status"] == "running", record["status_message"]
+    [new] = agents_under(worker.data)
+    assert new.pid != old.pid and new.environ()["CRUCIBLE_TASK_ID"] == task_id
+    assert record["agent_endpoint"].endswith(f":{agents.port_of(new)}")
 
 
 @pytest.mark.parametrize(

@@ -32,15 +32,22 @@ def _no_actor_logs(monkeypatch):
     monkeypatch.setattr(project_module.logs, "configure_actor", lambda *args: None)
 
 
-def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(tmp_path, monkeypatch):
-    """The reader interface for a passive task: its host's pool reads the database; no ready actor is
-    put to work for it (it used to be: a read then ran the task's provisioning past the cap)."""
+def started(tmp_path: Any, monkeypatch: Any, **settings: Any) -> tuple[HarnessProject, list[Any], Settings]:
+    """A project past its StartProject, with no kit (each test sets up the kits it needs); what it
+    sends is recorded."""
     monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
     sent: list[tuple[Any, Any]] = []
     actor = HarnessProject()
     actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
-    settings = Settings(data_dir=tmp_path)
-    actor.receiveMessage(StartProject(project=PROJECT, settings=settings, workspace_addr="ws"), "ws")
+    config = Settings(data_dir=tmp_path, **settings)
+    actor.receiveMessage(StartProject(project=PROJECT, settings=config, workspace_addr="ws"), "ws")
+    return actor, sent, config
+
+
+def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(tmp_path, monkeypatch):
+    """The reader interface for a passive task: its host's pool reads the database; no ready actor is
+    put to work for it (it used to be: a read then ran the task's provisioning past the cap)."""
+    actor, sent, settings = started(tmp_path, monkeypatch)
     read = ReadTask(request_id="r1", task_id="t" * 22, limit=5)
 
     actor.receiveMessage(read, "web")  # no kit on the task's host: it is unreachable
@@ -61,14 +68,9 @@ def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(t
 def test_a_surplus_ready_actor_exits_only_once_idle(tmp_path, monkeypatch):
     """An actor back in a full pool stays until idle for RETIRE_AFTER: one told to exit at once lost
     what it had not yet sent (thespian), such as the answer to the create it had just initialized."""
-    monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
-    sent: list[tuple[Any, Any]] = []
+    actor, sent, settings = started(tmp_path, monkeypatch, pool_size=1)
     wakeups: list[Any] = []
-    actor = HarnessProject()
-    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
     actor.wakeupAfter = lambda delay, payload: wakeups.append(payload)  # type: ignore[method-assign]
-    settings = Settings(data_dir=tmp_path, pool_size=1)
-    actor.receiveMessage(StartProject(project=PROJECT, settings=settings, workspace_addr="ws"), "ws")
     kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
     kit.pool = "pool"
     actor.kits[LEADER] = kit
@@ -91,12 +93,7 @@ def test_a_surplus_ready_actor_exits_only_once_idle(tmp_path, monkeypatch):
 def test_the_actor_of_a_deleted_task_goes_back_to_the_pool_of_the_tasks_host(tmp_path, monkeypatch):
     """A delete hands the actor back (it no longer exits: see above) to its own host's pool: the
     registry forgets the task's host, so the actor is placed before that."""
-    monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
-    sent: list[tuple[Any, Any]] = []
-    actor = HarnessProject()
-    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
-    settings = Settings(data_dir=tmp_path)
-    actor.receiveMessage(StartProject(project=PROJECT, settings=settings, workspace_addr="ws"), "ws")
+    actor, sent, settings = started(tmp_path, monkeypatch)
     for host in (LEADER, "w1"):
         kit = Kit.on(Host(name=host, data=tmp_path, capacity=1), PROJECT, settings, "ws", "project")
         kit.pool = f"pool@{host}"
