@@ -17,7 +17,8 @@ from thespian.actors import ActorTypeDispatcher, ChildActorExited
 from actors.hosts import HostBound
 from actors.providers import agent_process as agents
 from actors.task import TaskActor
-from actors.task_store import read_on_disk, settled, task_db_path
+from actors.task_reads import read_on_disk, settled
+from actors.task_store import task_db_path
 from schemas.messages import Failure
 from schemas.project_messages import HostScanned, StartPool, TaskActorExited
 from schemas.task_messages import Bind, ReadTask, TaskRead

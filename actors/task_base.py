@@ -16,7 +16,8 @@ from actors.observe import Observer
 from actors.offload import Offloader, OffloadingActor
 from actors.providers.base import Provider, TaskContext
 from actors.push import Pusher
-from actors.task_store import TaskStore, prepare_database, summary_from_record, task_db_path
+from actors.task_reads import summary_from_record
+from actors.task_store import TaskStore, prepare_database, task_db_path
 from schemas.api import TaskSummary
 from schemas.messages import Drain, Drained
 from schemas.status import AT_REST, TaskStatus

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from actors import db
+from actors.task_reads import read_rows, record_from_rows
 from schemas.status import AT_REST, PROVISION_STEPS, STATUS_MESSAGE, EventKind, TaskStatus
 from schemas.task_messages import Initialize
 
@@ -97,92 +98,6 @@ def _empty_database(directory: Path) -> bytes:
         scratch.unlink()
 
 
-# A task's record (its row and steps) and history, read alike by its writer and the web process's reader.
-SELECT_TASK = "SELECT * FROM task"
-SELECT_STEPS = "SELECT * FROM steps ORDER BY ord"
-SELECT_EVENTS = "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
-
-
-def _read_rows(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, list[sqlite3.Row]]:
-    return conn.execute(SELECT_TASK).fetchone(), conn.execute(SELECT_STEPS).fetchall()
-
-
-def record_from_rows(task: sqlite3.Row | dict[str, Any], steps: list[Any]) -> dict[str, Any]:
-    """The API's task record from the stored rows (shared with the web process's reader)."""
-    sandbox = json.loads(task["sandbox"]) if task["sandbox"] else None
-    return {
-        "id": task["id"],
-        "workspace": task["workspace"],
-        "project": task["project"],
-        "title": task["title"],
-        "branch": task["branch"],
-        "prompt": task["prompt"],
-        "agent": task["agent"],
-        "provider": task["provider"],
-        "status": task["status"],
-        "status_message": task["status_message"],
-        "sandbox": sandbox and {"id": sandbox["id"], "provider": task["provider"], "path": sandbox["path"]},
-        "agent_endpoint": task["agent_endpoint"],
-        "session_id": task["session_id"],
-        "error": json.loads(task["error"]) if task["error"] else None,
-        "steps": [
-            {
-                "name": s["name"],
-                "status": s["status"],
-                "attempts": s["attempts"],
-                "started_at": s["started_at"],
-                "finished_at": s["finished_at"],
-                "error": s["error"],
-            }
-            for s in steps
-        ],
-        "created_at": task["created_at"],
-        "updated_at": task["updated_at"],
-        "seq": task["seq"],
-    }
-
-
-def settled(record: dict[str, Any]) -> bool:
-    """At rest for good: `running` is entered before its step is done (DESIGN's event table), so a
-    status at rest counts only once no step is left (an `error` waits for a user)."""
-    left = any(s["status"] not in ("done", "cancelled") for s in record["steps"])
-    return record["status"] in AT_REST and (record["status"] == TaskStatus.error or not left)
-
-
-def read_on_disk(path: Path, after: int, limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """Read-only, by a process that is not the task's writer (a worker's pool, as the web process reads
-    the leader's): the record and up to `limit` events after `after`, from one snapshot. None: no task
-    there (deleted, or a prepared database its create never committed to)."""
-    if not path.exists():
-        return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        conn.execute("BEGIN")
-        task, steps = _read_rows(conn)
-        events = conn.execute(SELECT_EVENTS, (after, limit)).fetchall() if limit else []
-    except sqlite3.OperationalError:
-        return None  # no tables yet
-    finally:
-        conn.close()
-    return (record_from_rows(task, steps), [event_from_row(e) for e in events]) if task else None
-
-
-def summary_from_record(record: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "project", "title", "branch", "status", "status_message", "updated_at", "seq")
-    return {k: record[k] for k in keys}
-
-
-def event_from_row(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
-    return {
-        "seq": row["seq"],
-        "kind": row["kind"],
-        "status": row["status"],
-        "at": row["at"],
-        "data": json.loads(row["data"]),
-    }
-
-
 class TaskStore:
     """The writer's view. Thread-safe: step work in the actor's worker thread records checkpoints too."""
 
@@ -261,7 +176,7 @@ class TaskStore:
         store is the database's only writer."""
         with self._lock:
             if self._rows is None or self._conn.in_transaction:  # mid-write: what it wrote so far
-                self._rows = _read_rows(self._conn)
+                self._rows = read_rows(self._conn)
             task, steps = self._rows
         assert task is not None, "read before the task's create"
         return record_from_rows(task, steps)

@@ -14,15 +14,15 @@ import aiosqlite
 
 from actors.db import parse
 from actors.hosts import LEADER
-from actors.task_store import (
+from actors.task_reads import (
     SELECT_EVENTS,
     SELECT_STEPS,
     SELECT_TASK,
     event_from_row,
     record_from_rows,
     settled,
-    task_db_path,
 )
+from actors.task_store import task_db_path
 from actors.workspace import summary_from_row
 from schemas.status import AT_REST
 

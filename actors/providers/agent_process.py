@@ -23,7 +23,7 @@ import psutil
 
 from actors import proc as process
 from actors.providers.base import PermanentError, TransientError
-from actors.task_store import settled
+from actors.task_reads import settled
 from schemas.status import ProviderKind, TaskStatus
 
 MARKER_ENV = "CRUCIBLE_TASK_ID"

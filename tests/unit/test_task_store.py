@@ -2,7 +2,8 @@
 
 import pytest
 
-from actors.task_store import TaskStore, prepare_database, read_on_disk
+from actors.task_reads import read_on_disk
+from actors.task_store import TaskStore, prepare_database
 from schemas.status import TaskStatus
 
 FIELDS = {
