@@ -81,7 +81,7 @@ class TaskRegistry:
         holder = self._holder(branch)
         if holder:
             message = f"branch {branch!r} belongs to another task"
-            return Refusal(409, "branch_taken", message, {"task_id": holder[0]})
+            return Refusal(409, "branch_taken", message, {"task_id": holder})
         row = (
             task_id,
             msg.idempotency_key,

@@ -62,18 +62,22 @@ def test_generated_branches_are_valid_and_unique_per_task():
 
 def test_two_tasks_of_one_title_whose_ids_end_alike_get_distinct_branches(tmp_path, monkeypatch):
     """A derived branch takes the id's last 6 characters, and more where they clash (they did in a
-    benchmark: 409 branch_taken for a branch the client never asked for)."""
+    benchmark: 409 branch_taken for a branch the client never asked for). A branch the client names is
+    refused while held, and the refusal names its holder."""
     from actors import registry
     from schemas.api import TaskCreate
     from schemas.workspace_messages import CreateTask
 
-    ids = iter(["0" * 10 + "111111abcdef", "0" * 10 + "222222abcdef"])
+    ids = iter(["0" * 10 + "111111abcdef", "0" * 10 + "222222abcdef", "0" * 10 + "333333abcdef"])
     monkeypatch.setattr(registry, "new_task_id", lambda: next(ids))
     tasks = registry.TaskRegistry(tmp_path / "p.sqlite", "NORMAL")
     create = CreateTask(request_id="r", project="p", body=TaskCreate(prompt="Fix it"))
     first, second = tasks.reserve(create, "leader"), tasks.reserve(create, "leader")
     assert isinstance(first, registry.Reserved) and isinstance(second, registry.Reserved)
     assert (first.branch, second.branch) == ("crucible/fix-it-abcdef", "crucible/fix-it-2222abcdef")
+    given = CreateTask(request_id="g", project="p", body=TaskCreate(prompt="x", branch=first.branch))
+    refused = tasks.reserve(given, "leader")  # a branch the client names is never lengthened: refused
+    assert isinstance(refused, registry.Refusal) and refused.details == {"task_id": first.task_id}
     tasks.conn.close()
 
 
