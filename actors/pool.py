@@ -49,9 +49,7 @@ class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
         assert self.bind
         read = read_on_disk(task_db_path(self.bind.settings.data_dir, msg.task_id), msg.after, msg.limit)
         if read is None:
-            reply: TaskRead | Failure = Failure(
-                request_id=msg.request_id, status=404, code="task_not_found", message=f"no task {msg.task_id}"
-            )
+            reply: TaskRead | Failure = Failure.task_not_found(msg.request_id, msg.task_id)
         else:
             reply = TaskRead(request_id=msg.request_id, record=read[0], events=read[1])
         self.send(msg.reply_to or sender, reply)

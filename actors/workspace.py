@@ -177,10 +177,7 @@ class WorkspaceActor(DrainingParent):
         row = self.conn.execute("SELECT project FROM tasks WHERE id = ?", (msg.task_id,)).fetchone()
         addr = self.project_addrs.get(row[0]) if row else None
         if addr is None:
-            failure = Failure(
-                request_id=msg.request_id, status=404, code="task_not_found", message=f"no task {msg.task_id}"
-            )
-            self.send(msg.reply_to or sender, failure)
+            self.send(msg.reply_to or sender, Failure.task_not_found(msg.request_id, msg.task_id))
             return
         self.send(addr, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 

@@ -38,6 +38,10 @@ class Failure(Reply):
     message: str
     details: Any = None
 
+    @classmethod
+    def task_not_found(cls, request_id: str, task_id: str) -> "Failure":
+        return cls(request_id=request_id, status=404, code="task_not_found", message=f"no task {task_id}")
+
 
 class ActorInfo(BaseModel):
     kind: str  # workspace, project, mirror, pool, task, ready (a pooled task actor with no task yet)
