@@ -115,8 +115,13 @@ class ProjectActor(ProjectActorBase):
         for task_id in msg.task_ids:
             self._dispatch(task_id, Activate(task_id=task_id))
         for task_id in msg.revive:
-            revive = TaskCommand(request_id=f"revive:{task_id}", task_id=task_id, action=TaskAction.revive)
-            self._dispatch(task_id, revive.model_copy(update={"reply_to": self.myAddress}))
+            revive = TaskCommand(
+                request_id=f"revive:{task_id}",
+                task_id=task_id,
+                action=TaskAction.revive,
+                reply_to=self.myAddress,
+            )
+            self._dispatch(task_id, revive)
         self.log.info("host.resumed", host=msg.host, count=len(msg.task_ids), revive=len(msg.revive))
 
     def receiveMsg_Reply(self, msg: Reply, sender: Any) -> None:
@@ -128,8 +133,8 @@ class ProjectActor(ProjectActorBase):
 
     def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
         host = self._host_of(msg.task_id)
-        kit = self.kits.get(host)
-        if kit is None or not kit.up:
+        kit = self._kit(host)
+        if kit is None:
             self.send(msg.reply_to or sender, unreachable(msg.request_id, host))
         else:
             self.send(kit.pool, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
@@ -140,8 +145,8 @@ class ProjectActor(ProjectActorBase):
         self.log.info("tasks.activated", count=len(msg.task_ids))
 
     def receiveMsg_TaskActorReady(self, msg: TaskActorReady, sender: Any) -> None:
-        kit = self.kits.get(msg.host)
-        if kit is None or not kit.up:
+        kit = self._kit(msg.host)
+        if kit is None:
             self.send(sender, ActorExitRequest())  # from a kit since replaced
             return
         kit.forking -= 1
@@ -234,8 +239,8 @@ class ProjectActor(ProjectActorBase):
             self._retire(msg.payload.host)
             return
         host, dead = msg.payload
-        kit = self.kits.get(host)
-        if kit is not None and kit.up and dead == kit.mirror:
+        kit = self._kit(host)
+        if kit is not None and dead == kit.mirror:
             kit.start_mirror(self)
-        elif kit is not None and kit.up and dead == kit.pool:
+        elif kit is not None and dead == kit.pool:
             kit.start_pool(self, scan=[])

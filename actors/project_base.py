@@ -96,8 +96,8 @@ class ProjectActorBase(DrainingParent):
             self.send(self.tasks[task_id], msg)
             return
         host = self._host_of(task_id)
-        kit = self.kits.get(host)
-        if kit is None or not kit.up:
+        kit = self._kit(host)
+        if kit is None:
             if isinstance(msg, TaskCommand):
                 self.send(msg.reply_to, unreachable(msg.request_id, host))
             return
@@ -156,8 +156,8 @@ class ProjectActorBase(DrainingParent):
         self.drain_answered(addr)
         if queued:
             bisect.insort(self.queued, task_id)
-        kit = self.kits.get(host)
-        if kit is not None and kit.up:
+        kit = self._kit(host)
+        if kit is not None:
             self._ready(addr, kit)
         self._fill()
 
@@ -179,8 +179,8 @@ class ProjectActorBase(DrainingParent):
         thespian loses what an actor told to exit has not yet sent (a create's answer: 1 in ~200 creates
         made at the cap of live tasks, measured), while an idle actor's loop has long sent everything."""
         assert self.settings
-        kit = self.kits.get(host)
-        if kit is None or not kit.up:
+        kit = self._kit(host)
+        if kit is None:
             return
         idle_since = time.time() - RETIRE_AFTER.total_seconds()
         while len(kit.ready) > self.settings.pool_size:
@@ -232,9 +232,14 @@ class ProjectActorBase(DrainingParent):
         assert self.registry
         return self.registry.tasks_on(host)
 
+    def _kit(self, host: str) -> Kit | None:
+        """This project's kit on that host, while the host is up: nothing is routed to one that is not."""
+        kit = self.kits.get(host)
+        return kit if kit is not None and kit.up else None
+
     def _to_mirror(self, task_id: str, msg: Any) -> None:
-        kit = self.kits.get(self._host_of(task_id))
-        if kit is not None and kit.up:
+        kit = self._kit(self._host_of(task_id))
+        if kit is not None:
             self.send(kit.mirror, msg)
 
     def _unplace(self, task_id: str) -> None:
