@@ -1,6 +1,8 @@
-"""Drain fan-in for actors with children (workspace → projects → tasks): a Drain passes down, and is
-answered up once every child it went to has answered or exited. Tasks answer between steps."""
+"""Fan-in for actors with children (workspace → projects → tasks): a request passes down, and is answered
+up once every child it went to has answered or exited. Drain uses it (tasks answer between steps), and
+so does the workspace's Describe."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from thespian.actors import ActorTypeDispatcher
@@ -8,22 +10,31 @@ from thespian.actors import ActorTypeDispatcher
 from schemas.messages import Drain, Drained
 
 
+@dataclass
+class FanIn:
+    reply_to: Any
+    request_id: str
+    # Children's addresses, compared with ==: they are not hashable, and a new child's address prints
+    # differently from the same address as a sender.
+    waiting: list[Any]
+
+    def answered(self, child: Any) -> bool:
+        """A child answered or exited (None: just check); True once none is left."""
+        self.waiting = [addr for addr in self.waiting if addr != child]
+        return not self.waiting
+
+
 class DrainingParent(ActorTypeDispatcher):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
-        self.drain_reply_to: Any = None
-        self.drain_request_id = ""
-        # Children's addresses, compared with ==: they are not hashable, and a new child's address
-        # prints differently from the same address as a sender.
-        self.drain_waiting: list[Any] = []
+        self.drain: FanIn | None = None  # a Drain passed down, not yet answered
 
     def drain_children(self) -> list[Any]:
         raise NotImplementedError
 
     def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
-        self.drain_reply_to, self.drain_request_id = msg.reply_to or sender, msg.request_id
-        self.drain_waiting = self.drain_children()
-        for child in self.drain_waiting:
+        self.drain = FanIn(msg.reply_to or sender, msg.request_id, self.drain_children())
+        for child in self.drain.waiting:
             self.send(child, Drain(request_id=msg.request_id))
         self.drain_answered(None)
 
@@ -32,7 +43,6 @@ class DrainingParent(ActorTypeDispatcher):  # type: ignore[misc]
 
     def drain_answered(self, child: Any) -> None:
         """A child answered or exited (None: just check); with none left, answer up, once."""
-        self.drain_waiting = [addr for addr in self.drain_waiting if addr != child]
-        if not self.drain_waiting and self.drain_reply_to is not None:
-            self.send(self.drain_reply_to, Drained(request_id=self.drain_request_id))
-            self.drain_reply_to = None
+        if self.drain is not None and self.drain.answered(child):
+            self.send(self.drain.reply_to, Drained(request_id=self.drain.request_id))
+            self.drain = None

@@ -21,7 +21,7 @@ from typing import Any
 from thespian.actors import ChildActorExited
 
 from actors import db, hosts, logs
-from actors.drain import DrainingParent
+from actors.drain import DrainingParent, FanIn
 from actors.observe import Observer
 from actors.project import ProjectActor
 from actors.push import Pusher
@@ -188,9 +188,9 @@ class WorkspaceActor(DrainingParent):
         """A project is asked after its StartProject (one sender→receiver pair keeps its order), so no
         project is ever asked before it has started."""
         me = ActorInfo(kind="workspace", id=self.name, address=str(self.myAddress), since=self.since)
-        waiting = list(self.project_addrs.values())
-        self.describing[msg.request_id] = Describing(msg.reply_to or sender, [me], waiting)
-        for addr in waiting:
+        asking = Describing(msg.reply_to or sender, msg.request_id, list(self.project_addrs.values()), [me])
+        self.describing[msg.request_id] = asking
+        for addr in asking.waiting:
             self.send(addr, Describe(request_id=msg.request_id))
         self._described(msg.request_id, None, [])
 
@@ -203,8 +203,7 @@ class WorkspaceActor(DrainingParent):
         if asking is None:
             return
         asking.actors += actors
-        asking.waiting = [addr for addr in asking.waiting if addr != project]
-        if not asking.waiting:
+        if asking.answered(project):
             del self.describing[request_id]
             self.send(asking.reply_to, Described(request_id=request_id, actors=asking.actors))
 
@@ -289,10 +288,8 @@ class WorkspaceActor(DrainingParent):
 
 
 @dataclass
-class Describing:
-    reply_to: Any
-    actors: list[ActorInfo]
-    waiting: list[Any]  # projects yet to answer (addresses compare with ==, they are not hashable)
+class Describing(FanIn):
+    actors: list[ActorInfo]  # gathered so far: the workspace's own, then each project's
 
 
 COLUMNS = (
