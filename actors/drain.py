@@ -42,7 +42,12 @@ class DrainingParent(ActorTypeDispatcher):  # type: ignore[misc]
         self.drain_answered(sender)
 
     def drain_answered(self, child: Any) -> None:
-        """A child answered or exited (None: just check); with none left, answer up, once."""
-        if self.drain is not None and self.drain.answered(child):
+        """A child answered or exited (None: just check); with none left, and none on its way
+        (drain_settled), answer up, once."""
+        if self.drain is not None and self.drain.answered(child) and self.drain_settled():
             self.send(self.drain.reply_to, Drained(request_id=self.drain.request_id))
             self.drain = None
+
+    def drain_settled(self) -> bool:
+        """Whether no child is being started: a parent that starts children overrides it."""
+        return True

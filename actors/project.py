@@ -151,6 +151,7 @@ class ProjectActor(ProjectActorBase):
             return
         kit.forking -= 1
         self._ready(sender, kit)
+        self.drain_answered(None)  # a drain may have waited for this fork
 
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
         self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))

@@ -58,6 +58,12 @@ class ProjectActorBase(DrainingParent):
     def drain_children(self) -> list[Any]:
         return list(self.tasks.values())
 
+    def drain_settled(self) -> bool:
+        """No fork in flight on any host: the stop that follows a drain shuts thespian down, and an actor
+        forked meanwhile keeps it from confirming (kquick#27: a stop right after start-up, while the
+        pools were still forking, waited 2 s and killed the new actors)."""
+        return not any(kit.forking for kit in self.kits.values())
+
     def _free_agent(self, task_id: str) -> None:
         assert self.agents
         for addr, granted in self.agents.free(task_id):

@@ -1,5 +1,6 @@
 """The fences around a data directory and an actor system (DESIGN "Rules" 9, thespian facts)."""
 
+import json
 import os
 import signal
 import socket
@@ -44,6 +45,32 @@ def test_a_signal_stops_the_server_cleanly_with_no_actor_process_left(make_serve
     server.proc = None
     _, alive = psutil.wait_procs(actors, timeout=5)
     assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_a_stop_right_after_start_up_ends_every_actor_through_thespian_and_kills_none(
+    make_server, repo, tmp_path
+):
+    """A project's pool is still forking its ready actors then: the drain waits for those forks, so that
+    thespian's shutdown confirms; before, it waited 2 s and the new actors were killed (5 stops in 6)."""
+    first = make_server("sim", data=tmp_path / "data").start()
+    assert first.register(repo).status == 201
+    assert first.stop() == 0
+    server = make_server("sim", data=tmp_path / "data")
+    server.start(wait=False)
+    deadline = time.monotonic() + 60
+    while not _healthy(server):
+        assert time.monotonic() < deadline, server.log.read_text()[-2000:]
+        time.sleep(0.01)
+    assert server.stop() == 0
+    stopped = [json.loads(line) for line in server.log.read_text().splitlines() if "serve.stopped" in line]
+    assert stopped[-1]["leftover_actor_processes"] == 0
+
+
+def _healthy(server: Server) -> bool:
+    try:
+        return server.get("/v1/health").status == 200
+    except OSError:
+        return False
 
 
 def test_a_stale_system_left_by_a_killed_server_is_ended_at_restart(make_server, repo, tmp_path):

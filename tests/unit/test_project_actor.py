@@ -13,10 +13,10 @@ from actors.project_base import RETIRE_AFTER, Retire
 from actors.registry import Reserved
 from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host
-from schemas.messages import Failure
+from schemas.messages import Drain, Drained, Failure
 from schemas.project_messages import PassivateOk, StartProject, TaskRemoved
 from schemas.settings import Settings
-from schemas.task_messages import ReadTask
+from schemas.task_messages import ReadTask, TaskActorReady
 from schemas.workspace_messages import CreateTask
 
 PROJECT = Project(workspace="ws", name="demo", repo="/repo", created_at="2026-11-27T00:00:00Z")
@@ -108,4 +108,23 @@ def test_the_actor_of_a_deleted_task_goes_back_to_the_pool_of_the_tasks_host(tmp
     assert actor.kits["w1"].ready == ["its-actor"] and actor.kits[LEADER].ready == []
     assert [(to, type(msg)) for to, msg in sent] == [("its-actor", PassivateOk)]
     assert actor.tasks == {}
+    actor.registry.conn.close()
+
+
+def test_a_drain_is_answered_only_once_the_pools_forks_in_flight_are_ready(tmp_path, monkeypatch):
+    """The stop after a drain shuts thespian down, which an actor forked meanwhile keeps from confirming
+    (a stop right after start-up waited 2 s and killed the pool's new actors): the drain waits for them."""
+    actor, sent, settings = started(tmp_path, monkeypatch, pool_size=2)
+    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
+    kit.pool, kit.forking = "pool", 2
+    actor.kits[LEADER] = kit
+
+    actor.receiveMessage(Drain(request_id="d"), "ws")  # no live task actor, two forks in flight
+    actor.receiveMessage(TaskActorReady(host=LEADER), "new-1")
+    assert sent == []
+    actor.receiveMessage(TaskActorReady(host=LEADER), "new-2")
+    [(to, drained)] = sent
+    assert to == "ws" and isinstance(drained, Drained) and drained.request_id == "d"
+    assert kit.ready == ["new-1", "new-2"]
+    assert actor.registry
     actor.registry.conn.close()
