@@ -3,11 +3,13 @@
     PYTHONPATH=. .venv/bin/python bench/floor.py [--runs 3] [--quick]
 
 Figure 1 of bench/vs_dbos.py (create latency: 1 client sequential, then 32 concurrent clients; creates/s),
-measured on four servers, one at a time, each fresh, the order rotating per run:
+measured on five servers, one at a time, each fresh, the order rotating per run:
   - floor, 1 hop: bench/floor_server.py --hops 1: the bridge → a ready actor → its task database (Crucible's
     code for each part), answered. No projection, no reservation, no fork, no provisioning.
   - floor, 2 hops: the same, then the projection's upsert in a second actor before the answer (DESIGN rule 6:
     listed as soon as the create has answered).
+  - floor, no actor: --hops 0: the web process writes both (task database, projection row) on a thread, no
+    actor on the create path: outside the shape (the mission's task actor is its database's only writer).
   - Crucible: the real server (sim provider, 50 ms steps: provisioning runs meanwhile, as in vs_dbos).
   - DBOS peer: bench/dbos_peer.py, as in vs_dbos.
 Also the CPU time of every process of each system (server, actors) per task, created through to complete.
@@ -45,20 +47,21 @@ from bench.vs_dbos import (
     machine,
     median,
     on_sigterm,
-    wait_healthy,
+    start_server,
 )
 from tests.server import free_port, make_repo
 
 OUT = ROOT / "bench" / "results" / "floor.json"
 SERVER = ROOT / "bench" / "floor_server.py"
-FLOOR_1, FLOOR_2 = "floor, 1 hop", "floor, 2 hops"
+FLOORS = {0: "floor, no actor", 1: "floor, 1 hop", 2: "floor, 2 hops"}
+FLOOR_2 = FLOORS[2]
 
 
 class Floor(System):
     """bench/floor_server.py: every acknowledged create is complete at once (nothing provisions)."""
 
     def __init__(self, base: Path, hops: int) -> None:
-        self.label = FLOOR_1 if hops == 1 else FLOOR_2
+        self.label = FLOORS[hops]
         self.data, self.hops = base / "floor", hops
         self.port, self.actor_port = free_port(), free_port()
         self.log = base / "floor.log"
@@ -70,19 +73,9 @@ class Floor(System):
 
     def start(self) -> None:
         args = ["--port", str(self.port), "--actor-port", str(self.actor_port), "--dir", str(self.data)]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(SERVER), *args, "--hops", str(self.hops)],
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        wait_healthy(
-            self.url + "/health", lambda: self.proc is not None and self.proc.poll() is None, self.log
-        )
+        cmd = [sys.executable, str(SERVER), *args, "--hops", str(self.hops)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = start_server(cmd, ROOT, self.log, self.url + "/health", env)
 
     def kill9(self) -> None:
         raise NotImplementedError("the floor has no recovery figure")
@@ -130,7 +123,7 @@ def fresh(label: str, base: Path, repo: Path, plan: Plan) -> System:
         return Crucible(base, plan.latency_step_ms, repo)
     if label == Peer.label:
         return Peer(base, plan.latency_step_ms, ["--mode", "queue", "--concurrency", "32"])
-    return Floor(base, hops=1 if label == FLOOR_1 else 2)
+    return Floor(base, hops=next(hops for hops, name in FLOORS.items() if name == label))
 
 
 def measure(system: System, plan: Plan) -> dict[str, float]:
@@ -155,11 +148,11 @@ def cpu_seconds(procs: list[psutil.Process]) -> dict[int, float]:
 
 
 def table(figures: dict[str, dict[str, list[float]]], runs: int) -> str:
-    labels = [FLOOR_1, FLOOR_2, Crucible.label, Peer.label]
+    labels = [*FLOORS.values(), Crucible.label, Peer.label]
     ratios = f"{FLOOR_2} ÷ peer | Crucible ÷ {FLOOR_2}"
     lines = [
         f"| figure (median of {runs} run(s)) | {' | '.join(labels)} | {ratios} |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key, by in figures.items():
         worst = "errors" in key
@@ -183,12 +176,12 @@ def main() -> None:
     plan = replace(QUICK if args.quick else Plan(), runs=args.runs)
     base = Path(tempfile.mkdtemp(prefix="crucible-floor-"))
     repo = make_repo(base / "repo")
-    labels = [FLOOR_1, FLOOR_2, Crucible.label, Peer.label]
+    labels = [*FLOORS.values(), Crucible.label, Peer.label]
     figures: dict[str, dict[str, list[float]]] = {}
     out: dict[str, object] = {"machine": machine(), "plan": {"runs": plan.runs, "figure": "vs_dbos latency"}}
     try:
         for run in range(plan.runs):
-            for n, label in enumerate(labels[run % 4 :] + labels[: run % 4]):
+            for n, label in enumerate(labels[run % len(labels) :] + labels[: run % len(labels)]):
                 print(f"run {run + 1}/{plan.runs}: {label}", file=sys.stderr, flush=True)
                 (base / f"{run}-{n}").mkdir()
                 system = fresh(label, base / f"{run}-{n}", repo, plan)

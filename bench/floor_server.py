@@ -11,18 +11,22 @@ no provisioning afterwards. What it keeps is Crucible's own code for each part:
                    (actors/task_store.py: prepare_database) and commits the record (TaskStore.create);
                    --hops 1: it answers the bridge;
                    --hops 2: it tells a projection actor, which upserts the summary into a shared
-                   database (as the workspace's projection) and answers the bridge (read-your-writes).
+                   database (as the workspace's projection) and answers the bridge (read-your-writes);
+                   --hops 0: no actor at all: the web process does both writes itself, on a thread
+                   (outside the shape: it would make the web process a writer of both databases).
     GET  /stats    {"SUCCESS": n}: every acknowledged create is complete (nothing provisions)
     GET  /done     ids of every acknowledged create
     GET  /health   200
 
-    PYTHONPATH=. python bench/floor_server.py --port P --actor-port A --dir D [--hops 1|2] [--actors 8]
+    PYTHONPATH=. python bench/floor_server.py --port P --actor-port A --dir D [--hops 0|1|2] [--actors 8]
 """
 
 import argparse
+import asyncio
 import fcntl
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,8 @@ from schemas.task_messages import Initialize
 PROJECTION = (
     "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, status TEXT NOT NULL, seq INTEGER NOT NULL);"
 )
+
+UPSERT = "INSERT INTO tasks VALUES (?, 'init_enqueue_provision', 1) ON CONFLICT DO NOTHING"
 
 
 class Created(Reply):
@@ -65,10 +71,7 @@ class ProjectionActor(ActorTypeDispatcher):
 
     def receiveMsg_Projected(self, msg: Projected, sender: Any) -> None:
         with db.transaction(self.conn) as c:
-            c.execute(
-                "INSERT INTO tasks VALUES (?, 'init_enqueue_provision', 1) ON CONFLICT DO NOTHING",
-                (msg.task_id,),
-            )
+            c.execute(UPSERT, (msg.task_id,))
         self.send(msg.reply_to, Created(request_id=msg.request_id, task_id=msg.task_id))
 
 
@@ -87,14 +90,7 @@ class ReadyActor(ActorTypeDispatcher):
     def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
         assert self.setup
         self._release()  # the previous task's (a real actor would stay with it, and a fresh one come)
-        path = task_db_path(self.setup.data, msg.task_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.lock_fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._prepared().rename(path)
-        self.store = TaskStore(path, "NORMAL")
-        fields = initial_fields(msg, "default", "demo")
-        self.store.create(fields, {k: fields[k] for k in ("prompt", "agent", "provider")})
+        self.store, self.lock_fd = initialize(self.setup.data, msg, self._prepared())
         if self.setup.projection is None:
             self.send(sender, Created(request_id=msg.request_id, task_id=msg.task_id))
         else:
@@ -116,12 +112,49 @@ class ReadyActor(ActorTypeDispatcher):
         self.store, self.lock_fd = None, None
 
 
+def initialize(data: Path, msg: Initialize, prepared: Path) -> tuple[TaskStore, int]:
+    """Crucible's create in a task actor: the task's lock, its prepared database renamed into place, the
+    record committed. Returns the open store and the lock's descriptor."""
+    path = task_db_path(data, msg.task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    prepared.rename(path)
+    store = TaskStore(path, "NORMAL")
+    fields = initial_fields(msg, "default", "demo")
+    store.create(fields, {k: fields[k] for k in ("prompt", "agent", "provider")})
+    return store, lock_fd
+
+
+class WebWriter:
+    """--hops 0: the web process writes the task's database and the projection's row itself, on a thread
+    (no actor on the create path; the shape the mission rules out, measured for comparison)."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.projection = db.connect(data / "projection.sqlite", PROJECTION)
+        self.lock = threading.Lock()
+
+    def create(self, msg: Initialize) -> None:
+        prepared = self.data / "tmp" / f"web-{threading.get_ident()}.sqlite"
+        if not prepared.exists():
+            prepare_database(prepared)
+        store, lock_fd = initialize(self.data, msg, prepared)
+        with self.lock, db.transaction(self.projection) as c:
+            c.execute(UPSERT, (msg.task_id,))
+        store.close()  # handed over to the task's actor, which would open it again
+        os.close(lock_fd)
+        prepare_database(prepared)
+
+
 def serve(port: int, actor_port: int, data: Path, hops: int, actors: int) -> None:
     data.mkdir(parents=True, exist_ok=True)
     asys = system.start(actor_port, data)  # first, as Crucible's main(): forked actors inherit nothing
     bridge = Bridge(asys, threads=8, timeout=10.0)
     ready: list[Any] = []
     done: list[str] = []
+
+    writer = WebWriter(data) if hops == 0 else None
 
     async def start(app: web.Application) -> Any:
         setup = Setup(request_id="setup", data=data)
@@ -148,8 +181,11 @@ def serve(port: int, actor_port: int, data: Path, hops: int, actors: int) -> Non
             agent=AgentKind.mock,
             provider=ProviderKind.sim,
         )
-        reply = await bridge.ask(ready[len(done) % len(ready)], msg)
-        assert isinstance(reply, Created), reply
+        if writer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, writer.create, msg)
+        else:
+            reply = await bridge.ask(ready[len(done) % len(ready)], msg)
+            assert isinstance(reply, Created), reply
         done.append(task_id)
         return web.json_response({"id": task_id}, status=201)
 
@@ -176,7 +212,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--actor-port", type=int, required=True)
     parser.add_argument("--dir", type=Path, required=True)
-    parser.add_argument("--hops", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--hops", type=int, choices=(0, 1, 2), default=1)
     parser.add_argument("--actors", type=int, default=8, help="ready actors, used round robin")
     args = parser.parse_args()
     serve(args.port, args.actor_port, args.dir, args.hops, args.actors)

@@ -74,7 +74,7 @@ import aiohttp
 import psutil
 
 from schemas.status import AT_REST, TaskStatus
-from tests.server import Server, free_port, make_repo
+from tests.server import Server, free_port, make_repo, spawn_group
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "vs_dbos.json"
@@ -253,18 +253,7 @@ class Peer(System):
     def start(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, str(PEER), "--port", str(self.port), *self.args]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=self.data,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        wait_healthy(
-            self.url + "/health", lambda: self.proc is not None and self.proc.poll() is None, self.log
-        )
+        self.proc = start_server(cmd, self.data, self.log, self.url + "/health")
 
     def kill9(self) -> None:
         if self.proc:
@@ -316,6 +305,15 @@ class Peer(System):
 def kill_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
+
+
+def start_server(
+    cmd: list[str], cwd: Path, log: Path, health: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A server in its own process group (so a kill -9 takes it whole), logging to `log`, once healthy."""
+    proc = spawn_group(cmd, cwd, env, log)
+    wait_healthy(health, lambda: proc.poll() is None, log)
+    return proc
 
 
 def wait_healthy(url: str, alive: Callable[[], bool], log: Path, timeout: float = 60.0) -> None:

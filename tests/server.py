@@ -35,10 +35,15 @@ AGENT_BIN = ROOT / ".tools/sandbox-agent/node_modules/@sandbox-agent/cli-linux-x
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`crucible <args>` as its own process group (so a kill -9 can take it whole), logging to `log`."""
+    return spawn_group([sys.executable, "-m", "backend.cli", *args], ROOT, env, log)
+
+
+def spawn_group(cmd: list[str], cwd: Path, env: dict[str, str] | None, log: Path) -> subprocess.Popen[bytes]:
+    """`cmd` as its own process group, logging to `log`; `env` None: this process's environment."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", *args],
-            cwd=ROOT,
+            cmd,
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
