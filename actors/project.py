@@ -170,6 +170,10 @@ class ProjectActor(ProjectActorBase):
         self._passivate(msg.task_id, queued=msg.queued)
 
     def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
+        for kit in self.kits.values():
+            if kit.pool == sender and kit.forking and not self._known(msg.address):
+                kit.forking -= 1  # a fork that ended before it was bound: not awaited any more
+        self.retired = [a for a in self.retired if a != msg.address]
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
         self.resting = {t: h for t, h in self.resting.items() if t in self.tasks}
         for kit in self.kits.values():

@@ -52,6 +52,7 @@ class ProjectActorBase(DrainingParent):
         self.agents: AgentSlots | None = None
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
+        self.retired: list[Any] = []  # surplus ready actors told to exit, until their exit is reported
         self.exiting = False
         self.log: Any = logs.get()
 
@@ -195,7 +196,14 @@ class ProjectActorBase(DrainingParent):
                 return
             retired = kit.ready.pop(0)
             self.since.pop(str(retired), None)
+            self.retired.append(retired)
             self.send(retired, ActorExitRequest())
+
+    def _known(self, addr: Any) -> bool:
+        """An actor this project has had from a pool: working, ready, or retired (addresses compare with
+        ==, they are not hashable)."""
+        ready = [a for kit in self.kits.values() for a in kit.ready]
+        return any(addr == a for a in [*self.tasks.values(), *self.retired, *ready])
 
     def _start_kit(self, kit: Kit, scan: list[str]) -> None:
         old = self.kits.get(kit.host.name)

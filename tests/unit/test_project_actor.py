@@ -14,7 +14,7 @@ from actors.registry import Reserved
 from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host
 from schemas.messages import Drain, Drained, Failure
-from schemas.project_messages import PassivateOk, StartProject, TaskRemoved
+from schemas.project_messages import PassivateOk, StartProject, TaskActorExited, TaskRemoved
 from schemas.settings import Settings
 from schemas.task_messages import ReadTask, TaskActorReady
 from schemas.workspace_messages import CreateTask
@@ -126,5 +126,26 @@ def test_a_drain_is_answered_only_once_the_pools_forks_in_flight_are_ready(tmp_p
     [(to, drained)] = sent
     assert to == "ws" and isinstance(drained, Drained) and drained.request_id == "d"
     assert kit.ready == ["new-1", "new-2"]
+    assert actor.registry
+    actor.registry.conn.close()
+
+
+def test_a_fork_that_ends_before_it_is_bound_is_awaited_no_more(tmp_path, monkeypatch):
+    """The pool reports every exit; one of an actor the project never had (not working, ready nor
+    retired) was a fork in flight: without this a drain would wait for it until its deadline."""
+    actor, sent, settings = started(tmp_path, monkeypatch, pool_size=2)
+    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
+    kit.pool, kit.forking, kit.ready = "pool", 1, ["ready-1"]
+    actor.kits[LEADER] = kit
+    actor.retired = ["retired-1"]
+    actor.receiveMessage(Drain(request_id="d"), "ws")
+
+    actor.receiveMessage(TaskActorExited(address="retired-1"), "pool")
+    actor.receiveMessage(TaskActorExited(address="ready-1"), "pool")
+    assert kit.forking == 1 and kit.ready == [] and actor.retired == [] and sent == []
+    actor.receiveMessage(TaskActorExited(address="never-bound"), "pool")
+    assert kit.forking == 0
+    [(to, drained)] = sent
+    assert to == "ws" and isinstance(drained, Drained)
     assert actor.registry
     actor.registry.conn.close()
