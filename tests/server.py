@@ -53,11 +53,12 @@ def spawn_group(cmd: list[str], cwd: Path, env: dict[str, str] | None, log: Path
 
 
 def free_port() -> int:
-    """A free port below the kernel's ephemeral range. A port from that range (bind to 0) could be taken,
+    """A free port outside the kernel's ephemeral range. A port from that range (bind to 0) could be taken,
     between this call and the server's bind, by any socket bound to 0: an actor's, even this server's."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    outside = [*range(10_000, low), *range(high + 1, 65_536)]
     while True:
-        port = random.randrange(10_000, low)
+        port = random.choice(outside)
         if port in _HANDED_OUT:
             continue
         with socket.socket() as s:

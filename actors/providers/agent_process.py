@@ -27,6 +27,7 @@ from actors.task_reads import settled
 from schemas.status import ProviderKind, TaskStatus
 
 MARKER_ENV = "CRUCIBLE_TASK_ID"
+COMM_MAX = 15  # bytes of a process name the kernel keeps (TASK_COMM_LEN, 16 with its NUL)
 # Credentials reach an agent only through this allow-list; nothing else of the server's environment does.
 PASSED_ENV = (
     "PATH",
@@ -122,9 +123,6 @@ def _candidates() -> list[int]:
         if b"sandbox-agent" in name or len(name) == COMM_MAX:
             pids.append(int(entry.name))
     return pids
-
-
-COMM_MAX = 15  # bytes of a process name the kernel keeps (TASK_COMM_LEN, 16 with its NUL)
 
 
 def port_of(proc: psutil.Process) -> int | None:
