@@ -160,7 +160,8 @@ class Server(ProcessGroup):
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0, poll: float = 0.05) -> None:
+        """Until /v1/health answers 200, asked every `poll` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc and self.proc.poll() is None, f"server exited: {self.log.read_text()[-2000:]}"
@@ -169,7 +170,7 @@ class Server(ProcessGroup):
                     return
             except OSError:
                 pass
-            time.sleep(0.05)
+            time.sleep(poll)
         raise TimeoutError(f"server not ready: {self.log.read_text()[-2000:]}")
 
     def stop(self, timeout: float = 60.0) -> int:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def test_an_agent_server_is_found_by_its_marker_whatever_its_binarys_name(fake_a
     for _ in range(100):  # until the child has exec'd (its name changes then)
         if agents.find(TASK, sandboxes / TASK):
             break
-        subprocess.run(["sleep", "0.02"], check=True)
+        time.sleep(0.02)
     assert [proc.pid for proc in agents.find(TASK, sandboxes / TASK)] == [fake_agent.pid]
     assert agents.live_task_ids(sandboxes) == {TASK}
     assert agents.find("u" * 22, sandboxes / TASK) == []
