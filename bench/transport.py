@@ -1,0 +1,173 @@
+"""Thespian's cost per message, as shipped and as Crucible tunes it (actors/thespian_tuning.py), side by side.
+
+    PYTHONPATH=. .venv/bin/python bench/transport.py [--runs 3] [--trips 2000]
+
+Every create and every provisioning step is a few thespian messages, so this is the floor under all of
+Crucible's figures (issue #8). Two actors pass a message back and forth (a round trip: two messages, each
+acknowledged by thespian's TCP transport) after the echoing one has answered `held` other actors, so that
+it holds that many sockets, as the workspace actor does (one per bridge thread, its projects, ...). Each
+configuration runs in a child process of its own group, with its own actor system, and the group is killed
+after it: thespian 4.0.1 as shipped (only the loopback bind) against the tuned one, in alternation.
+Figures: CPU time of the whole machine per round trip (from /proc/stat: run it on an otherwise idle
+machine) and wall time per round trip; the median of the runs. Prints a Markdown table and writes
+bench/results/transport.json. Nothing is asserted.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from thespian.actors import Actor
+
+ROOT = Path(__file__).resolve().parent.parent
+HELD = (0, 30, 60)
+CONFIGS = ("shipped", "tuned")
+
+
+class Echo(Actor):  # type: ignore[misc]
+    def receiveMessage(self, msg: Any, sender: Any) -> None:
+        if isinstance(msg, (int, str)):
+            self.send(sender, msg)
+
+
+class Caller(Actor):  # type: ignore[misc]
+    """Gets one answer from the echo: a socket the echo then holds."""
+
+    def receiveMessage(self, msg: Any, sender: Any) -> None:
+        if isinstance(msg, tuple) and msg[0] == "call":
+            self.send(msg[1], "hello")
+
+
+class Driver(Actor):  # type: ignore[misc]
+    """Round trips with the echo, one after the other; answers the asker with their count."""
+
+    def receiveMessage(self, msg: Any, sender: Any) -> None:
+        if isinstance(msg, tuple) and msg[0] == "go":
+            self.asker, self.echo, self.left, self.done = sender, msg[1], msg[2], 0
+            self.send(self.echo, 0)
+        elif isinstance(msg, int):
+            self.done += 1
+            if self.done < self.left:
+                self.send(self.echo, msg + 1)
+            else:
+                self.send(self.asker, self.done)
+
+
+def child(config: str, held: int, trips: int, port: int, logs: Path) -> dict[str, float]:
+    """Runs in its own process: one actor system, `trips` round trips, the machine's CPU meanwhile."""
+    from actors import loopback  # noqa: F401  (every socket on loopback, as in the product)
+
+    if config == "tuned":
+        from actors import thespian_tuning  # noqa: F401
+    from thespian.actors import ActorSystem
+
+    os.environ["THESPLOG_FILE"] = str(logs / "thespian-internal.log")
+    log_defs = {
+        "version": 1,
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(logs / "thespian.log")}},
+        "root": {"handlers": ["file"], "level": "WARNING"},
+    }
+    asys = ActorSystem("multiprocTCPBase", {"Admin Port": port}, logDefs=log_defs, transientUnique=True)
+    try:
+        echo = asys.createActor("bench.transport.Echo")
+        for _ in range(held):
+            asys.tell(asys.createActor("bench.transport.Caller"), ("call", echo))
+        asys.ask(echo, "sync", 30)
+        time.sleep(1.0)  # the callers' sockets settle into the echo's idle ones
+        driver = asys.createActor("bench.transport.Driver")
+        busy = _machine_busy()
+        started = time.perf_counter()
+        assert asys.ask(driver, ("go", echo, trips), 600) == trips
+        wall = time.perf_counter() - started
+        busy_after = _machine_busy()
+    finally:
+        asys.shutdown()
+    hz = os.sysconf("SC_CLK_TCK")
+    return {"cpu_us": (busy_after - busy) / hz / trips * 1e6, "wall_us": wall / trips * 1e6}
+
+
+def _machine_busy() -> int:
+    """Clock ticks every CPU has spent busy since boot (all but idle and iowait)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4]
+
+
+def run_child(config: str, held: int, trips: int, workdir: Path) -> dict[str, float]:
+    from tests.server import free_port
+
+    out = workdir / f"{config}-{held}.json"
+    cmd = [sys.executable, "-m", "bench.transport", "--child", config, str(held), str(trips)]
+    cmd += [str(free_port()), str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    try:
+        proc.wait(timeout=900)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        # Actors leave the group (thespian daemonizes them) but keep the child's command line.
+        for left in psutil.process_iter(["cmdline"]):
+            if str(out) in (left.info["cmdline"] or []):
+                print(f"left behind, killed: {left.pid}", flush=True)
+                left.kill()
+    figures: dict[str, float] = json.loads(out.read_text())
+    return figures
+
+
+def table(results: dict[str, dict[str, list[float]]]) -> str:
+    rows = [
+        "| sockets held by the echo | CPU µs per round trip: shipped | tuned | tuned ÷ shipped "
+        "| wall µs per round trip: shipped | tuned |",
+        "|---|---|---|---|---|---|",
+    ]
+    for held in HELD:
+        cpu = {c: statistics.median(results[f"{c}-{held}"]["cpu_us"]) for c in CONFIGS}
+        wall = {c: statistics.median(results[f"{c}-{held}"]["wall_us"]) for c in CONFIGS}
+        ratio = cpu["tuned"] / cpu["shipped"]
+        rows.append(
+            f"| {held} | {cpu['shipped']:.0f} | {cpu['tuned']:.0f} | {ratio:.2f}x "
+            f"| {wall['shipped']:.0f} | {wall['tuned']:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--trips", type=int, default=2000)
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        config, held, trips, port, out = args.child
+        with tempfile.TemporaryDirectory(prefix="crucible-transport-") as logs:
+            figures = child(config, int(held), int(trips), int(port), Path(logs))
+        Path(out).write_text(json.dumps(figures))
+        return
+    results: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="crucible-transport-") as workdir:
+        for run in range(args.runs):
+            for held in HELD:
+                order = CONFIGS if run % 2 == 0 else CONFIGS[::-1]
+                for config in order:
+                    figures = run_child(config, held, args.trips, Path(workdir))
+                    print(f"run {run + 1}, {held} sockets, {config}: {figures}", flush=True)
+                    for name, value in figures.items():
+                        results.setdefault(f"{config}-{held}", {}).setdefault(name, []).append(value)
+    print(f"\nmedian of {args.runs} runs, {args.trips} round trips each:\n")
+    print(table(results))
+    out = ROOT / "bench" / "results" / "transport.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"runs": args.runs, "trips": args.trips, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
