@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any, Literal
 
 import structlog
@@ -73,8 +72,8 @@ class Runtime:
         count = 0
         for ws in self.workspaces:
             for task_id in await self.reader.running(ws):
-                if task_id in live or _plain_directory(sandboxes / task_id):
-                    continue  # its agent is up, or a sim task's sandbox: no record read (start-up time)
+                if task_id in live or not agents.could_have_agent(sandboxes / task_id):
+                    continue  # its agent is up, or it never had one: no record read (start-up time)
                 record = await self.reader.task(task_id)
                 if record is None or not agents.lost_agent(record, live):
                     continue
@@ -146,8 +145,3 @@ class Runtime:
         if addr is None:
             raise ApiError(404, "workspace_not_found", f"no workspace {name!r}")
         return addr
-
-
-def _plain_directory(path: Path) -> bool:
-    """A sandbox that is no git checkout: the sim provider's."""
-    return path.is_dir() and not (path / ".git").exists()

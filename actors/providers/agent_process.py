@@ -85,6 +85,13 @@ def lost_agent(record: dict[str, Any], live: set[str]) -> bool:
     return running and record["provider"] == ProviderKind.local and record["id"] not in live
 
 
+def could_have_agent(sandbox: Path) -> bool:
+    """False for a sandbox that is no git checkout (the sim provider's): no agent ever ran there, so its
+    task's record need not be read to know it lost none. A sandbox gone may be a local task's (its
+    checkout vanished): that one must be read."""
+    return not sandbox.is_dir() or (sandbox / ".git").exists()
+
+
 def live_task_ids(sandboxes: Path) -> set[str]:
     """The tasks that have a live agent server: its marker names the sandbox it runs in."""
     return {marker for _, cwd, marker in _servers() if marker and cwd == str(sandboxes / marker)}

@@ -45,3 +45,14 @@ def test_an_agent_server_is_found_by_its_marker_whatever_its_binarys_name(fake_a
     assert [proc.pid for proc in agents.find(TASK, sandboxes / TASK)] == [fake_agent.pid]
     assert agents.live_task_ids(sandboxes) == {TASK}
     assert agents.find("u" * 22, sandboxes / TASK) == []
+
+
+def test_only_a_checkout_or_a_vanished_sandbox_could_have_had_an_agent(tmp_path):
+    """Start-up reads a running task's record to revive its agent unless its sandbox says it never had
+    one (the sim provider's plain directory); a vanished checkout must still be read (revive → error)."""
+    checkout, plain = tmp_path / "checkout", tmp_path / "plain"
+    (checkout / ".git").mkdir(parents=True)
+    plain.mkdir()
+    assert agents.could_have_agent(checkout)
+    assert agents.could_have_agent(tmp_path / "vanished")
+    assert not agents.could_have_agent(plain)
