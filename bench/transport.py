@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from thespian.actors import Actor
+from thespian.actors import Actor, ActorSystem
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD = (0, 30, 60)
@@ -69,7 +69,6 @@ def child(config: str, held: int, trips: int, port: int, logs: Path) -> dict[str
 
     if config == "tuned":
         from actors import thespian_tuning  # noqa: F401
-    from thespian.actors import ActorSystem
 
     os.environ["THESPLOG_FILE"] = str(logs / "thespian-internal.log")
     log_defs = {
