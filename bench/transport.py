@@ -14,12 +14,10 @@ bench/results/transport.json. Nothing is asserted.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -102,22 +100,27 @@ def _machine_busy() -> int:
 
 
 def run_child(config: str, held: int, trips: int, workdir: Path) -> dict[str, float]:
-    from tests.server import free_port
+    # Imported here, in the parent only: tests.server imports the actors package, whose tuning must not
+    # reach the child that measures thespian as shipped.
+    from bench.vs_dbos import kill_group
+    from tests.server import free_port, spawn_group
 
     out = workdir / f"{config}-{held}.json"
     cmd = [sys.executable, "-m", "bench.transport", "--child", config, str(held), str(trips)]
     cmd += [str(free_port()), str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    log = workdir / f"{config}-{held}.log"
+    proc = spawn_group(cmd, ROOT, None, log)
     try:
         proc.wait(timeout=900)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc.pid, signal.SIGKILL)
         # Actors leave the group (thespian daemonizes them) but keep the child's command line.
         for left in psutil.process_iter(["cmdline"]):
             if str(out) in (left.info["cmdline"] or []):
                 print(f"left behind, killed: {left.pid}", flush=True)
                 left.kill()
+    if not out.exists():
+        raise RuntimeError(f"{config}, {held} sockets: no figures; its log:\n{log.read_text()[-2000:]}")
     figures: dict[str, float] = json.loads(out.read_text())
     return figures
 
