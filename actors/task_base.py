@@ -117,18 +117,9 @@ class TaskActorBase(OffloadingActor):
         if self.task_id == task_id:
             return
         assert self.bound and self.prepared and self.task_id is None, "a task actor serves one task"
-        path = task_db_path(self.bound.settings.data_dir, task_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-        if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
-            os.close(fd)
-            raise BlockingIOError(f"task {task_id} is held by another actor")
-        if create and not path.exists():
-            self.prepared.rename(path)
-        else:
-            self.prepared.unlink(missing_ok=True)
-        self.task_id, self.lock_fd = task_id, fd
-        self.store = TaskStore(path, self.bound.settings.sqlite_synchronous)
+        s = self.bound.settings
+        self.store, self.lock_fd = take_task(s.data_dir, task_id, self.prepared, create, s.sqlite_synchronous)
+        self.task_id = task_id
         self.log = self.log.bind(task_id=task_id)
 
     def _context(self) -> TaskContext:
@@ -218,6 +209,25 @@ class TaskActorBase(OffloadingActor):
     def _summary(self, record: dict[str, Any]) -> TaskSummary:
         assert self.bound
         return TaskSummary.model_validate({**summary_from_record(record), "host": self.bound.host})
+
+
+def take_task(
+    data: Path, task_id: str, prepared: Path, create: bool, synchronous: str
+) -> tuple[TaskStore, int]:
+    """The task's lock, then its database: for a new task the `prepared` one renamed into place (atomic:
+    whole or absent), else the one that exists (`prepared` is dropped). Returns the open store and the
+    lock's descriptor, held while the caller writes. BlockingIOError if another actor holds the task."""
+    path = task_db_path(data, task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+    if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
+        os.close(fd)
+        raise BlockingIOError(f"task {task_id} is held by another actor")
+    if create and not path.exists():
+        prepared.rename(path)
+    else:
+        prepared.unlink(missing_ok=True)
+    return TaskStore(path, synchronous), fd
 
 
 def _lock(fd: int, wait_s: float) -> bool:

@@ -23,7 +23,6 @@ no provisioning afterwards. What it keeps is Crucible's own code for each part:
 
 import argparse
 import asyncio
-import fcntl
 import os
 import secrets
 import threading
@@ -34,7 +33,8 @@ from aiohttp import web
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
 from actors import db, system  # system: the loopback bind and thespian tuning, as in Crucible
-from actors.task_store import TaskStore, initial_fields, prepare_database, task_db_path
+from actors.task_base import take_task
+from actors.task_store import TaskStore, initial_fields, prepare_database
 from backend.bridge import Bridge
 from schemas.messages import Reply
 from schemas.status import AgentKind, ProviderKind
@@ -113,14 +113,10 @@ class ReadyActor(ActorTypeDispatcher):
 
 
 def initialize(data: Path, msg: Initialize, prepared: Path) -> tuple[TaskStore, int]:
-    """Crucible's create in a task actor: the task's lock, its prepared database renamed into place, the
-    record committed. Returns the open store and the lock's descriptor."""
-    path = task_db_path(data, msg.task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-    fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    prepared.rename(path)
-    store = TaskStore(path, "NORMAL")
+    """Crucible's create in a task actor: the task's lock, its prepared database renamed into place
+    (actors/task_base.py: take_task), the record committed. Returns the open store and the lock's
+    descriptor."""
+    store, lock_fd = take_task(data, msg.task_id, prepared, create=True, synchronous="NORMAL")
     fields = initial_fields(msg, "default", "demo")
     store.create(fields, {k: fields[k] for k in ("prompt", "agent", "provider")})
     return store, lock_fd
