@@ -3,6 +3,7 @@ forks them there. The leader has one kit per project; each worker of the convent
 it joins (actors/cluster.py), created there by capability (actors/hosts.py).
 """
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ class Kit:
     pool: Any = None  # the TaskPoolActor
     ready: list[Any] = field(default_factory=list)  # bound task actors with no task yet
     forking: int = 0  # forks asked of the pool, not yet ready
+    busy_until: float = 0.0  # time.monotonic() until which the whole pool is kept ready (see use)
+    watched: bool = False  # a Quiet wakeup is pending for this kit
 
     @classmethod
     def on(
@@ -59,13 +62,27 @@ class Kit:
     def start_pool(self, parent: Any, scan: list[str]) -> None:
         """`scan`: this project's tasks on the host; the pool answers which of them must resume."""
         self.pool = parent.createActor(TaskPoolActor, targetActorRequirements=self._where())
-        self.ready, self.forking = [], self.bind.settings.pool_size
+        self.ready, self.forking = [], self.size
         parent.send(self.pool, StartPool(bind=self.bind, size=self.forking, scan=scan))
+
+    def use(self) -> None:
+        """A task needed an actor here: the whole pool stays ready for the next `pool_idle_s`."""
+        self.busy_until = time.monotonic() + self.bind.settings.pool_idle_s
+
+    def quiet_in(self) -> float:
+        """Seconds until the kit is quiet (0: it is)."""
+        return max(0.0, self.busy_until - time.monotonic())
+
+    @property
+    def size(self) -> int:
+        """`pool_size` ready actors while busy, one once quiet: a quiet project's create still finds a
+        ready actor, and the processes kept idle follow the projects in use, not those registered."""
+        return self.bind.settings.pool_size if self.quiet_in() else 1
 
     @property
     def short(self) -> bool:
-        """Fewer than `pool_size` actors ready or forked and on their way."""
-        return len(self.ready) + self.forking < self.bind.settings.pool_size
+        """Fewer actors ready or forked and on their way than the kit's size."""
+        return len(self.ready) + self.forking < self.size
 
     def gone(self, addr: Any) -> None:
         """An actor of this kit exited: it is ready no more."""

@@ -29,7 +29,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 from actors import db, hosts, logs
 from actors.agent_slots import AgentSlots
 from actors.kits import Kit
-from actors.project_base import ProjectActorBase, Retire, unreachable
+from actors.project_base import ProjectActorBase, Quiet, Retire, unreachable
 from actors.push import Pusher
 from actors.registry import Refusal, TaskRegistry
 from schemas.cluster_messages import Host, Hosts, Placed, WatchHosts
@@ -237,11 +237,14 @@ class ProjectActor(ProjectActorBase):
                 self.wakeupAfter(delay, payload=(kit.host.name, msg.childAddress))
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
-        """Surplus ready actors to retire; or a mirror or pool ended: a fresh one (the mirror is on disk),
-        unless its host left meanwhile (on a worker, that is the likely cause: its leaving is noticed
-        within seconds)."""
+        """Surplus ready actors to retire; a kit that may have gone quiet; or a mirror or pool ended: a
+        fresh one (the mirror is on disk), unless its host left meanwhile (on a worker, that is the likely
+        cause: its leaving is noticed within seconds)."""
         if isinstance(msg.payload, Retire):
             self._retire(msg.payload.host)
+            return
+        if isinstance(msg.payload, Quiet):
+            self._quiet(msg.payload.host)
             return
         host, dead = msg.payload
         kit = self._kit(host)

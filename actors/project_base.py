@@ -35,6 +35,13 @@ class Retire:
     host: str
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """Wakeup payload: the host's kit may have gone quiet; if so, its pool shrinks to one."""
+
+    host: str
+
+
 class ProjectActorBase(DrainingParent):
     def __init__(self) -> None:
         super().__init__()
@@ -115,8 +122,22 @@ class ProjectActorBase(DrainingParent):
         if isinstance(msg, Initialize):
             msg = msg.model_copy(update={"provision": not self._full()})
         self.waiting.append((task_id, host, msg))
+        warming = self._use(kit)
         if kit.ready:
             self._assign(task_id, kit.ready.pop(0), kit)
+        while warming and kit.short:  # back to its whole size at once
+            self._top_up(kit)
+
+    def _use(self, kit: Kit) -> bool:
+        """The kit is busy: its whole pool is kept ready until it has been quiet for `pool_idle_s`.
+        True if it was quiet until now."""
+        assert self.settings
+        warming = not kit.quiet_in()
+        kit.use()
+        if not kit.watched:
+            kit.watched = True
+            self.wakeupAfter(timedelta(seconds=self.settings.pool_idle_s), payload=Quiet(kit.host.name))
+        return warming
 
     def _full(self) -> bool:
         assert self.settings
@@ -143,8 +164,9 @@ class ProjectActorBase(DrainingParent):
             self._top_up(kit)
 
     def _top_up(self, kit: Kit) -> None:
-        """Keep `pool_size` actors ready or on their way. The actor of a task at rest on that host comes
-        back first (recycled: its task lives on in its database); a fork only when there is none."""
+        """One more actor ready or on its way, if the kit is short of its size. The actor of a task at
+        rest on that host comes back first (recycled: its task lives on in its database); a fork only
+        when there is none."""
         if not kit.short:
             return
         spare = next((t for t, host in self.resting.items() if host == kit.host.name), None)
@@ -170,7 +192,7 @@ class ProjectActorBase(DrainingParent):
 
     def _ready(self, addr: Any, kit: Kit) -> None:
         """An actor with no task: the oldest task waiting on its host takes it; else it waits in the pool.
-        Beyond the pool's size it is retired, but only once idle for RETIRE_AFTER (see _retire)."""
+        Beyond the kit's size it is retired, but only once idle for RETIRE_AFTER (see _retire)."""
         assert self.settings
         waiting = [t for t, host, _ in self.waiting if host == kit.host.name]
         if waiting:
@@ -178,19 +200,30 @@ class ProjectActorBase(DrainingParent):
             return
         self.since[str(addr)] = db.utcnow()
         kit.ready.append(addr)
-        if len(kit.ready) == self.settings.pool_size + 1:
+        if len(kit.ready) == kit.size + 1:
             self.wakeupAfter(RETIRE_AFTER, payload=Retire(kit.host.name))
 
+    def _quiet(self, host: str) -> None:
+        """Look again when the kit may be quiet; once it is, its surplus ready actors retire."""
+        kit = self._kit(host)
+        if kit is None:
+            return
+        left = kit.quiet_in()
+        kit.watched = left > 0  # (a kit made anew since keeps one wakeup, this one)
+        if kit.watched:
+            self.wakeupAfter(timedelta(seconds=left), payload=Quiet(host))
+        else:
+            self._retire(host)
+
     def _retire(self, host: str) -> None:
-        """Ready actors beyond the pool's size exit, oldest first, once idle for RETIRE_AFTER. Not at once:
+        """Ready actors beyond the kit's size exit, oldest first, once idle for RETIRE_AFTER. Not at once:
         thespian loses what an actor told to exit has not yet sent (a create's answer: 1 in ~200 creates
         made at the cap of live tasks, measured), while an idle actor's loop has long sent everything."""
-        assert self.settings
         kit = self._kit(host)
         if kit is None:
             return
         idle_since = time.time() - RETIRE_AFTER.total_seconds()
-        while len(kit.ready) > self.settings.pool_size:
+        while len(kit.ready) > kit.size:
             if db.parse(self.since[str(kit.ready[0])]) > idle_since:
                 self.wakeupAfter(RETIRE_AFTER, payload=Retire(host))  # the rest, later
                 return

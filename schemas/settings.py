@@ -43,7 +43,10 @@ class Settings(BaseSettings):
     max_live_agents: int = Field(
         32, ge=1, description="local provider: live agents per project; beyond, init_ensure_agent waits"
     )
-    pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per project")
+    pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per busy project")
+    pool_idle_s: float = Field(
+        60.0, gt=0, description="a project no task has needed an actor of for this long keeps one ready"
+    )
     bridge_threads: int = Field(16, ge=1, description="threads that carry HTTP requests to the actors")
     ws_queue_frames: int = Field(1000, ge=1, description="frames a websocket may fall behind before 1013")
     ask_timeout_s: float = Field(

@@ -1,5 +1,6 @@
 """The cap on live task actors: creates beyond it answer at once, their provisioning waits for a slot
-in creation order (visibly), every task completes, and the wait survives a kill -9."""
+in creation order (visibly), every task completes, and the wait survives a kill -9. The pools of ready
+actors: recycled before a fork, and only one kept by a quiet project."""
 
 from collections import Counter
 
@@ -77,6 +78,31 @@ def test_a_task_at_rest_gives_its_actor_to_the_pool_instead_of_a_fork(make_serve
     tasks = {a["id"] for a in admin_json(server, "actors") if a["kind"] == "task"}
     assert first not in tasks and second in tasks
     assert server.task(first)["status"] == "running"  # at rest without an actor, readable as before
+
+
+def ready_actors(server: Server) -> int:
+    return int(total(scrape(server), "crucible_live_actors", kind="ready"))
+
+
+def test_a_quiet_project_keeps_one_ready_actor_and_grows_its_pool_back_when_a_task_needs_one(
+    make_server, repo
+):
+    """Idle processes follow the projects in use, not those registered: each project starts with one
+    ready actor; a create forks the rest of its pool at once, and it shrinks back once quiet."""
+    env = {"CRUCIBLE_POOL_SIZE": 3, "CRUCIBLE_POOL_IDLE_S": 3, "CRUCIBLE_SIM_STEP_MS": 20}
+    server = make_server("sim", **env, CRUCIBLE_IDLE_TIMEOUT_S=60).start()
+    for name in ("busy", "quiet"):
+        server.register(repo, name=name)
+    wait_until(lambda: ready_actors(server) == 2, timeout=30)
+
+    first = server.create(project="busy").body["id"]
+    wait_until(lambda: ready_actors(server) == 1 + 3, timeout=30)  # the quiet one's, the busy one's pool
+    server.wait_status(first, {"running"}, timeout=30)
+    wait_until(lambda: ready_actors(server) == 2, timeout=30)  # 3 s with no create: quiet again
+
+    for project in ("busy", "quiet"):
+        server.wait_status(server.create(project=project).body["id"], {"running"}, timeout=30)
+    assert server.task(first)["status"] == "running"
 
 
 def test_beyond_the_cap_of_live_agents_a_task_waits_in_ensure_agent_until_one_is_killed(make_server, repo):

@@ -1,5 +1,6 @@
 """ProjectActor driven without an actor system: messages in, sends recorded."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,14 +10,14 @@ from actors import project as project_module
 from actors.hosts import LEADER
 from actors.kits import Kit
 from actors.project import ProjectActor
-from actors.project_base import RETIRE_AFTER, Retire
+from actors.project_base import RETIRE_AFTER, Quiet, Retire
 from actors.registry import Reserved
 from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host
 from schemas.messages import Drain, Drained, Failure
-from schemas.project_messages import PassivateOk, StartProject, TaskActorExited, TaskRemoved
+from schemas.project_messages import PassivateOk, StartProject, Taken, TaskActorExited, TaskRemoved
 from schemas.settings import Settings
-from schemas.task_messages import ReadTask, TaskActorReady
+from schemas.task_messages import Initialize, ReadTask, TaskActorReady
 from schemas.workspace_messages import CreateTask
 
 PROJECT = Project(workspace="ws", name="demo", repo="/repo", created_at="2026-11-27T00:00:00Z")
@@ -90,6 +91,43 @@ def test_a_surplus_ready_actor_exits_only_once_idle(tmp_path, monkeypatch):
     actor.registry.conn.close()
 
 
+def test_a_quiet_projects_pool_keeps_one_actor_and_grows_back_at_once_when_a_task_needs_one(
+    tmp_path, monkeypatch
+):
+    """Idle processes follow the projects in use, not those registered: a kit no task has needed an
+    actor of for pool_idle_s keeps one ready (the rest exit once idle); a create takes that one, and
+    the whole pool is forked back at once."""
+    actor, sent, settings = started(tmp_path, monkeypatch, pool_size=3, pool_idle_s=60)
+    wakeups: list[Any] = []
+    actor.wakeupAfter = lambda delay, payload: wakeups.append((delay, payload))  # type: ignore[method-assign]
+    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
+    kit.pool, kit.ready = "pool", ["ready-1"]
+    actor.kits[LEADER] = kit
+    assert kit.size == 1 and not kit.short  # quiet from the start: one ready actor is its whole pool
+
+    create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
+    actor.receiveMessage(create, "ws")
+    assert [(to, type(msg)) for to, msg in sent] == [("ready-1", Initialize)] + [("pool", Taken)] * 3
+    assert kit.size == 3 and kit.forking == 3
+    assert wakeups == [(timedelta(seconds=60), Quiet(LEADER))]
+
+    for new in ("new-1", "new-2", "new-3"):
+        actor.receiveMessage(TaskActorReady(host=LEADER), new)
+    sent.clear()
+    actor.receiveMessage(WakeupMessage(timedelta(seconds=60), payload=Quiet(LEADER)), "system")
+    [(delay, again)] = wakeups[1:]  # still busy: look again when it may be quiet
+    assert again == Quiet(LEADER) and timedelta(0) < delay <= timedelta(seconds=60) and sent == []
+
+    kit.busy_until = 0.0  # pool_idle_s later
+    for new in ("new-1", "new-2"):
+        actor.since[new] = "2026-01-01T00:00:00.000Z"  # idle since long ago
+    actor.receiveMessage(WakeupMessage(delay, payload=Quiet(LEADER)), "system")
+    assert [(to, type(msg)) for to, msg in sent] == [("new-1", ActorExitRequest), ("new-2", ActorExitRequest)]
+    assert kit.ready == ["new-3"] and not kit.watched
+    assert actor.registry
+    actor.registry.conn.close()
+
+
 def test_the_actor_of_a_deleted_task_goes_back_to_the_pool_of_the_tasks_host(tmp_path, monkeypatch):
     """A delete hands the actor back (it no longer exits: see above) to its own host's pool: the
     registry forgets the task's host, so the actor is placed before that."""
@@ -117,6 +155,7 @@ def test_a_drain_is_answered_only_once_the_pools_forks_in_flight_are_ready(tmp_p
     actor, sent, settings = started(tmp_path, monkeypatch, pool_size=2)
     kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
     kit.pool, kit.forking = "pool", 2
+    kit.use()  # busy: two forks in flight, both kept
     actor.kits[LEADER] = kit
 
     actor.receiveMessage(Drain(request_id="d"), "ws")  # no live task actor, two forks in flight
