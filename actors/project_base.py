@@ -101,7 +101,7 @@ class ProjectActorBase(DrainingParent):
     def _dispatch(self, task_id: str, msg: Any) -> None:
         """To the task's live actor; else to a ready one on its host; else wait for that host's pool's
         next (an actor put to work has been replaced by a fork in flight; one lent for a create at the cap
-        comes back within milliseconds). At the cap of live
+        comes back within milliseconds; a kit that was quiet forks the rest of its pool). At the cap of live
         task actors a resume waits for a slot, in creation order; a create still initializes at once
         (and then waits for its slot without an actor); a command is never kept waiting. A task on a
         worker that is gone is refused (a command) or left to resume when the worker returns."""
@@ -122,22 +122,20 @@ class ProjectActorBase(DrainingParent):
         if isinstance(msg, Initialize):
             msg = msg.model_copy(update={"provision": not self._full()})
         self.waiting.append((task_id, host, msg))
-        warming = self._use(kit)
+        self._use(kit)
         if kit.ready:
             self._assign(task_id, kit.ready.pop(0), kit)
-        while warming and kit.short:  # back to its whole size at once
-            self._top_up(kit)
+        elif not lent(msg):
+            while kit.short:  # a task waits: the whole pool on its way (a quiet kit's is one)
+                self._top_up(kit)
 
-    def _use(self, kit: Kit) -> bool:
-        """The kit is busy: its whole pool is kept ready until it has been quiet for `pool_idle_s`.
-        True if it was quiet until now."""
+    def _use(self, kit: Kit) -> None:
+        """The kit is busy: its whole pool is kept ready until it has been quiet for `pool_idle_s`."""
         assert self.settings
-        warming = not kit.quiet_in()
         kit.use()
         if not kit.watched:
             kit.watched = True
             self.wakeupAfter(timedelta(seconds=self.settings.pool_idle_s), payload=Quiet(kit.host.name))
-        return warming
 
     def _full(self) -> bool:
         assert self.settings
@@ -151,7 +149,7 @@ class ProjectActorBase(DrainingParent):
 
     def _assign(self, task_id: str, addr: Any, kit: Kit) -> None:
         """Give a ready actor its task, with every message waiting for that task, in order; and fork its
-        replacement, unless it is only lent for a create at the cap (it is back within milliseconds)."""
+        replacement, unless it is only lent."""
         self.tasks[task_id] = addr
         self.since[str(addr)] = db.utcnow()
         if task_id in self.queued:  # activated by a command before its turn came
@@ -160,7 +158,7 @@ class ProjectActorBase(DrainingParent):
         for msg in messages:
             self.send(addr, msg)
         self.waiting = [w for w in self.waiting if w[0] != task_id]
-        if not any(isinstance(m, Initialize) and not m.provision for m in messages):
+        if not any(lent(m) for m in messages):
             self._top_up(kit)
 
     def _top_up(self, kit: Kit) -> None:
@@ -292,6 +290,12 @@ class ProjectActorBase(DrainingParent):
     def _unplace(self, task_id: str) -> None:
         if self.cluster_addr is not None and self._host_of(task_id) != hosts.LEADER:
             self.send(self.cluster_addr, Unplace(task_id=task_id))
+
+
+def lent(msg: Any) -> bool:
+    """A create at the cap borrows an actor only to initialize: it is back within milliseconds, so
+    nothing is forked for it."""
+    return isinstance(msg, Initialize) and not msg.provision
 
 
 def unreachable(request_id: str, host: str) -> Failure:

@@ -91,12 +91,12 @@ def test_a_surplus_ready_actor_exits_only_once_idle(tmp_path, monkeypatch):
     actor.registry.conn.close()
 
 
-def test_a_quiet_projects_pool_keeps_one_actor_and_grows_back_at_once_when_a_task_needs_one(
+def test_a_quiet_projects_pool_keeps_one_actor_and_grows_back_once_a_task_waits_for_one(
     tmp_path, monkeypatch
 ):
     """Idle processes follow the projects in use, not those registered: a kit no task has needed an
-    actor of for pool_idle_s keeps one ready (the rest exit once idle); a create takes that one, and
-    the whole pool is forked back at once."""
+    actor of for pool_idle_s keeps one ready (the rest exit once idle). A create takes that one and
+    forks one replacement, as on a busy kit; the next task that must wait has the rest forked at once."""
     actor, sent, settings = started(tmp_path, monkeypatch, pool_size=3, pool_idle_s=60)
     wakeups: list[Any] = []
     actor.wakeupAfter = lambda delay, payload: wakeups.append((delay, payload))  # type: ignore[method-assign]
@@ -105,25 +105,33 @@ def test_a_quiet_projects_pool_keeps_one_actor_and_grows_back_at_once_when_a_tas
     actor.kits[LEADER] = kit
     assert kit.size == 1 and not kit.short  # quiet from the start: one ready actor is its whole pool
 
-    create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
-    actor.receiveMessage(create, "ws")
-    assert [(to, type(msg)) for to, msg in sent] == [("ready-1", Initialize)] + [("pool", Taken)] * 3
-    assert kit.size == 3 and kit.forking == 3
-    assert wakeups == [(timedelta(seconds=60), Quiet(LEADER))]
+    def create(key: str) -> None:
+        body = TaskCreate(prompt="p")
+        actor.receiveMessage(CreateTask(request_id=key, project="demo", body=body, reply_to="web"), "ws")
 
-    for new in ("new-1", "new-2", "new-3"):
-        actor.receiveMessage(TaskActorReady(host=LEADER), new)
+    create("c1")
+    assert [(to, type(msg)) for to, msg in sent] == [("ready-1", Initialize), ("pool", Taken)]
+    assert kit.size == 3 and kit.forking == 1
+    assert wakeups == [(timedelta(seconds=60), Quiet(LEADER))]
+    sent.clear()
+    create("c2")  # no actor ready: it waits, and the rest of the pool is forked
+    assert [(to, type(msg)) for to, msg in sent] == [("pool", Taken)] * 2
+    assert kit.forking == 3 and len(wakeups) == 1
+
+    for new in ("new-1", "new-2", "new-3", "new-4"):
+        actor.receiveMessage(TaskActorReady(host=LEADER), new)  # new-1 takes c2's task, forks one more
+    assert kit.ready == ["new-2", "new-3", "new-4"] and kit.forking == 0
     sent.clear()
     actor.receiveMessage(WakeupMessage(timedelta(seconds=60), payload=Quiet(LEADER)), "system")
     [(delay, again)] = wakeups[1:]  # still busy: look again when it may be quiet
     assert again == Quiet(LEADER) and timedelta(0) < delay <= timedelta(seconds=60) and sent == []
 
     kit.busy_until = 0.0  # pool_idle_s later
-    for new in ("new-1", "new-2"):
+    for new in ("new-2", "new-3"):
         actor.since[new] = "2026-01-01T00:00:00.000Z"  # idle since long ago
     actor.receiveMessage(WakeupMessage(delay, payload=Quiet(LEADER)), "system")
-    assert [(to, type(msg)) for to, msg in sent] == [("new-1", ActorExitRequest), ("new-2", ActorExitRequest)]
-    assert kit.ready == ["new-3"] and not kit.watched
+    assert [(to, type(msg)) for to, msg in sent] == [("new-2", ActorExitRequest), ("new-3", ActorExitRequest)]
+    assert kit.ready == ["new-4"] and not kit.watched
     assert actor.registry
     actor.registry.conn.close()
 
