@@ -16,6 +16,8 @@ and gives it back, is in actors/project_base.py.
   KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations.
   Describe       → (from the workspace) this project's actors; Drain → passed to live task actors,
                    answered when they have.
+  ProjectIdleOk  → the workspace holds this project's messages: it exits if still idle (quiet, nothing
+                   live: it offered with ProjectIdle), and is started again on demand; else ProjectBusy.
 Nothing here blocks: no fork (the pools fork), no thread, no git (the mirror actors run git). A fork
 taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
 """
@@ -42,6 +44,8 @@ from schemas.project_messages import (
     HostScanned,
     KeepBranch,
     Passivate,
+    ProjectBusy,
+    ProjectIdleOk,
     ReleaseBranch,
     StartProject,
     TaskActorExited,
@@ -79,8 +83,12 @@ class ProjectActor(ProjectActorBase):
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
-        alone, else where the cluster places it."""
+        alone, else where the cluster places it. Before the cluster's first Hosts, whether there are
+        workers is not known yet: the create waits for it (a project is started on demand)."""
         assert self.registry
+        if self.cluster_addr is not None and self.early is not None:
+            self.early.append(msg)
+            return
         reserved = self.registry.reserve(msg, placed="" if self._workers() else hosts.LEADER)
         if isinstance(reserved, Refusal):
             failure = Failure(request_id=msg.request_id, **reserved._asdict())
@@ -100,6 +108,7 @@ class ProjectActor(ProjectActorBase):
         """Workers joined or left. One that (re)joins gets a fresh kit, and its unfinished tasks resume
         (its pool scans their databases there); one that left strands its tasks, visibly, until then."""
         assert self.project and self.settings
+        early, self.early = self.early or [], None
         for name, host in msg.hosts.items():
             kit = self.kits.get(name)
             if name == hosts.LEADER or (kit is not None and kit.host == host):
@@ -110,6 +119,8 @@ class ProjectActor(ProjectActorBase):
                 self._host_state(name, down_since="")
             elif kit is not None and kit.host.up:
                 self._host_down(kit, since=host.since)
+        for create in early:
+            self.receiveMsg_CreateTask(create, sender)
 
     def receiveMsg_HostScanned(self, msg: HostScanned, sender: Any) -> None:
         for task_id in msg.task_ids:
@@ -224,6 +235,17 @@ class ProjectActor(ProjectActorBase):
             for kind, name, addr, key in roles
         ]
         self.send(msg.reply_to or sender, Described(request_id=msg.request_id, actors=actors))
+
+    def receiveMsg_ProjectIdleOk(self, msg: ProjectIdleOk, sender: Any) -> None:
+        """Nothing more is routed here: go if still idle (what the workspace routed before its answer
+        has arrived, and would have made this project busy)."""
+        assert self.project
+        self.offered = False
+        if self.idle():
+            self.log.info("project.passivated")
+            self.send(self.myAddress, ActorExitRequest())  # its kits' actors go with it
+        else:
+            self.send(self.workspace_addr, ProjectBusy(project=self.project.name))
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         self.exiting = True  # children exiting now are shutting down, not crashing

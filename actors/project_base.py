@@ -20,7 +20,7 @@ from actors.registry import Reserved, TaskRegistry
 from schemas.api import Project
 from schemas.cluster_messages import Place, Unplace
 from schemas.messages import Failure
-from schemas.project_messages import PassivateOk, Taken
+from schemas.project_messages import PassivateOk, ProjectIdle, Taken
 from schemas.settings import Settings
 from schemas.task_messages import Activate, Initialize, TaskCommand
 from schemas.workspace_messages import CreateTask, HostState
@@ -53,6 +53,7 @@ class ProjectActorBase(DrainingParent):
         self.pusher: Pusher | None = None  # relays the events of task actors on workers to the hub
         self.kits: dict[str, Kit] = {}  # host → this project's mirror and pool there
         self.placing: dict[str, Any] = {}  # task id → its create, while the cluster picks its host
+        self.early: list[Any] | None = []  # creates that came before the cluster's first Hosts
         self.waiting: list[tuple[str, str, Any]] = []  # (task id, host, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
         self.resting: dict[str, str] = {}  # task id → host: at rest, its actor kept; reclaimed before a fork
@@ -60,6 +61,7 @@ class ProjectActorBase(DrainingParent):
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.retired: list[Any] = []  # surplus ready actors told to exit, until their exit is reported
+        self.offered = False  # ProjectIdle sent, not yet answered
         self.exiting = False
         self.log: Any = logs.get()
 
@@ -187,6 +189,7 @@ class ProjectActorBase(DrainingParent):
         if kit is not None:
             self._ready(addr, kit)
         self._fill()
+        self._offer()  # the last task of a quiet project
 
     def _ready(self, addr: Any, kit: Kit) -> None:
         """An actor with no task: the oldest task waiting on its host takes it; else it waits in the pool.
@@ -212,6 +215,26 @@ class ProjectActorBase(DrainingParent):
             self.wakeupAfter(timedelta(seconds=left), payload=Quiet(host))
         else:
             self._retire(host)
+            self._offer()
+
+    def idle(self) -> bool:
+        """Nothing live here and every kit quiet: the project can go and be started again on demand (its
+        state is on disk). Never with tasks on workers: it resumes them when their worker rejoins."""
+        assert self.registry
+        return (
+            not (self.tasks or self.waiting or self.queued or self.placing or self.early)
+            and self.drain is None
+            and not self.exiting
+            and all(not kit.quiet_in() and not kit.forking for kit in self.kits.values())
+            and not self.registry.on_workers()
+        )
+
+    def _offer(self) -> None:
+        """Offer to go (ProjectIdle), once until answered."""
+        assert self.project
+        if not self.offered and self.idle():
+            self.offered = True
+            self.send(self.workspace_addr, ProjectIdle(project=self.project.name))
 
     def _retire(self, host: str) -> None:
         """Ready actors beyond the kit's size exit, oldest first, once idle for RETIRE_AFTER. Not at once:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from actors import db
+from actors import db, hosts
 from schemas.workspace_messages import CreateTask
 
 SCHEMA = """
@@ -117,6 +117,11 @@ class TaskRegistry:
     def host_of(self, task_id: str) -> str | None:
         row = self.conn.execute("SELECT host FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return str(row[0]) if row else None
+
+    def on_workers(self) -> bool:
+        """Whether any task here is placed on a worker, or being placed."""
+        sql = "SELECT 1 FROM tasks WHERE host != ? LIMIT 1"
+        return self.conn.execute(sql, (hosts.LEADER,)).fetchone() is not None
 
     def tasks_on(self, host: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM tasks WHERE host = ? ORDER BY id", (host,))]

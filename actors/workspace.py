@@ -1,8 +1,11 @@
 """WorkspaceActor: owns workspace.sqlite — its projects and the task projection every list reads.
 
-  StartWorkspace  → open the database, start a ProjectActor per project, reply with the system identity.
-  RegisterProject → record the project, start its actor.
+  StartWorkspace  → open the database, reply with the system identity. A project's actor is started when
+                    a message is routed to it (one with tasks on workers at once: it resumes them).
+  RegisterProject → record the project.
   CreateTask      → forward to the project (the reply comes back through TaskInitialized).
+  ProjectIdle     → a quiet project with nothing live may go: its messages are held (ProjectIdleOk) until
+                    it has exited (then they start a fresh one) or says ProjectBusy (then they are sent).
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
   ResumeTasks     → start-up: hand each project the tasks it must activate.
@@ -28,7 +31,7 @@ from actors.push import Pusher
 from actors.task_store import task_db_path
 from schemas.api import Project, TaskSummary, Workspace
 from schemas.messages import ActorInfo, Describe, Described, Failure
-from schemas.project_messages import ActivateTasks, StartProject
+from schemas.project_messages import ActivateTasks, ProjectBusy, ProjectIdle, ProjectIdleOk, StartProject
 from schemas.settings import Settings
 from schemas.task_messages import CommandDone, ReadTask, TaskCommand, TaskInitialized
 from schemas.workspace_messages import (
@@ -67,7 +70,8 @@ class WorkspaceActor(DrainingParent):
         self.settings: Settings | None = None
         self.conn: sqlite3.Connection | None = None
         self.projects: dict[str, Project] = {}
-        self.project_addrs: dict[str, Any] = {}
+        self.project_addrs: dict[str, Any] = {}  # of the projects with a live actor
+        self.held: dict[str, list[Any]] = {}  # by project: its messages, while it may be exiting
         self.pusher: Pusher | None = None
         self.cluster_addr: Any = None
         self.since = db.utcnow()
@@ -93,7 +97,12 @@ class WorkspaceActor(DrainingParent):
             self.cluster_addr = msg.cluster_addr
             self._forget_deleted(msg.settings)
             for row in self.conn.execute("SELECT * FROM projects"):
-                self._start_project(Project(workspace=self.name, **dict(row)))
+                self.projects[row["name"]] = Project(workspace=self.name, **dict(row))
+            # A project with tasks on workers starts now: it resumes them when their worker joins.
+            for (name,) in self.conn.execute(
+                "SELECT DISTINCT project FROM tasks WHERE host != ?", (hosts.LEADER,)
+            ):
+                self._start_project(self.projects[name])
         created = (
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (db.utcnow(),)).rowcount
             == 1
@@ -117,15 +126,14 @@ class WorkspaceActor(DrainingParent):
             self.conn.execute(
                 "INSERT INTO projects VALUES (?, ?, ?)", (msg.name, msg.repo, existing.created_at)
             )
-            self._start_project(existing)
+            self.projects[msg.name] = existing
             self.log.info("project.registered", project=msg.name)
             self.send(sender, ProjectRegistered(request_id=msg.request_id, created=True, project=existing))
         else:
             self.send(sender, ProjectRegistered(request_id=msg.request_id, created=False, project=existing))
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
-        addr = self.project_addrs.get(msg.project)
-        if addr is None:
+        if msg.project not in self.projects:
             self.send(
                 sender,
                 Failure(
@@ -136,7 +144,18 @@ class WorkspaceActor(DrainingParent):
                 ),
             )
             return
-        self.send(addr, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
+        self._to_project(msg.project, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
+
+    def receiveMsg_ProjectIdle(self, msg: ProjectIdle, sender: Any) -> None:
+        """What was routed to the project before this answer reaches it first (one pair keeps its order)
+        and would make it busy; what comes after is held."""
+        if self.project_addrs.get(msg.project) == sender and msg.project not in self.held:
+            self.held[msg.project] = []
+            self.send(sender, ProjectIdleOk())
+
+    def receiveMsg_ProjectBusy(self, msg: ProjectBusy, sender: Any) -> None:
+        for held in self.held.pop(msg.project, []):
+            self.send(sender, held)
 
     def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Any) -> None:
         self._project(msg.summary)
@@ -175,11 +194,10 @@ class WorkspaceActor(DrainingParent):
     def receiveMsg_TaskCommand(self, msg: TaskCommand | ReadTask, sender: Any) -> None:
         assert self.conn
         row = self.conn.execute("SELECT project FROM tasks WHERE id = ?", (msg.task_id,)).fetchone()
-        addr = self.project_addrs.get(row[0]) if row else None
-        if addr is None:
+        if row is None or row[0] not in self.projects:
             self.send(msg.reply_to or sender, Failure.task_not_found(msg.request_id, msg.task_id))
             return
-        self.send(addr, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
+        self._to_project(row[0], msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
     def drain_children(self) -> list[Any]:
         return list(self.project_addrs.values())
@@ -213,11 +231,10 @@ class WorkspaceActor(DrainingParent):
             by_project.setdefault(project, []).append(task_id)
         count = 0
         for project, task_ids in by_project.items():
-            addr = self.project_addrs.get(project)
-            if addr is None:
+            if project not in self.projects:
                 self.log.warning("resume.unknown_project", project=project, tasks=len(task_ids))
                 continue
-            self.send(addr, ActivateTasks(task_ids=sorted(task_ids)))
+            self._to_project(project, ActivateTasks(task_ids=sorted(task_ids)))
             count += len(task_ids)
         self.log.info("resume.dispatched", tasks=count)
         self.send(sender, ResumeDispatched(request_id=msg.request_id, count=count))
@@ -229,15 +246,32 @@ class WorkspaceActor(DrainingParent):
         self.drain_answered(msg.childAddress)
         for request_id in list(self.describing):
             self._described(request_id, msg.childAddress, [])
-        # A project actor died (a crash, not a shutdown): start a fresh one; its state is on disk.
+        # A project actor that offered to go has gone: what was held for it starts a fresh one. One that
+        # died (a crash, not a shutdown): a fresh one at once. Either way its state is on disk.
         if self.exiting:
             return
         for name, addr in list(self.project_addrs.items()):
-            if addr == msg.childAddress:
+            if addr != msg.childAddress:
+                continue
+            del self.project_addrs[name]
+            if name in self.held:
+                for held in self.held.pop(name):
+                    self._to_project(name, held)
+            else:
                 self.log.warning("project.exited", project=name)
                 self._start_project(self.projects[name])
 
-    def _start_project(self, project: Project) -> None:
+    def _to_project(self, name: str, msg: Any) -> None:
+        """To the project's actor, started if it has none; held while it may be exiting."""
+        if name in self.held:
+            self.held[name].append(msg)
+            return
+        addr = self.project_addrs.get(name)
+        if addr is None:
+            addr = self._start_project(self.projects[name])
+        self.send(addr, msg)
+
+    def _start_project(self, project: Project) -> Any:
         assert self.settings
         addr = self.createActor(ProjectActor)
         self.projects[project.name] = project
@@ -249,6 +283,7 @@ class WorkspaceActor(DrainingParent):
             cluster_addr=self.cluster_addr,
         )
         self.send(addr, start)
+        return addr
 
     def _forget_deleted(self, settings: Settings) -> None:
         """A delete removes the task's files, then its row here: a crash in between left a row whose

@@ -4,15 +4,17 @@
 
 For each count N of projects, one real server (sim provider, 0 ms steps, pools of 4, quiet after 20 s),
 median of `--runs` fresh servers:
-1. Quiet: N projects registered, no task. Processes and total PSS (the server and every actor).
-2. Wake: one create in each quiet project, one after the other: p50/p99 of the create's answer.
+1. Quiet: N projects registered, no task: no project has an actor. Processes and total PSS (the server
+   and every actor).
+2. Wake: one create in each quiet project, one after the other (each starts the project's actors):
+   p50/p99 of the create's answer.
 3. Busy: 8 concurrent creates in each, which fill its pool; then one more create in each, one after the
    other: p50/p99. With every task at rest and its actor back in its pool (4 ready actors each):
-   processes and PSS. This is what every registered project cost at rest before quiet pools (session 9),
-   the side-by-side peer of 1.
-4. Quiet again, `CRUCIBLE_POOL_IDLE_S` after the last create: processes and PSS.
-5. Start-up with N projects: restart (clean stop), time to a healthy server and until every project's
-   ready actor is there.
+   processes and PSS. This is what every registered project cost at rest before session 9, the
+   side-by-side peer of 1.
+4. Quiet again, `CRUCIBLE_POOL_IDLE_S` after the last create, every project's actors gone: processes and
+   PSS.
+5. Start-up with N projects: restart (clean stop), time to a healthy server.
 Prints a Markdown table; JSON to bench/results/projects.json. Nothing is asserted.
 """
 
@@ -41,9 +43,10 @@ def actors(server: Server, kind: str) -> int:
     return int(total(scrape(server), "crucible_live_actors", kind=kind))
 
 
-def settled(server: Server, ready: int) -> bool:
-    """No task holds an actor, no fork in flight, `ready` actors in the pools."""
-    return actors(server, "task") == 0 and actors(server, "ready") == ready
+def settled(server: Server, projects: int) -> bool:
+    """No task holds an actor; `projects` have their actors, each with a full pool."""
+    counts = [actors(server, kind) for kind in ("task", "project", "ready")]
+    return counts == [0, projects, projects * POOL_SIZE]
 
 
 def creates(server: Server, projects: list[str]) -> list[float]:
@@ -70,7 +73,7 @@ def one_run(base: Path, count: int) -> dict[str, float]:
         server.start()
         for name in projects:
             assert server.register(repo, name=name).status == 201
-        wait_until(lambda: settled(server, count), timeout=120)
+        assert settled(server, 0)
         memory("quiet")
         wake = creates(server, projects)
         with ThreadPoolExecutor(BURST) as burst:
@@ -78,20 +81,18 @@ def one_run(base: Path, count: int) -> dict[str, float]:
                 list(burst.map(creates, [server] * BURST, [[name]] * BURST))
         busy = creates(server, projects)
         last = time.monotonic()
-        for state, times in (("wake", wake), ("busy", busy)):
+        for state, times in (("quiet", wake), ("busy", busy)):
             out[f"create on a {state} project: p50 ms"] = statistics.median(times)
             out[f"create on a {state} project: p99 ms"] = percentile(times, 0.99)
-        wait_until(lambda: settled(server, count * POOL_SIZE), timeout=120)
+        wait_until(lambda: settled(server, count), timeout=120)
         assert time.monotonic() - last < POOL_IDLE_S, "measured busy too late: raise POOL_IDLE_S"
         memory("busy")
-        wait_until(lambda: settled(server, count), timeout=120)
+        wait_until(lambda: settled(server, 0), timeout=120)
         memory("quiet again")
         server.stop()
         began = time.perf_counter()
         server.start()
         out["start-up: healthy, s"] = time.perf_counter() - began
-        wait_until(lambda: settled(server, count), timeout=120)
-        out["start-up: every pool ready, s"] = time.perf_counter() - began
         return out
     finally:
         server.cleanup()

@@ -84,6 +84,23 @@ class PassivateOk(Message):
     """Project → task: nothing more will be routed to you (anything already sent arrived first)."""
 
 
+class ProjectIdle(Message):
+    """Project → workspace: every kit quiet and no task live here; may I go? (Single host only.)"""
+
+    project: str
+
+
+class ProjectIdleOk(Message):
+    """Workspace → project: messages for you are held from now on; go if still idle (they then start
+    a fresh project actor), else say ProjectBusy."""
+
+
+class ProjectBusy(Message):
+    """Project → workspace: busy again after all; send me what you held."""
+
+    project: str
+
+
 class KeepBranch(Message):
     """Task → project → mirror, when archiving: fetch the task's branch from its checkout into the
     mirror (the mirror's only writer does it). Answered with BranchDone."""

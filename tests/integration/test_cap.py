@@ -80,29 +80,33 @@ def test_a_task_at_rest_gives_its_actor_to_the_pool_instead_of_a_fork(make_serve
     assert server.task(first)["status"] == "running"  # at rest without an actor, readable as before
 
 
-def ready_actors(server: Server) -> int:
-    return int(total(scrape(server), "crucible_live_actors", kind="ready"))
+def live(server: Server, kind: str) -> int:
+    return int(total(scrape(server), "crucible_live_actors", kind=kind))
 
 
-def test_a_quiet_project_keeps_one_ready_actor_and_lets_the_rest_go(make_server, repo):
-    """Idle processes follow the projects in use, not those registered: each project starts with one
-    ready actor; a busy one's pool fills (here with the actors of its tasks at rest), and once it is
-    quiet again it keeps one."""
-    env = {"CRUCIBLE_POOL_SIZE": 3, "CRUCIBLE_POOL_IDLE_S": 3, "CRUCIBLE_SIM_STEP_MS": 20}
+def test_a_quiet_project_lets_its_actors_go_and_is_started_again_on_demand(make_server, repo):
+    """Idle processes follow the projects in use, not those registered: a project has no actor until a
+    task needs one; busy, its pool fills (here with the actors of its tasks at rest); quiet and with
+    nothing live, its actors all go; a create or a command brings it back."""
+    env = {"CRUCIBLE_POOL_SIZE": 3, "CRUCIBLE_POOL_IDLE_S": 2, "CRUCIBLE_SIM_STEP_MS": 20}
     server = make_server("sim", **env, CRUCIBLE_IDLE_TIMEOUT_S=1).start()
     for name in ("busy", "quiet"):
         server.register(repo, name=name)
-    wait_until(lambda: ready_actors(server) == 2, timeout=30)
+    assert live(server, "project") == 0
 
     ids = [server.create(project="busy").body["id"] for _ in range(3)]
     for task_id in ids:
         server.wait_status(task_id, {"running"}, timeout=30)
-    wait_until(lambda: ready_actors(server) >= 1 + 3, timeout=30)  # at rest, their actors back in the pool
-    wait_until(lambda: ready_actors(server) == 2, timeout=30)  # 3 s with no create: quiet again
+    assert live(server, "project") == 1
+    wait_until(lambda: live(server, "ready") >= 3, timeout=30)  # at rest, their actors back in the pool
+    wait_until(lambda: live(server, "project") + live(server, "ready") == 0, timeout=30)  # all gone
 
     for project in ("busy", "quiet"):
         server.wait_status(server.create(project=project).body["id"], {"running"}, timeout=30)
-    assert all(server.task(t)["status"] == "running" for t in ids)
+    wait_until(lambda: live(server, "project") == 0, timeout=30)
+    assert server.post(f"/v1/tasks/{ids[0]}/archive").status == 202  # a command brings it back too
+    assert server.wait_status(ids[0], {"archived"}, timeout=30)["status"] == "archived"
+    assert all(server.task(t)["status"] == "running" for t in ids[1:])
 
 
 def test_beyond_the_cap_of_live_agents_a_task_waits_in_ensure_agent_until_one_is_killed(make_server, repo):

@@ -13,9 +13,18 @@ from actors.project import ProjectActor
 from actors.project_base import RETIRE_AFTER, Quiet, Retire
 from actors.registry import Reserved
 from schemas.api import Project, TaskCreate
-from schemas.cluster_messages import Host
+from schemas.cluster_messages import Host, Hosts, Place, Unplace
 from schemas.messages import Drain, Drained, Failure
-from schemas.project_messages import PassivateOk, StartProject, Taken, TaskActorExited, TaskRemoved
+from schemas.project_messages import (
+    PassivateOk,
+    ProjectBusy,
+    ProjectIdle,
+    ProjectIdleOk,
+    StartProject,
+    Taken,
+    TaskActorExited,
+    TaskRemoved,
+)
 from schemas.settings import Settings
 from schemas.task_messages import Initialize, ReadTask, TaskActorReady
 from schemas.workspace_messages import CreateTask
@@ -140,6 +149,7 @@ def test_the_actor_of_a_deleted_task_goes_back_to_the_pool_of_the_tasks_host(tmp
     """A delete hands the actor back (it no longer exits: see above) to its own host's pool: the
     registry forgets the task's host, so the actor is placed before that."""
     actor, sent, settings = started(tmp_path, monkeypatch)
+    actor.cluster_addr = "cluster"  # a worker is part of it
     for host in (LEADER, "w1"):
         kit = Kit.on(Host(name=host, data=tmp_path, capacity=1), PROJECT, settings, "ws", "project")
         kit.pool = f"pool@{host}"
@@ -152,7 +162,7 @@ def test_the_actor_of_a_deleted_task_goes_back_to_the_pool_of_the_tasks_host(tmp
 
     actor.receiveMessage(TaskRemoved(task_id=reserved.task_id), "its-actor")
     assert actor.kits["w1"].ready == ["its-actor"] and actor.kits[LEADER].ready == []
-    assert [(to, type(msg)) for to, msg in sent] == [("its-actor", PassivateOk)]
+    assert [(to, type(msg)) for to, msg in sent] == [("its-actor", PassivateOk), ("cluster", Unplace)]
     assert actor.tasks == {}
     actor.registry.conn.close()
 
@@ -194,5 +204,57 @@ def test_a_fork_that_ends_before_it_is_bound_is_awaited_no_more(tmp_path, monkey
     assert kit.forking == 0
     [(to, drained)] = sent
     assert to == "ws" and isinstance(drained, Drained)
+    assert actor.registry
+    actor.registry.conn.close()
+
+
+def test_a_quiet_project_with_nothing_live_offers_to_go_and_goes_only_if_still_idle(tmp_path, monkeypatch):
+    """Single host: once its kit is quiet and no task is live, the project offers to go (once until
+    answered). At the answer it exits if still idle; a create routed before the answer keeps it."""
+    actor, sent, settings = started(tmp_path, monkeypatch, pool_idle_s=60)
+    actor.wakeupAfter = lambda delay, payload: None  # type: ignore[method-assign]
+    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
+    kit.pool, kit.ready = "pool", ["ready-1"]
+    actor.kits[LEADER] = kit
+    quiet = WakeupMessage(timedelta(seconds=60), payload=Quiet(LEADER))
+
+    actor.receiveMessage(quiet, "system")
+    actor.receiveMessage(quiet, "system")
+    assert [(to, type(msg)) for to, msg in sent] == [("ws", ProjectIdle)]
+    create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
+    actor.receiveMessage(create, "ws")  # routed before the workspace's answer
+    sent.clear()
+    actor.receiveMessage(ProjectIdleOk(), "ws")
+    assert [(to, type(msg)) for to, msg in sent] == [("ws", ProjectBusy)]
+
+    actor.receiveMessage(TaskActorReady(host=LEADER), "new-1")  # the replacement fork
+    actor.tasks.clear()  # its task went back to the pool; pool_idle_s later
+    kit.busy_until = 0.0
+    sent.clear()
+    actor.receiveMessage(quiet, "system")
+    actor.receiveMessage(ProjectIdleOk(), "ws")
+    assert [(to, type(msg)) for to, msg in sent] == [("ws", ProjectIdle), ("project", ActorExitRequest)]
+    assert actor.registry
+    actor.registry.conn.close()
+
+
+def test_a_create_waits_for_the_clusters_first_hosts_to_know_where_to_place_the_task(tmp_path, monkeypatch):
+    """A project is started on demand, often by the create itself: until the cluster's first Hosts it
+    cannot know that a worker is up, and would place the task on the leader."""
+    actor, sent, _ = started(tmp_path, monkeypatch)
+    actor.cluster_addr = "cluster"
+    create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
+    actor.receiveMessage(create, "ws")
+    assert sent == [] and actor.early == [create]
+
+    def start_kit(self: ProjectActor, kit: Kit, scan: list[str]) -> None:
+        kit.pool = f"pool@{kit.host.name}"
+        self.kits[kit.host.name] = kit
+
+    monkeypatch.setattr(ProjectActor, "_start_kit", start_kit)
+    monkeypatch.setattr(ProjectActor, "_host_state", lambda self, host, down_since: None)
+    actor.receiveMessage(Hosts(hosts={"w1": Host(name="w1", data=tmp_path, capacity=2)}), "cluster")
+    [(to, place)] = sent
+    assert to == "cluster" and isinstance(place, Place) and actor.early is None
     assert actor.registry
     actor.registry.conn.close()

@@ -6,11 +6,17 @@ from thespian.actors import ChildActorExited
 
 from actors import workspace as workspace_module
 from actors.workspace import WorkspaceActor
-from schemas.api import Project
+from schemas.api import Project, TaskCreate
 from schemas.messages import ActorInfo, Describe, Described
-from schemas.project_messages import StartProject
+from schemas.project_messages import ProjectBusy, ProjectIdle, ProjectIdleOk, StartProject
 from schemas.settings import Settings
-from schemas.workspace_messages import StartWorkspace
+from schemas.workspace_messages import (
+    CreateTask,
+    ProjectRegistered,
+    RegisterProject,
+    StartWorkspace,
+    WorkspaceStarted,
+)
 
 
 class HarnessWorkspace(WorkspaceActor):
@@ -45,5 +51,51 @@ def test_a_describe_asks_each_project_after_its_start_and_answers_once_all_have(
     assert reply.request_id == "d1"
     assert [(a.kind, a.id) for a in reply.actors] == [("workspace", "ws"), ("task", "t")]
     assert actor.describing == {}
+    assert actor.conn
+    actor.conn.close()
+
+
+def test_a_projects_messages_are_held_while_it_may_exit_then_go_to_a_fresh_actor_or_to_it(
+    tmp_path, monkeypatch
+):
+    """A registered project has no actor until something is routed to it. One that offers to go
+    (ProjectIdle) gets its answer after everything routed to it before; what comes after is held, and
+    goes to a fresh actor once it has exited, or to it if it says it is busy after all."""
+    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
+    sent: list[tuple[Any, Any]] = []
+    addresses = iter(["project-1", "project-2"])
+    actor = HarnessWorkspace()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    actor.createActor = lambda cls: next(addresses)  # type: ignore[method-assign]
+    actor.receiveMessage(
+        StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path)), "web"
+    )
+    actor.receiveMessage(RegisterProject(request_id="r", name="demo", repo="/r"), "web")
+    assert [type(msg) for _, msg in sent] == [WorkspaceStarted, ProjectRegistered]  # no actor yet
+    sent.clear()
+
+    def create(key: str) -> CreateTask:
+        return CreateTask(request_id=key, project="demo", body=TaskCreate(prompt="p"), reply_to="web")
+
+    actor.receiveMessage(create("c1"), "bridge")
+    assert [(to, type(msg)) for to, msg in sent] == [("project-1", StartProject), ("project-1", CreateTask)]
+    sent.clear()
+    actor.receiveMessage(ProjectIdle(project="demo"), "project-1")
+    actor.receiveMessage(create("c2"), "bridge")
+    actor.receiveMessage(ProjectIdle(project="demo"), "project-1")  # asked again: one answer is enough
+    assert [(to, type(msg)) for to, msg in sent] == [("project-1", ProjectIdleOk)]  # c2 held
+
+    actor.receiveMessage(ProjectBusy(project="demo"), "project-1")  # busy after all: c2 goes to it
+    assert [(to, msg.request_id) for to, msg in sent[1:]] == [("project-1", "c2")]
+    sent.clear()
+    actor.receiveMessage(ProjectIdle(project="demo"), "project-1")
+    actor.receiveMessage(create("c3"), "bridge")
+    actor.receiveMessage(ChildActorExited("project-1"), "system")  # it went: c3 starts a fresh one
+    assert [(to, type(msg)) for to, msg in sent] == [
+        ("project-1", ProjectIdleOk),
+        ("project-2", StartProject),
+        ("project-2", CreateTask),
+    ]
+    assert sent[2][1].request_id == "c3" and actor.held == {}
     assert actor.conn
     actor.conn.close()
