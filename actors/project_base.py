@@ -266,8 +266,8 @@ class ProjectActorBase(DrainingParent):
         self.kits[kit.host.name] = kit
         for role in ("mirror", "pool"):
             self.since[f"{role}@{kit.host.name}"] = db.utcnow()
+        kit.start_pool(self, scan)  # first: a create on a project just started waits for its first fork
         kit.start_mirror(self)
-        kit.start_pool(self, scan)
 
     def _host_down(self, kit: Kit, since: str) -> None:
         """Its live task actors are gone or cut off: forget them (they resume when it rejoins)."""

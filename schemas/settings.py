@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     )
     pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per busy project")
     pool_idle_s: float = Field(
-        60.0, gt=0, description="a project no task has needed an actor of for this long keeps one ready"
+        300.0, gt=0, description="a project no task has needed an actor of for this long shrinks, or goes"
     )
     bridge_threads: int = Field(16, ge=1, description="threads that carry HTTP requests to the actors")
     ws_queue_frames: int = Field(1000, ge=1, description="frames a websocket may fall behind before 1013")
