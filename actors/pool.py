@@ -4,7 +4,7 @@
                      On a worker that (re)joined, also say which of the project's tasks there must resume,
                      and which run without their agent (revived, as the leader's are at its start).
   Taken            → the project put one to work: fork a replacement.
-  ChildActorExited → tell the project, which drops the actor from its registry.
+  ChildActorExited → tell the project (once), which drops the actor from its registry.
   ReadTask         → the reader interface for this host's tasks: their databases are read here, as the
                      web process reads the leader's; a read activates no task actor.
 A fork takes 10-30 ms; in the project actor it would stall every create queued behind it.
@@ -28,6 +28,7 @@ class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.bind: Bind | None = None
+        self.children: list[Any] = []  # forked, exit not yet reported (thespian may report one twice)
 
     def receiveMsg_StartPool(self, msg: StartPool, sender: Any) -> None:
         self.bind = msg.bind
@@ -55,9 +56,15 @@ class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
         self.send(msg.reply_to or sender, reply)
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+        """Reported once: the project takes the exit of an actor it does not know for a fork that ended
+        before it was bound, and a second report would count a fork twice."""
         assert self.bind
-        self.send(self.bind.project_addr, TaskActorExited(address=msg.childAddress))
+        if msg.childAddress in self.children:
+            self.children.remove(msg.childAddress)
+            self.send(self.bind.project_addr, TaskActorExited(address=msg.childAddress))
 
     def _fork(self) -> None:
         assert self.bind
-        self.send(self.createActor(TaskActor), self.bind)
+        child = self.createActor(TaskActor)
+        self.children.append(child)
+        self.send(child, self.bind)

@@ -182,7 +182,7 @@ class ProjectActor(ProjectActorBase):
 
     def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
         for kit in self.kits.values():
-            if kit.pool == sender and kit.forking and not self._known(msg.address):
+            if kit.pool == sender and kit.forking > 0 and not self._known(msg.address):
                 kit.forking -= 1  # a fork that ended before it was bound: not awaited any more
         self.retired = [a for a in self.retired if a != msg.address]
         self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
@@ -241,7 +241,7 @@ class ProjectActor(ProjectActorBase):
         has arrived, and would have made this project busy)."""
         assert self.project
         self.offered = False
-        if self.idle():
+        if self._idle():
             self.log.info("project.passivated")
             self.send(self.myAddress, ActorExitRequest())  # its kits' actors go with it
         else:

@@ -37,7 +37,8 @@ class Retire:
 
 @dataclass(frozen=True)
 class Quiet:
-    """Wakeup payload: the host's kit may have gone quiet; if so, its pool shrinks to one."""
+    """Wakeup payload: the host's kit may have gone quiet; if so, its pool shrinks to one, and a project
+    with nothing live offers to go."""
 
     host: str
 
@@ -103,8 +104,8 @@ class ProjectActorBase(DrainingParent):
     def _dispatch(self, task_id: str, msg: Any) -> None:
         """To the task's live actor; else to a ready one on its host; else wait for that host's pool's
         next (an actor put to work has been replaced by a fork in flight; one lent for a create at the cap
-        comes back within milliseconds; a kit that was quiet forks the rest of its pool). At the cap of live
-        task actors a resume waits for a slot, in creation order; a create still initializes at once
+        comes back within milliseconds; with none on its way, the kit's whole pool is forked). At the cap
+        of live task actors a resume waits for a slot, in creation order; a create still initializes at once
         (and then waits for its slot without an actor); a command is never kept waiting. A task on a
         worker that is gone is refused (a command) or left to resume when the worker returns."""
         if task_id in self.tasks:
@@ -205,7 +206,8 @@ class ProjectActorBase(DrainingParent):
             self.wakeupAfter(RETIRE_AFTER, payload=Retire(kit.host.name))
 
     def _quiet(self, host: str) -> None:
-        """Look again when the kit may be quiet; once it is, its surplus ready actors retire."""
+        """Look again when the kit may be quiet; once it is, its surplus ready actors retire, and the
+        project offers to go if nothing is live."""
         kit = self._kit(host)
         if kit is None:
             return
@@ -217,7 +219,7 @@ class ProjectActorBase(DrainingParent):
             self._retire(host)
             self._offer()
 
-    def idle(self) -> bool:
+    def _idle(self) -> bool:
         """Nothing live here and every kit quiet: the project can go and be started again on demand (its
         state is on disk). Never with tasks on workers: it resumes them when their worker rejoins."""
         assert self.registry
@@ -232,7 +234,7 @@ class ProjectActorBase(DrainingParent):
     def _offer(self) -> None:
         """Offer to go (ProjectIdle), once until answered."""
         assert self.project
-        if not self.offered and self.idle():
+        if not self.offered and self._idle():
             self.offered = True
             self.send(self.workspace_addr, ProjectIdle(project=self.project.name))
 
