@@ -274,7 +274,6 @@ class WorkspaceActor(DrainingParent):
     def _start_project(self, project: Project) -> Any:
         assert self.settings
         addr = self.createActor(ProjectActor)
-        self.projects[project.name] = project
         self.project_addrs[project.name] = addr
         start = StartProject(
             project=project,

@@ -6,7 +6,7 @@ from thespian.actors import ChildActorExited
 
 from actors import workspace as workspace_module
 from actors.workspace import WorkspaceActor
-from schemas.api import Project, TaskCreate
+from schemas.api import TaskCreate
 from schemas.messages import ActorInfo, Describe, Described
 from schemas.project_messages import ProjectBusy, ProjectIdle, ProjectIdleOk, StartProject
 from schemas.settings import Settings
@@ -36,7 +36,8 @@ def test_a_describe_asks_each_project_after_its_start_and_answers_once_all_have(
     start = StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path))
     actor.receiveMessage(start, "web")
     for name in ("a", "b"):
-        actor._start_project(Project(workspace="ws", name=name, repo="/r", created_at="2026-11-27T00:00:00Z"))
+        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
+        actor._start_project(actor.projects[name])
     sent.clear()
 
     actor.receiveMessage(Describe(request_id="d1"), "admin")
