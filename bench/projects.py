@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.scale import percentile, total_pss_mib
-from tests.integration.test_metrics import scrape, total
+from tests.integration.test_metrics import live_actors
 from tests.server import Server, make_repo, wait_until
 
 POOL_SIZE, POOL_IDLE_S, BURST = 4, 20, 8
@@ -39,14 +39,10 @@ ENV = {
 }
 
 
-def actors(server: Server, kind: str) -> int:
-    return int(total(scrape(server), "crucible_live_actors", kind=kind))
-
-
 def settled(server: Server, projects: int) -> bool:
     """No task holds an actor; `projects` have their actors, each with a full pool."""
-    counts = [actors(server, kind) for kind in ("task", "project", "ready")]
-    return counts == [0, projects, projects * POOL_SIZE]
+    live = live_actors(server)
+    return [live["task"], live["project"], live["ready"]] == [0, projects, projects * POOL_SIZE]
 
 
 def creates(server: Server, projects: list[str]) -> list[float]:

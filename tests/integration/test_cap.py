@@ -5,7 +5,7 @@ actors: recycled before a fork; a quiet project's actors all go until it is need
 from collections import Counter
 
 from tests.integration.test_admin import admin_json
-from tests.integration.test_metrics import scrape, total
+from tests.integration.test_metrics import live_actors
 from tests.server import RESULT_KINDS, Server, wait_until
 
 CAP, POOL = 2, 2
@@ -13,8 +13,8 @@ CAP, POOL = 2, 2
 
 def live_task_actors(server: Server) -> int:
     """Task actors with a task, and ready ones: a create at the cap borrows a ready one to initialize."""
-    samples = scrape(server)
-    return int(sum(total(samples, "crucible_live_actors", kind=kind) for kind in ("task", "ready")))
+    live = live_actors(server)
+    return live["task"] + live["ready"]
 
 
 def test_three_times_the_cap_all_complete_within_cap_plus_pool_and_survive_a_kill(make_server, repo):
@@ -80,10 +80,6 @@ def test_a_task_at_rest_gives_its_actor_to_the_pool_instead_of_a_fork(make_serve
     assert server.task(first)["status"] == "running"  # at rest without an actor, readable as before
 
 
-def live(server: Server, kind: str) -> int:
-    return int(total(scrape(server), "crucible_live_actors", kind=kind))
-
-
 def test_a_quiet_project_lets_its_actors_go_and_is_started_again_on_demand(make_server, repo):
     """Idle processes follow the projects in use, not those registered: a project has no actor until a
     task needs one; busy, its pool fills (here with the actors of its tasks at rest); quiet and with
@@ -92,18 +88,23 @@ def test_a_quiet_project_lets_its_actors_go_and_is_started_again_on_demand(make_
     server = make_server("sim", **env, CRUCIBLE_IDLE_TIMEOUT_S=1).start()
     for name in ("busy", "quiet"):
         server.register(repo, name=name)
-    assert live(server, "project") == 0
+    assert live_actors(server)["project"] == 0
 
     ids = [server.create(project="busy").body["id"] for _ in range(3)]
     for task_id in ids:
         server.wait_status(task_id, {"running"}, timeout=30)
-    assert live(server, "project") == 1
-    wait_until(lambda: live(server, "ready") >= 3, timeout=30)  # at rest, their actors back in the pool
-    wait_until(lambda: live(server, "project") + live(server, "ready") == 0, timeout=30)  # all gone
+    assert live_actors(server)["project"] == 1
+
+    def all_gone() -> bool:
+        live = live_actors(server)
+        return live["project"] + live["ready"] == 0
+
+    wait_until(lambda: live_actors(server)["ready"] >= 3, timeout=30)  # their actors back in the pool
+    wait_until(all_gone, timeout=30)
 
     for project in ("busy", "quiet"):
         server.wait_status(server.create(project=project).body["id"], {"running"}, timeout=30)
-    wait_until(lambda: live(server, "project") == 0, timeout=30)
+    wait_until(lambda: live_actors(server)["project"] == 0, timeout=30)
     assert server.post(f"/v1/tasks/{ids[0]}/archive").status == 202  # a command brings it back too
     assert server.wait_status(ids[0], {"archived"}, timeout=30)["status"] == "archived"
     assert all(server.task(t)["status"] == "running" for t in ids[1:])

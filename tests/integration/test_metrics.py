@@ -1,6 +1,7 @@
 """GET /metrics on a real server: it parses with prometheus-client's parser, and its figures move."""
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,13 @@ def scrape(server: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
 
 def total(samples: dict[Any, float], name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= set(ls))
+
+
+def live_actors(server: Server) -> Counter[str]:
+    """Live actors by kind, from one scrape (0 for a kind with none)."""
+    return Counter(
+        {dict(ls)["kind"]: int(v) for (n, ls), v in scrape(server).items() if n == "crucible_live_actors"}
+    )
 
 
 def test_metrics_parse_and_move_with_creates_steps_errors_actors_and_subscribers(make_server, tmp_path):
