@@ -54,6 +54,14 @@ def started(tmp_path: Any, monkeypatch: Any, **settings: Any) -> tuple[HarnessPr
     return actor, sent, config
 
 
+def leader_kit(actor: HarnessProject, settings: Settings, ready: list[Any], forking: int = 0) -> Kit:
+    """The project's kit on the leader, its pool "pool", with these actors ready and forks in flight."""
+    kit = Kit.on(Host(name=LEADER, data=settings.data_dir, capacity=0), PROJECT, settings, "ws", "project")
+    kit.pool, kit.ready, kit.forking = "pool", ready, forking
+    actor.kits[LEADER] = kit
+    return kit
+
+
 def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(tmp_path, monkeypatch):
     """The reader interface for a passive task: its host's pool reads the database; no ready actor is
     put to work for it (it used to be: a read then ran the task's provisioning past the cap)."""
@@ -65,9 +73,7 @@ def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(t
     assert to == "web" and isinstance(refused, Failure) and refused.code == "host_unreachable"
 
     sent.clear()
-    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
-    kit.pool, kit.ready = "pool", ["ready-1"]
-    actor.kits[LEADER] = kit
+    kit = leader_kit(actor, settings, ready=["ready-1"])
     actor.receiveMessage(read, "web")
     assert sent == [("pool", read.model_copy(update={"reply_to": "web"}))]
     assert kit.ready == ["ready-1"] and actor.tasks == {} and actor.waiting == []
@@ -81,9 +87,7 @@ def test_a_surplus_ready_actor_exits_only_once_idle(tmp_path, monkeypatch):
     actor, sent, settings = started(tmp_path, monkeypatch, pool_size=1)
     wakeups: list[Any] = []
     actor.wakeupAfter = lambda delay, payload: wakeups.append(payload)  # type: ignore[method-assign]
-    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
-    kit.pool = "pool"
-    actor.kits[LEADER] = kit
+    kit = leader_kit(actor, settings, ready=[])
 
     actor._ready("first", kit)
     actor._ready("second", kit)  # one beyond the pool's size
@@ -109,9 +113,7 @@ def test_a_quiet_projects_pool_keeps_one_actor_and_grows_back_once_a_task_waits_
     actor, sent, settings = started(tmp_path, monkeypatch, pool_size=3, pool_idle_s=60)
     wakeups: list[Any] = []
     actor.wakeupAfter = lambda delay, payload: wakeups.append((delay, payload))  # type: ignore[method-assign]
-    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
-    kit.pool, kit.ready = "pool", ["ready-1"]
-    actor.kits[LEADER] = kit
+    kit = leader_kit(actor, settings, ready=["ready-1"])
     assert kit.size == 1 and not kit.short  # quiet from the start: one ready actor is its whole pool
 
     def create(key: str) -> None:
@@ -171,10 +173,8 @@ def test_a_drain_is_answered_only_once_the_pools_forks_in_flight_are_ready(tmp_p
     """The stop after a drain shuts thespian down, which an actor forked meanwhile keeps from confirming
     (a stop right after start-up waited 2 s and killed the pool's new actors): the drain waits for them."""
     actor, sent, settings = started(tmp_path, monkeypatch, pool_size=2)
-    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
-    kit.pool, kit.forking = "pool", 2
+    kit = leader_kit(actor, settings, ready=[], forking=2)
     kit.use()  # busy: two forks in flight, both kept
-    actor.kits[LEADER] = kit
 
     actor.receiveMessage(Drain(request_id="d"), "ws")  # no live task actor, two forks in flight
     actor.receiveMessage(TaskActorReady(host=LEADER), "new-1")
@@ -191,9 +191,7 @@ def test_a_fork_that_ends_before_it_is_bound_is_awaited_no_more(tmp_path, monkey
     """The pool reports every exit; one of an actor the project never had (not working, ready nor
     retired) was a fork in flight: without this a drain would wait for it until its deadline."""
     actor, sent, settings = started(tmp_path, monkeypatch, pool_size=2)
-    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
-    kit.pool, kit.forking, kit.ready = "pool", 1, ["ready-1"]
-    actor.kits[LEADER] = kit
+    kit = leader_kit(actor, settings, ready=["ready-1"], forking=1)
     actor.retired = ["retired-1"]
     actor.receiveMessage(Drain(request_id="d"), "ws")
 
@@ -213,9 +211,7 @@ def test_a_quiet_project_with_nothing_live_offers_to_go_and_goes_only_if_still_i
     answered). At the answer it exits if still idle; a create routed before the answer keeps it."""
     actor, sent, settings = started(tmp_path, monkeypatch, pool_idle_s=60)
     actor.wakeupAfter = lambda delay, payload: None  # type: ignore[method-assign]
-    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, settings, "ws", "project")
-    kit.pool, kit.ready = "pool", ["ready-1"]
-    actor.kits[LEADER] = kit
+    kit = leader_kit(actor, settings, ready=["ready-1"])
     quiet = WakeupMessage(timedelta(seconds=60), payload=Quiet(LEADER))
 
     actor.receiveMessage(quiet, "system")
