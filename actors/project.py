@@ -3,6 +3,8 @@ their host (actors/kits.py: the leader's, and one per worker of the convention).
 and gives it back, is in actors/project_base.py.
 
   StartProject   → open the registry, start the leader's kit (mirror and pool), watch the cluster.
+  LiveTasks      → its share of the workspace's live task actors changed: tasks at rest give theirs back,
+                   or tasks waiting for a slot activate.
   CreateTask     → reserve id and branch (durable, idempotent by key); Initialize on the task's host.
   Placed         → (with workers) the cluster chose the new task's host: recorded for good, then Initialize.
   Hosts          → a worker (re)joined: a kit there, its unfinished tasks resume and its running tasks
@@ -43,6 +45,7 @@ from schemas.project_messages import (
     EnsureMirror,
     HostScanned,
     KeepBranch,
+    LiveTasks,
     Passivate,
     ProjectBusy,
     ProjectIdleOk,
@@ -68,6 +71,7 @@ class ProjectActor(ProjectActorBase):
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
+        self.share = msg.live_tasks
         self.since[str(self.myAddress)] = db.utcnow()
         logs.configure_actor(s.data_dir, s.log_format, s.log_level)
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
@@ -80,6 +84,16 @@ class ProjectActor(ProjectActorBase):
         self.cluster_addr = msg.cluster_addr
         if self.cluster_addr is not None:
             self.send(self.cluster_addr, WatchHosts())
+
+    def receiveMsg_LiveTasks(self, msg: LiveTasks, sender: Any) -> None:
+        """Over its new share, tasks at rest give their actors back; tasks mid-step keep theirs until
+        they reach rest. Under it, tasks waiting for a slot activate."""
+        self.share = msg.share
+        for task_id in list(self.resting):
+            if len(self.tasks) < self.share:
+                break
+            self._passivate(task_id, queued=False)
+        self._fill()
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
@@ -169,12 +183,11 @@ class ProjectActor(ProjectActorBase):
 
     def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
         """A task just at rest keeps its actor (until its idle timeout, or until its host's pool runs
-        short: see _top_up) only while nobody waits and at most half the cap is live: tasks at rest
+        short: see _top_up) only while nobody waits and at most half its share is live: tasks at rest
         holding every slot stalled creates for 10-18 s."""
-        assert self.settings
         if self.tasks.get(msg.task_id) != sender:
             return  # stale: the task has another actor now, or none
-        crowded = 2 * len(self.tasks) >= self.settings.max_live_tasks
+        crowded = 2 * len(self.tasks) >= self.share
         if msg.resting and not (self.queued or self.waiting or crowded):
             self.resting[msg.task_id] = self._host_of(msg.task_id)
             return

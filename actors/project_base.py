@@ -60,6 +60,7 @@ class ProjectActorBase(DrainingParent):
         self.resting: dict[str, str] = {}  # task id → host: at rest, its actor kept; reclaimed before a fork
         self.agents: AgentSlots | None = None
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
+        self.share = 0  # live task actors this project may have: its share of the workspace's cap
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.retired: list[Any] = []  # surplus ready actors told to exit, until their exit is reported
         self.offered = False  # ProjectIdle sent, not yet answered
@@ -141,8 +142,7 @@ class ProjectActorBase(DrainingParent):
             self.wakeupAfter(timedelta(seconds=self.settings.pool_idle_s), payload=Quiet(kit.host.name))
 
     def _full(self) -> bool:
-        assert self.settings
-        return len(self.tasks) + len({t for t, _, _ in self.waiting}) >= self.settings.max_live_tasks
+        return len(self.tasks) + len({t for t, _, _ in self.waiting}) >= self.share
 
     def _fill(self) -> None:
         """A slot freed: the oldest task waiting for one is activated (it resumes where it stopped)."""

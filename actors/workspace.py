@@ -6,6 +6,7 @@
   CreateTask      → forward to the project (the reply comes back through TaskInitialized).
   ProjectIdle     → a quiet project with nothing live may go: its messages are held (ProjectIdleOk) until
                     it has exited (then they start a fresh one) or says ProjectBusy (then they are sent).
+A project's actor starting or going shares the cap of live task actors anew among those left (LiveTasks).
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
   ResumeTasks     → start-up: hand each project the tasks it must activate.
@@ -31,7 +32,14 @@ from actors.push import Pusher
 from actors.task_store import task_db_path
 from schemas.api import Project, TaskSummary, Workspace
 from schemas.messages import ActorInfo, Describe, Described, Failure
-from schemas.project_messages import ActivateTasks, ProjectBusy, ProjectIdle, ProjectIdleOk, StartProject
+from schemas.project_messages import (
+    ActivateTasks,
+    LiveTasks,
+    ProjectBusy,
+    ProjectIdle,
+    ProjectIdleOk,
+    StartProject,
+)
 from schemas.settings import Settings
 from schemas.task_messages import CommandDone, ReadTask, TaskCommand, TaskInitialized
 from schemas.workspace_messages import (
@@ -72,6 +80,7 @@ class WorkspaceActor(DrainingParent):
         self.projects: dict[str, Project] = {}
         self.project_addrs: dict[str, Any] = {}  # of the projects with a live actor
         self.held: dict[str, list[Any]] = {}  # by project: its messages, while it may be exiting
+        self.share = 0  # of max_live_tasks, each project's with an actor (see _reshare)
         self.pusher: Pusher | None = None
         self.cluster_addr: Any = None
         self.since = db.utcnow()
@@ -229,11 +238,12 @@ class WorkspaceActor(DrainingParent):
         by_project: dict[str, list[str]] = {}
         for task_id, project in msg.tasks.items():
             by_project.setdefault(project, []).append(task_id)
+        for project in set(by_project) - set(self.projects):
+            self.log.warning("resume.unknown_project", project=project, tasks=len(by_project.pop(project)))
+        for project in by_project:  # all started first: none activates more than its final share
+            self._actor_of(project)
         count = 0
         for project, task_ids in by_project.items():
-            if project not in self.projects:
-                self.log.warning("resume.unknown_project", project=project, tasks=len(task_ids))
-                continue
             self._to_project(project, ActivateTasks(task_ids=sorted(task_ids)))
             count += len(task_ids)
         self.log.info("resume.dispatched", tasks=count)
@@ -260,19 +270,25 @@ class WorkspaceActor(DrainingParent):
             else:
                 self.log.warning("project.exited", project=name)
                 self._start_project(self.projects[name])
+        self._reshare(len(self.project_addrs))
 
     def _to_project(self, name: str, msg: Any) -> None:
         """To the project's actor, started if it has none; held while it may be exiting."""
         if name in self.held:
             self.held[name].append(msg)
-            return
+        else:
+            self.send(self._actor_of(name), msg)
+
+    def _actor_of(self, name: str) -> Any:
+        """The project's actor, started if it has none."""
         addr = self.project_addrs.get(name)
         if addr is None:
             addr = self._start_project(self.projects[name])
-        self.send(addr, msg)
+        return addr
 
     def _start_project(self, project: Project) -> Any:
         assert self.settings
+        self._reshare(len(self.project_addrs) + 1)
         addr = self.createActor(ProjectActor)
         self.project_addrs[project.name] = addr
         start = StartProject(
@@ -280,9 +296,22 @@ class WorkspaceActor(DrainingParent):
             settings=self.settings,
             workspace_addr=self.myAddress,
             cluster_addr=self.cluster_addr,
+            live_tasks=self.share,
         )
         self.send(addr, start)
         return addr
+
+    def _reshare(self, projects: int) -> None:
+        """Each project with an actor may keep an equal share of max_live_tasks live (at least one), so
+        the task actors follow the cap, not the number of projects in use. A project over its new share
+        keeps its tasks mid-step until they reach rest."""
+        assert self.settings
+        share = max(1, self.settings.max_live_tasks // max(1, projects))
+        if share == self.share:
+            return
+        self.share = share
+        for name in self.project_addrs:
+            self._to_project(name, LiveTasks(share=share))  # held, if it may be exiting
 
     def _forget_deleted(self, settings: Settings) -> None:
         """A delete removes the task's files, then its row here: a crash in between left a row whose

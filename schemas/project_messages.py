@@ -14,6 +14,14 @@ class StartProject(Message):
     settings: Settings
     workspace_addr: Any
     cluster_addr: Any = None
+    live_tasks: int  # its share of the workspace's live task actors (see LiveTasks)
+
+
+class LiveTasks(Message):
+    """Workspace → project: its share of the workspace's cap of live task actors, anew (a project
+    started or went). Every project with an actor has an equal share, at least one."""
+
+    share: int
 
 
 class StartMirror(Message):

@@ -38,7 +38,10 @@ class Settings(BaseSettings):
         30.0, gt=0, description="a task actor at rest this long passivates (back to the pool)"
     )
     max_live_tasks: int = Field(
-        64, ge=1, description="live task actors per project; provisioning beyond waits, in creation order"
+        64,
+        ge=1,
+        description="live task actors per workspace, shared equally by its projects in use;"
+        " provisioning beyond a project's share waits, in creation order",
     )
     max_live_agents: int = Field(
         32, ge=1, description="local provider: live agents per project; beyond, init_ensure_agent waits"

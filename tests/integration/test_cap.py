@@ -45,6 +45,25 @@ def test_three_times_the_cap_all_complete_within_cap_plus_pool_and_survive_a_kil
         assert all(kinds[k] == 1 for k in RESULT_KINDS), kinds  # no step's result twice
 
 
+def test_the_projects_in_use_share_the_cap_and_never_provision_more_tasks_at_once(make_server, repo):
+    """CRUCIBLE_MAX_LIVE_TASKS bounds the workspace's task actors, not each project's: with two busy
+    projects, never more than the cap's tasks provision at once (from their durable histories); the
+    rest wait for a slot, and all complete."""
+    server = make_server("sim", CRUCIBLE_MAX_LIVE_TASKS=CAP, CRUCIBLE_SIM_STEP_MS=100).start()
+    for name in ("a", "b"):
+        server.register(repo, name=name)
+    ids = [server.create(project=name).body["id"] for _ in range(3) for name in ("a", "b")]
+    edges = []  # (when, +1 entering the first step | -1 provisioned)
+    for task_id in ids:
+        server.wait_status(task_id, {"running"}, timeout=60)
+        events = server.history(task_id)
+        edges.append((next(e["at"] for e in events if e["status"] == "init_ensure_name"), 1))
+        edges.append((next(e["at"] for e in events if e["kind"] == "task.initialized"), -1))
+    at_once = [sum(step for _, step in sorted(edges)[: i + 1]) for i in range(len(edges))]
+    assert max(at_once) == CAP  # each project alone would have provisioned CAP
+    assert sum(any(e["data"].get("waiting") for e in server.history(t)) for t in ids) >= len(ids) - CAP
+
+
 def test_tasks_at_rest_never_hold_the_slots_new_tasks_need(make_server, repo):
     """Tasks reaching rest one by one, with nobody waiting, used to keep every slot for their idle
     timeout (60 s here): the next task then waited that long to provision."""

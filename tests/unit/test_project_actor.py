@@ -16,6 +16,7 @@ from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host, Hosts, Place, Unplace
 from schemas.messages import Drain, Drained, Failure
 from schemas.project_messages import (
+    LiveTasks,
     PassivateOk,
     ProjectBusy,
     ProjectIdle,
@@ -26,7 +27,7 @@ from schemas.project_messages import (
     TaskRemoved,
 )
 from schemas.settings import Settings
-from schemas.task_messages import Initialize, ReadTask, TaskActorReady
+from schemas.task_messages import Activate, Initialize, ReadTask, TaskActorReady
 from schemas.workspace_messages import CreateTask
 
 PROJECT = Project(workspace="ws", name="demo", repo="/repo", created_at="2026-11-27T00:00:00Z")
@@ -50,7 +51,9 @@ def started(tmp_path: Any, monkeypatch: Any, **settings: Any) -> tuple[HarnessPr
     actor = HarnessProject()
     actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
     config = Settings(data_dir=tmp_path, **settings)
-    actor.receiveMessage(StartProject(project=PROJECT, settings=config, workspace_addr="ws"), "ws")
+    share = config.max_live_tasks  # alone in its workspace
+    start = StartProject(project=PROJECT, settings=config, workspace_addr="ws", live_tasks=share)
+    actor.receiveMessage(start, "ws")
     return actor, sent, config
 
 
@@ -252,5 +255,30 @@ def test_a_create_waits_for_the_clusters_first_hosts_to_know_where_to_place_the_
     actor.receiveMessage(Hosts(hosts={"w1": Host(name="w1", data=tmp_path, capacity=2)}), "cluster")
     [(to, place)] = sent
     assert to == "cluster" and isinstance(place, Place) and actor.early is None
+    assert actor.registry
+    actor.registry.conn.close()
+
+
+def test_a_smaller_share_takes_back_actors_at_rest_and_a_larger_one_activates_waiting_tasks(
+    tmp_path, monkeypatch
+):
+    """The workspace shares its cap of live task actors anew as projects start and go. Over its new
+    share, a project's tasks at rest give their actors back (tasks mid-step keep theirs); under it, the
+    tasks waiting for a slot activate, oldest first."""
+    actor, sent, settings = started(tmp_path, monkeypatch, max_live_tasks=3)
+    actor.wakeupAfter = lambda delay, payload: None  # type: ignore[method-assign]
+    kit = leader_kit(actor, settings, ready=[], forking=settings.pool_size)
+    actor.tasks = {"t1": "actor-1", "t2": "actor-2", "t3": "actor-3"}
+    actor.resting = {"t1": LEADER, "t2": LEADER}
+    actor.queued = ["t4", "t5"]
+
+    actor.receiveMessage(LiveTasks(share=1), "ws")
+    assert [(to, type(msg)) for to, msg in sent] == [("actor-1", PassivateOk), ("actor-2", PassivateOk)]
+    assert list(actor.tasks) == ["t3"] and kit.ready == ["actor-1", "actor-2"]
+    sent.clear()
+
+    actor.receiveMessage(LiveTasks(share=2), "ws")
+    assert [(to, type(msg), msg.task_id) for to, msg in sent] == [("actor-1", Activate, "t4")]
+    assert actor.queued == ["t5"]
     assert actor.registry
     actor.registry.conn.close()

@@ -8,12 +8,21 @@ from actors import workspace as workspace_module
 from actors.workspace import WorkspaceActor
 from schemas.api import TaskCreate
 from schemas.messages import ActorInfo, Describe, Described
-from schemas.project_messages import ProjectBusy, ProjectIdle, ProjectIdleOk, StartProject
+from schemas.project_messages import (
+    ActivateTasks,
+    LiveTasks,
+    ProjectBusy,
+    ProjectIdle,
+    ProjectIdleOk,
+    StartProject,
+)
 from schemas.settings import Settings
 from schemas.workspace_messages import (
     CreateTask,
     ProjectRegistered,
     RegisterProject,
+    ResumeDispatched,
+    ResumeTasks,
     StartWorkspace,
     WorkspaceStarted,
 )
@@ -98,5 +107,77 @@ def test_a_projects_messages_are_held_while_it_may_exit_then_go_to_a_fresh_actor
         ("project-2", CreateTask),
     ]
     assert sent[2][1].request_id == "c3" and actor.held == {}
+    assert actor.conn
+    actor.conn.close()
+
+
+def test_the_cap_of_live_task_actors_is_shared_equally_by_the_projects_with_an_actor(tmp_path, monkeypatch):
+    """Task actors follow the cap, not the projects in use: each project's share is set anew when one
+    starts (before its StartProject, so its first create keeps to it) or goes for good (a crashed one is
+    restarted at once, and the shares stay)."""
+    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
+    sent: list[tuple[Any, Any]] = []
+    addresses = iter(["project-a", "project-b", "project-c", "project-b2"])
+    actor = HarnessWorkspace()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    actor.createActor = lambda cls: next(addresses)  # type: ignore[method-assign]
+    settings = Settings(data_dir=tmp_path, max_live_tasks=8)
+    actor.receiveMessage(StartWorkspace(request_id="s", name="ws", settings=settings), "web")
+    for name in ("a", "b", "c"):
+        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
+    sent.clear()
+
+    def shares() -> list[tuple[str, int]]:
+        told = [(to, msg.live_tasks if isinstance(msg, StartProject) else msg.share) for to, msg in sent]
+        sent.clear()
+        return told
+
+    for name in ("a", "b", "c"):
+        actor.receiveMessage(CreateTask(request_id=name, project=name, body=TaskCreate(prompt="p")), "web")
+        sent[:] = [(to, msg) for to, msg in sent if not isinstance(msg, CreateTask)]
+    assert shares() == [
+        ("project-a", 8),
+        ("project-a", 4),
+        ("project-b", 4),
+        ("project-a", 2),
+        ("project-b", 2),
+        ("project-c", 2),  # 8 // 3
+    ]
+
+    actor.receiveMessage(ChildActorExited("project-b"), "system")  # crashed: restarted, shares kept
+    assert shares() == [("project-b2", 2)]
+    actor.receiveMessage(ProjectIdle(project="a"), "project-a")
+    sent.clear()
+    actor.receiveMessage(ChildActorExited("project-a"), "system")  # went, with nothing held
+    assert shares() == [("project-c", 4), ("project-b2", 4)]
+    assert actor.conn
+    actor.conn.close()
+
+
+def test_a_resume_starts_every_project_before_any_activates_its_tasks(tmp_path, monkeypatch):
+    """A project started alone by the resume would take the whole cap and activate that many tasks,
+    before the next project's start halved its share."""
+    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
+    sent: list[tuple[Any, Any]] = []
+    addresses = iter(["project-a", "project-b"])
+    actor = HarnessWorkspace()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    actor.createActor = lambda cls: next(addresses)  # type: ignore[method-assign]
+    settings = Settings(data_dir=tmp_path, max_live_tasks=8)
+    actor.receiveMessage(StartWorkspace(request_id="s", name="ws", settings=settings), "web")
+    for name in ("a", "b"):
+        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
+    sent.clear()
+
+    actor.receiveMessage(ResumeTasks(request_id="r", tasks={"t1": "a", "t2": "b", "t3": "gone"}), "web")
+    assert [(to, type(msg)) for to, msg in sent] == [
+        ("project-a", StartProject),
+        ("project-a", LiveTasks),
+        ("project-b", StartProject),
+        ("project-a", ActivateTasks),
+        ("project-b", ActivateTasks),
+        ("web", ResumeDispatched),
+    ]
+    assert sent[-1][1].count == 2
     assert actor.conn
     actor.conn.close()
