@@ -1,7 +1,7 @@
-"""A project's live agents, counted durably (the project database's `agents` table).
+"""A workspace's live agents, counted durably (the workspace database's `agents` table).
 
 Agents outlive task actors (a running task keeps its agent), so their slots are held by task id and
-freed only when a task is archived, killed or deleted. The project actor sends what these return.
+freed only when a task is archived, killed or deleted. The workspace actor sends what these return.
 """
 
 import sqlite3

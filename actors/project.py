@@ -15,7 +15,8 @@ and gives it back, is in actors/project_base.py.
   TaskCommand    → to the task's actor, activating one if the task is passive.
   ReadTask       → to the pool on the task's host, which reads its database: a read activates nothing.
   TaskEvents     → from task actors on workers: pushed on to the hub (its socket is on this host).
-  KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations.
+  KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations; the
+                   task's agent slot frees at the workspace (AgentFreed).
   Describe       → (from the workspace) this project's actors; Drain → passed to live task actors,
                    answered when they have.
   ProjectIdleOk  → the workspace holds this project's messages: it exits if still idle (quiet, nothing
@@ -31,7 +32,6 @@ from typing import Any
 from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors import db, hosts, logs
-from actors.agent_slots import AgentSlots
 from actors.kits import Kit
 from actors.project_base import ProjectActorBase, Quiet, Retire, unreachable
 from actors.push import Pusher
@@ -40,7 +40,6 @@ from schemas.cluster_messages import Host, Hosts, Placed, WatchHosts
 from schemas.messages import ActorInfo, Describe, Described, Failure, Reply
 from schemas.project_messages import (
     ActivateTasks,
-    AgentSlot,
     BranchDone,
     EnsureMirror,
     HostScanned,
@@ -77,7 +76,6 @@ class ProjectActor(ProjectActorBase):
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
         path = s.data_dir / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
         self.registry = TaskRegistry(path, s.sqlite_synchronous)
-        self.agents = AgentSlots(self.registry.conn, s.max_live_agents)
         self.pusher = Pusher(s.hub_socket)
         leader = Host(name=hosts.LEADER, data=s.data_dir, capacity=0)
         self._start_kit(Kit.on(leader, p, s, self.workspace_addr, self.myAddress), scan=[])
@@ -208,10 +206,6 @@ class ProjectActor(ProjectActorBase):
 
     def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
         self._dispatch(msg.task_id, msg)
-
-    def receiveMsg_AgentSlot(self, msg: AgentSlot, sender: Any) -> None:
-        assert self.agents
-        self.send(*self.agents.ask(msg, sender))
 
     def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
         self._free_agent(msg.task_id)  # archived: its agent is being stopped

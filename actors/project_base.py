@@ -12,7 +12,6 @@ from typing import Any
 from thespian.actors import ActorExitRequest
 
 from actors import db, hosts, logs
-from actors.agent_slots import AgentSlots
 from actors.drain import DrainingParent
 from actors.kits import Kit
 from actors.push import Pusher
@@ -20,7 +19,7 @@ from actors.registry import Reserved, TaskRegistry
 from schemas.api import Project
 from schemas.cluster_messages import Place, Unplace
 from schemas.messages import Failure
-from schemas.project_messages import PassivateOk, ProjectIdle, Taken
+from schemas.project_messages import AgentFreed, PassivateOk, ProjectIdle, Taken
 from schemas.settings import Settings
 from schemas.task_messages import Activate, Initialize, TaskCommand
 from schemas.workspace_messages import CreateTask, HostState
@@ -58,7 +57,6 @@ class ProjectActorBase(DrainingParent):
         self.waiting: list[tuple[str, str, Any]] = []  # (task id, host, message) for want of a ready actor
         self.tasks: dict[str, Any] = {}  # task id → its live actor
         self.resting: dict[str, str] = {}  # task id → host: at rest, its actor kept; reclaimed before a fork
-        self.agents: AgentSlots | None = None
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.share = 0  # live task actors this project may have: its share of the workspace's cap
         self.since: dict[str, str] = {}  # actor address → when it took its current role
@@ -77,9 +75,7 @@ class ProjectActorBase(DrainingParent):
         return not any(kit.forking for kit in self.kits.values())
 
     def _free_agent(self, task_id: str) -> None:
-        assert self.agents
-        for addr, granted in self.agents.free(task_id):
-            self.send(addr, granted)
+        self.send(self.workspace_addr, AgentFreed(task_id=task_id))
 
     def _initialize(self, msg: CreateTask, reserved: Reserved) -> None:
         assert self.settings
@@ -279,8 +275,6 @@ class ProjectActorBase(DrainingParent):
             self.resting.pop(task_id, None)
             self.drain_answered(self.tasks.pop(task_id))
         kit.down()
-        assert self.agents
-        self.agents.forget(gone)
         if since:
             self._host_state(name, down_since=since)
         self._fill()

@@ -13,7 +13,7 @@ actors/transitions.py says) activate a passive task first. Archive and kill repl
 own, persisted and resumed like provisioning:
   archive_release_sandbox → archive_finalize → archived;   kill_destroy_sandbox → kill_finalize → killed.
 A running task whose agent died gets init_ensure_agent → init_create_session → running again (revive).
-Local agents count against the project's cap: init_ensure_agent waits for a slot (AgentSlot) first.
+Local agents count against the workspace's cap: init_ensure_agent waits for a slot (AgentSlot) first.
 Drain: no new step starts; answered between steps.
 At rest, the actor tells its project (Passivate, resting), which may take it back for its pool at once (no
 fork for the next create); else, idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks to be taken back. Either way
@@ -88,7 +88,7 @@ class TaskActor(TaskCommands):
         )
         self.send(self.bound.workspace_addr, reply)
         self.projected_at = time.monotonic()
-        if not msg.provision and self.store.wait_for_slot():  # the project is at its cap
+        if not msg.provision and self.store.wait_for_slot():  # the project is at its share
             self._publish()
             self.send(self.bound.project_addr, Passivate(task_id=msg.task_id, queued=True))
         else:
@@ -228,10 +228,10 @@ class TaskActor(TaskCommands):
         self._offload(TaskStatus.init_create_sandbox, run, self.provider.create_sandbox)
 
     def init_ensure_agent(self, run: int) -> None:
-        """Local agents count against the project's cap: a slot first (sim tasks have no agent)."""
+        """Local agents count against the workspace's cap: a slot first (sim tasks have no agent)."""
         assert self.provider and self.bound and self.task_id
         if self.provider.uses_mirror:
-            self.send(self.bound.project_addr, AgentSlot(task_id=self.task_id, attempt=run))
+            self.send(self.bound.workspace_addr, AgentSlot(task_id=self.task_id, attempt=run))
         else:
             self._offload(TaskStatus.init_ensure_agent, run, self.provider.ensure_agent)
 

@@ -25,7 +25,7 @@ class TaskCommands(TaskActorBase):
         self.run = 0
         self.in_flight = False
         self.cancel: threading.Event | None = None  # set to interrupt the provider call in flight
-        self.waiting_agent = False  # for an agent slot (the project's cap of live agents)
+        self.waiting_agent = False  # for an agent slot (the workspace's cap of live agents)
 
     def _activate(self, task_id: str) -> None:
         raise NotImplementedError  # the step machine's

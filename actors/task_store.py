@@ -267,19 +267,19 @@ class TaskStore:
             self._append(c, EventKind.retry, step, data, now)
 
     def wait_for_slot(self) -> bool:
-        """Created at the project's cap of live task actors: the wait is visible (`task.status` with a
+        """Created at its project's share of live task actors: the wait is visible (`task.status` with a
         message). False if the task had already started (a replayed create)."""
         with self._write() as c:
             if c.execute("SELECT count(*) FROM steps WHERE status != 'pending'").fetchone()[0]:
                 return False
-            message = "waiting for a provisioning slot (the project's cap of live task actors)"
+            message = "waiting for a provisioning slot (the project's share of live task actors)"
             self._waiting(c, TaskStatus.init_enqueue_provision, {"waiting": "slot"}, message)
         return True
 
     def wait_for_agent(self, ahead: int) -> None:
-        """At the project's cap of live agents: visible, like any wait."""
+        """At the workspace's cap of live agents: visible, like any wait."""
         with self._write() as c:
-            message = f"waiting for an agent slot (the project's cap of live agents; {ahead} ahead)"
+            message = f"waiting for an agent slot (the workspace's cap of live agents; {ahead} ahead)"
             self._waiting(c, TaskStatus.init_ensure_agent, {"waiting": "agent", "ahead": ahead}, message)
 
     def _waiting(self, c: sqlite3.Connection, status: TaskStatus, data: dict[str, Any], message: str) -> None:

@@ -11,6 +11,8 @@ A project's actor starting or going shares the cap of live task actors anew amon
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
   ResumeTasks     → start-up: hand each project the tasks it must activate.
   HostState       → a worker left or rejoined: its tasks' rows say so (their own status is kept).
+  AgentSlot       → (task, local provider) one of the workspace's live agents, at once or when one frees:
+                    AgentFreed (from a project: archived, killed, deleted) grants the oldest waiting.
   TaskCommand, ReadTask → to the task's project (admin script, HTTP).
   Describe        → (admin, /metrics) this workspace and every project's actors: each project is asked and
                     the answer goes once all have (or exited). Drain → the same fan-in (actors/drain.py).
@@ -24,7 +26,8 @@ from typing import Any
 
 from thespian.actors import ChildActorExited
 
-from actors import db, hosts, logs
+from actors import db, hosts, logs, projection
+from actors.agent_slots import AgentSlots
 from actors.drain import DrainingParent, FanIn
 from actors.observe import Observer
 from actors.project import ProjectActor
@@ -34,6 +37,8 @@ from schemas.api import Project, TaskSummary, Workspace
 from schemas.messages import ActorInfo, Describe, Described, Failure
 from schemas.project_messages import (
     ActivateTasks,
+    AgentFreed,
+    AgentSlot,
     LiveTasks,
     ProjectBusy,
     ProjectIdle,
@@ -57,19 +62,6 @@ from schemas.workspace_messages import (
     WorkspaceStarted,
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, repo TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (
-  id TEXT PRIMARY KEY, project TEXT NOT NULL, title TEXT NOT NULL, branch TEXT NOT NULL,
-  status TEXT NOT NULL, status_message TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL,
-  cursor INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tasks_by_project ON tasks (project, id);
-CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, id);
-CREATE INDEX IF NOT EXISTS tasks_by_cursor ON tasks (cursor);
-"""
-
 
 class WorkspaceActor(DrainingParent):
     def __init__(self) -> None:
@@ -82,6 +74,7 @@ class WorkspaceActor(DrainingParent):
         self.held: dict[str, list[Any]] = {}  # by project: its messages, while it may be exiting
         self.share = 0  # of max_live_tasks, each project's with an actor (see _reshare)
         self.pusher: Pusher | None = None
+        self.agents: AgentSlots | None = None
         self.cluster_addr: Any = None
         self.since = db.utcnow()
         self.observer = Observer("workspace")
@@ -100,9 +93,8 @@ class WorkspaceActor(DrainingParent):
             logs.configure_actor(msg.settings.data_dir, msg.settings.log_format, msg.settings.log_level)
             self.log = logs.get(actor="workspace", workspace=msg.name, pid=os.getpid())
             path = msg.settings.data_dir / "workspaces" / msg.name / "workspace.sqlite"
-            self.conn = db.connect(path, SCHEMA, msg.settings.sqlite_synchronous)
-            db.add_column(self.conn, "tasks", "host", f"TEXT NOT NULL DEFAULT '{hosts.LEADER}'")
-            db.add_column(self.conn, "tasks", "host_down", "TEXT NOT NULL DEFAULT ''")  # since when
+            self.conn = projection.connect(path, msg.settings.sqlite_synchronous)
+            self.agents = AgentSlots(self.conn, msg.settings.max_live_agents)
             self.cluster_addr = msg.cluster_addr
             self._forget_deleted(msg.settings)
             for row in self.conn.execute("SELECT * FROM projects"):
@@ -185,17 +177,20 @@ class WorkspaceActor(DrainingParent):
     def receiveMsg_HostState(self, msg: HostState, sender: Any) -> None:
         """Each of the worker's tasks takes the next cursor, so feeds show the change (and its undoing)."""
         assert self.conn
-        news = []
-        with db.transaction(self.conn) as c:
-            for task_id in msg.task_ids:
-                cursor = _next_cursor(c)
-                sql = "UPDATE tasks SET host_down = ?, cursor = ? WHERE id = ? AND host_down != ?"
-                if c.execute(sql, (msg.down_since, cursor, task_id, msg.down_since)).rowcount:
-                    row = c.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-                    news.append((cursor, summary_from_row(row)))
-        for cursor, summary in news:
+        for cursor, summary in projection.mark_host(self.conn, msg.task_ids, msg.down_since):
             self._push_feed(cursor, summary)
+        if msg.down_since and self.agents:
+            self.agents.forget(msg.task_ids)  # cut off: they ask again when they resume
         self.log.info("workspace.host", host=msg.host, down_since=msg.down_since, tasks=len(msg.task_ids))
+
+    def receiveMsg_AgentSlot(self, msg: AgentSlot, sender: Any) -> None:
+        assert self.agents
+        self.send(*self.agents.ask(msg, sender))
+
+    def receiveMsg_AgentFreed(self, msg: AgentFreed, sender: Any) -> None:
+        assert self.agents
+        for addr, granted in self.agents.free(msg.task_id):
+            self.send(addr, granted)
 
     def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
         self.receiveMsg_TaskCommand(msg, sender)
@@ -323,24 +318,11 @@ class WorkspaceActor(DrainingParent):
             c.executemany("DELETE FROM tasks WHERE id = ?", gone)
 
     def _project(self, summary: TaskSummary) -> None:
-        """Upsert one task into the projection; each change takes the next workspace cursor and is
-        pushed to the hub's workspace feed. Older news (a lower seq) changes nothing; any news means
-        its host is reachable."""
+        """Into the projection, and to the hub's workspace feed if it changed anything."""
         assert self.conn
-        row = summary.model_dump(mode="json")
-        with db.transaction(self.conn) as c:
-            cursor = _next_cursor(c)
-            changed = c.execute(
-                f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-                " ON CONFLICT (id) DO UPDATE SET"
-                " title=excluded.title, branch=excluded.branch, status=excluded.status,"
-                " status_message=excluded.status_message, updated_at=excluded.updated_at,"
-                " seq=excluded.seq, cursor=excluded.cursor, host=excluded.host, host_down=''"
-                " WHERE excluded.seq > tasks.seq",
-                [*(row[k] for k in COLUMNS[:-1]), cursor],
-            ).rowcount
+        changed = projection.upsert(self.conn, summary)
         if changed:
-            self._push_feed(cursor, row)
+            self._push_feed(*changed)
 
     def _push_feed(self, cursor: int, summary: dict[str, Any]) -> None:
         if self.pusher is not None:
@@ -353,27 +335,3 @@ class WorkspaceActor(DrainingParent):
 @dataclass
 class Describing(FanIn):
     actors: list[ActorInfo]  # gathered so far: the workspace's own, then each project's
-
-
-COLUMNS = (
-    "id",
-    "project",
-    "title",
-    "branch",
-    "status",
-    "status_message",
-    "updated_at",
-    "seq",
-    "host",
-    "cursor",
-)
-
-
-def _next_cursor(c: sqlite3.Connection) -> int:
-    """The workspace feed's next position: every change to the projection takes one."""
-    return int(c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0])
-
-
-def summary_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    """A projection row as clients see it (also the web's reader's view: backend/reader.py)."""
-    return hosts.stranded({k: row[k] for k in COLUMNS[:-1]}, row["host_down"])

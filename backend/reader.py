@@ -14,6 +14,7 @@ import aiosqlite
 
 from actors.db import parse
 from actors.hosts import LEADER
+from actors.projection import summary_from_row
 from actors.task_reads import (
     SELECT_EVENTS,
     SELECT_STEPS,
@@ -23,7 +24,6 @@ from actors.task_reads import (
     settled,
 )
 from actors.task_store import task_db_path
-from actors.workspace import summary_from_row
 from schemas.status import AT_REST
 
 

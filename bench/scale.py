@@ -4,8 +4,9 @@
 
 1. Creates `--tasks` tasks over `--clients` concurrent connections (0 ms steps), and waits until all
    are `running`; reports creates/s and the time to all running.
-2. Memory: total PSS of the server and every actor process, with the live-task cap at `--cap`: idle task
-   actors passivate, so the total follows the cap, not the task count.
+2. Memory: total PSS of the server and every actor process, with the live-task cap at `--cap`, once
+   settled (idle task actors passivate after 2 s, and the pool's surplus exits 2 s idle later): the
+   total follows the cap, not the task count.
 3. List: GET /v1/workspaces/default/tasks, 200 requests each of: the first page (limit 100), a status
    filter, a project filter, and a walk of cursor pagination; p50/p99.
 4. Start-up: 200 more tasks with 10 s steps (so they are mid-provisioning), `kill -9` of the server's
@@ -26,6 +27,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from tests.integration.test_metrics import live_actors
 from tests.server import Server, make_repo
 
 LIST = "/v1/workspaces/default/tasks"
@@ -69,6 +71,14 @@ def wait_running(server: Server, count: int, timeout: float) -> float:
         assert time.monotonic() - began < timeout, "tasks did not all reach running"
         time.sleep(0.5)
     return time.monotonic() - began
+
+
+def wait_settled(server: Server, timeout: float) -> None:
+    """No task actor live, and the pool back to its size (4 by default)."""
+    began = time.monotonic()
+    while (live := live_actors(server))["task"] or live["ready"] > 4:
+        assert time.monotonic() - began < timeout, f"actors did not settle: {dict(live)}"
+        time.sleep(0.5)
 
 
 def total_pss_mib(server: Server) -> tuple[float, int]:
@@ -128,7 +138,7 @@ def main() -> None:
         row("creates/s", f"{args.tasks / wall:.1f}")
         settle = wait_running(server, args.tasks, timeout=3600)
         row("then until all running", f"{settle:.1f} s")
-        time.sleep(5)  # idle task actors passivate (idle timeout 2 s)
+        wait_settled(server, timeout=60)
         pss, procs = total_pss_mib(server)
         row(f"total PSS, {procs} processes (cap {args.cap})", f"{pss:.0f} MiB")
 

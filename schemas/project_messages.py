@@ -144,11 +144,17 @@ class TaskRemoved(Message):
 
 
 class AgentSlot(Message):
-    """Task → project, before it starts an agent (local provider): one of the project's live agents.
+    """Task → workspace, before it starts an agent (local provider): one of the workspace's live agents.
     Answered AgentSlotGranted, at once or when one frees (AgentSlotQueued meanwhile)."""
 
     task_id: str
     attempt: int
+
+
+class AgentFreed(Message):
+    """Project → workspace: the task was archived, killed or deleted; its agent slot (if any) frees."""
+
+    task_id: str
 
 
 class AgentSlotGranted(Message):

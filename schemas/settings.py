@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         " provisioning beyond a project's share waits, in creation order",
     )
     max_live_agents: int = Field(
-        32, ge=1, description="local provider: live agents per project; beyond, init_ensure_agent waits"
+        32, ge=1, description="local provider: live agents per workspace; beyond, init_ensure_agent waits"
     )
     pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per busy project")
     pool_idle_s: float = Field(

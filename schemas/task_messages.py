@@ -34,7 +34,7 @@ class Initialize(Request):
     prompt: str
     agent: AgentKind
     provider: ProviderKind
-    provision: bool = True  # false at the project's cap: the task waits for a slot instead
+    provision: bool = True  # false at the project's share of the cap: the task waits for a slot instead
 
 
 class Activate(Message):

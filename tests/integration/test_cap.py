@@ -130,11 +130,14 @@ def test_a_quiet_project_lets_its_actors_go_and_is_started_again_on_demand(make_
 
 
 def test_beyond_the_cap_of_live_agents_a_task_waits_in_ensure_agent_until_one_is_killed(make_server, repo):
+    """The cap is the workspace's: a running task's agent in one project holds the only slot, and a
+    task of another project waits for it."""
     server = make_server("local", CRUCIBLE_MAX_LIVE_AGENTS=1).start()
-    server.register(repo)
+    for name in ("demo", "other"):
+        server.register(repo, name=name)
     first = server.create({"prompt": "first"}).body["id"]
     server.wait_status(first, {"running"}, timeout=90)
-    second = server.create({"prompt": "second"}).body["id"]
+    second = server.create({"prompt": "second"}, project="other").body["id"]
 
     def waits() -> bool:
         return any(e["data"].get("waiting") == "agent" for e in server.history(second))

@@ -16,6 +16,7 @@ from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host, Hosts, Place, Unplace
 from schemas.messages import Drain, Drained, Failure
 from schemas.project_messages import (
+    AgentFreed,
     LiveTasks,
     PassivateOk,
     ProjectBusy,
@@ -167,7 +168,11 @@ def test_the_actor_of_a_deleted_task_goes_back_to_the_pool_of_the_tasks_host(tmp
 
     actor.receiveMessage(TaskRemoved(task_id=reserved.task_id), "its-actor")
     assert actor.kits["w1"].ready == ["its-actor"] and actor.kits[LEADER].ready == []
-    assert [(to, type(msg)) for to, msg in sent] == [("its-actor", PassivateOk), ("cluster", Unplace)]
+    assert [(to, type(msg)) for to, msg in sent] == [
+        ("its-actor", PassivateOk),
+        ("cluster", Unplace),
+        ("ws", AgentFreed),  # its agent slot, if it held one
+    ]
     assert actor.tasks == {}
     actor.registry.conn.close()
 

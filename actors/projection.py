@@ -1,0 +1,90 @@
+"""The workspace database: its schema, and the task projection every list and feed reads. Written only
+by the WorkspaceActor (actors/workspace.py); read by the web process (backend/reader.py).
+"""
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from actors import db, hosts
+from schemas.api import TaskSummary
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, repo TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY, project TEXT NOT NULL, title TEXT NOT NULL, branch TEXT NOT NULL,
+  status TEXT NOT NULL, status_message TEXT NOT NULL, updated_at TEXT NOT NULL, seq INTEGER NOT NULL,
+  cursor INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_project ON tasks (project, id);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, id);
+CREATE INDEX IF NOT EXISTS tasks_by_cursor ON tasks (cursor);
+CREATE TABLE IF NOT EXISTS agents (task_id TEXT PRIMARY KEY);
+"""
+
+COLUMNS = (
+    "id",
+    "project",
+    "title",
+    "branch",
+    "status",
+    "status_message",
+    "updated_at",
+    "seq",
+    "host",
+    "cursor",
+)
+
+
+News = tuple[int, dict[str, Any]]  # (cursor, summary): a change for the workspace feed
+
+
+def connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """The workspace database, its older versions brought up to date."""
+    conn = db.connect(path, SCHEMA, synchronous)
+    db.add_column(conn, "tasks", "host", f"TEXT NOT NULL DEFAULT '{hosts.LEADER}'")
+    db.add_column(conn, "tasks", "host_down", "TEXT NOT NULL DEFAULT ''")  # since when
+    return conn
+
+
+def next_cursor(c: sqlite3.Connection) -> int:
+    """The workspace feed's next position: every change to the projection takes one."""
+    return int(c.execute("SELECT coalesce(max(cursor), 0) + 1 FROM tasks").fetchone()[0])
+
+
+def summary_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    """A projection row as clients see it (also the web's reader's view: backend/reader.py)."""
+    return hosts.stranded({k: row[k] for k in COLUMNS[:-1]}, row["host_down"])
+
+
+def upsert(conn: sqlite3.Connection, summary: TaskSummary) -> News | None:
+    """Upsert one task; a change takes the next cursor: (cursor, summary) to push to the workspace
+    feed. Older news (a lower seq) changes nothing; any news means its host is reachable."""
+    row = summary.model_dump(mode="json")
+    with db.transaction(conn) as c:
+        cursor = next_cursor(c)
+        changed = c.execute(
+            f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+            " ON CONFLICT (id) DO UPDATE SET"
+            " title=excluded.title, branch=excluded.branch, status=excluded.status,"
+            " status_message=excluded.status_message, updated_at=excluded.updated_at,"
+            " seq=excluded.seq, cursor=excluded.cursor, host=excluded.host, host_down=''"
+            " WHERE excluded.seq > tasks.seq",
+            [*(row[k] for k in COLUMNS[:-1]), cursor],
+        ).rowcount
+    return (cursor, row) if changed else None
+
+
+def mark_host(conn: sqlite3.Connection, task_ids: list[str], down_since: str) -> list[News]:
+    """A worker left (down_since) or rejoined (""): each of its tasks whose row changes takes the next
+    cursor, so feeds show the change (and its undoing). The (cursor, summary) pairs to push."""
+    news = []
+    with db.transaction(conn) as c:
+        for task_id in task_ids:
+            cursor = next_cursor(c)
+            sql = "UPDATE tasks SET host_down = ?, cursor = ? WHERE id = ? AND host_down != ?"
+            if c.execute(sql, (down_since, cursor, task_id, down_since)).rowcount:
+                row = c.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+                news.append((cursor, summary_from_row(row)))
+    return news
