@@ -169,16 +169,16 @@ class WorkspaceActor(DrainingParent):
 
     def receiveMsg_TaskDeleted(self, msg: TaskDeleted, sender: Any) -> None:
         assert self.conn
-        with db.transaction(self.conn) as c:
-            c.execute("DELETE FROM tasks WHERE id = ?", (msg.task_id,))
+        for cursor, frame in projection.delete(self.conn, [msg.task_id]):
+            self._push_feed(cursor, frame)
         done = CommandDone(request_id=msg.request_id, task_id=msg.task_id, status="deleted", changed=True)
         self.send(msg.reply_to, done)
 
     def receiveMsg_HostState(self, msg: HostState, sender: Any) -> None:
         """Each of the worker's tasks takes the next cursor, so feeds show the change (and its undoing)."""
         assert self.conn
-        for cursor, summary in projection.mark_host(self.conn, msg.task_ids, msg.down_since):
-            self._push_feed(cursor, summary)
+        for cursor, frame in projection.mark_host(self.conn, msg.task_ids, msg.down_since):
+            self._push_feed(cursor, frame)
         if msg.down_since and self.agents:
             self.agents.forget(msg.task_ids)  # cut off: they ask again when they resume
         self.log.info("workspace.host", host=msg.host, down_since=msg.down_since, tasks=len(msg.task_ids))
@@ -313,9 +313,9 @@ class WorkspaceActor(DrainingParent):
         database is gone (the task database is the truth). A worker's tasks are its own to check."""
         assert self.conn
         rows = self.conn.execute("SELECT id FROM tasks WHERE host = ?", (hosts.LEADER,)).fetchall()
-        gone = [(r[0],) for r in rows if not task_db_path(settings.data_dir, r[0]).exists()]
-        with db.transaction(self.conn) as c:
-            c.executemany("DELETE FROM tasks WHERE id = ?", gone)
+        projection.delete(
+            self.conn, [r[0] for r in rows if not task_db_path(settings.data_dir, r[0]).exists()]
+        )
 
     def _project(self, summary: TaskSummary) -> None:
         """Into the projection, and to the hub's workspace feed if it changed anything."""
@@ -324,12 +324,10 @@ class WorkspaceActor(DrainingParent):
         if changed:
             self._push_feed(*changed)
 
-    def _push_feed(self, cursor: int, summary: dict[str, Any]) -> None:
+    def _push_feed(self, cursor: int, frame: dict[str, Any]) -> None:
         if self.pusher is not None:
             observed = self.observer.take()
-            self.pusher.push(
-                FeedChanged(workspace=self.name, cursor=cursor, summary=summary, observed=observed)
-            )
+            self.pusher.push(FeedChanged(workspace=self.name, cursor=cursor, frame=frame, observed=observed))
 
 
 @dataclass

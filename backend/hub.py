@@ -145,8 +145,7 @@ class EventHub:
             keyed = [(e["seq"], json.dumps(e)) for e in news.events] if topic in self._subs else []
         else:
             topic = ("feed", news.workspace)
-            item = {"type": "task", "cursor": news.cursor, "task": news.summary}
-            keyed = [(news.cursor, json.dumps(item))] if topic in self._subs else []
+            keyed = [(news.cursor, json.dumps(news.frame))] if topic in self._subs else []
         entries = [(key, frame, text_frame(frame)) for key, frame in keyed]
         for sub in tuple(self._subs.get(topic, ())):
             sub.offer(entries)

@@ -343,7 +343,8 @@ def paths() -> dict[str, Object]:
         "/v1/workspaces/{ws}/events": {
             "get": _websocket(
                 "workspaceEvents",
-                "Websocket: the latest summary of every task changed after cursor `since`, then live",
+                "Websocket: the latest summary of every task changed after cursor `since`, and every "
+                "deletion, then live",
                 "FeedFrame",
                 {404: NO_WORKSPACE},
                 (

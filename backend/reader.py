@@ -14,7 +14,7 @@ import aiosqlite
 
 from actors.db import parse
 from actors.hosts import LEADER
-from actors.projection import summary_from_row
+from actors.projection import MAX_CURSOR, deleted_frame, summary_from_row, task_frame
 from actors.task_reads import (
     SELECT_EVENTS,
     SELECT_STEPS,
@@ -112,16 +112,20 @@ class Reader:
 
     async def max_cursor(self, workspace: str) -> int:
         async with self._open(self.workspace_db(workspace)) as conn:
-            row = await (await conn.execute("SELECT coalesce(max(cursor), 0) FROM tasks")).fetchone()
+            row = await (await conn.execute(MAX_CURSOR)).fetchone()
         return int(row[0]) if row else 0
 
     async def feed(self, workspace: str, after: int, upto: int | None) -> list[dict[str, Any]]:
-        """The latest summary of every task changed after cursor `after` (up to `upto`), by cursor."""
-        sql = "SELECT * FROM tasks WHERE cursor > ?" + (" AND cursor <= ?" if upto is not None else "")
+        """The feed's frames after cursor `after` (up to `upto`), by cursor: the latest summary of every
+        task changed since, and every deletion."""
+        span = "cursor > ?" + (" AND cursor <= ?" if upto is not None else "")
         args = [after] if upto is None else [after, upto]
         async with self._open(self.workspace_db(workspace)) as conn:
-            rows = await (await conn.execute(sql + " ORDER BY cursor", args)).fetchall()
-        return [{"cursor": r["cursor"], "task": summary_from_row(r)} for r in rows]
+            rows = await (await conn.execute(f"SELECT * FROM tasks WHERE {span}", args)).fetchall()
+            gone = await (await conn.execute(f"SELECT * FROM deleted WHERE {span}", args)).fetchall()
+        frames = [task_frame(r["cursor"], summary_from_row(r)) for r in rows]
+        frames += [deleted_frame(r["cursor"], r["task_id"]) for r in gone]
+        return sorted(frames, key=lambda f: int(f["cursor"]))
 
     def _changed_since(self, task_id: str, updated_at: str) -> bool:
         """May the task's database hold commits its projection row lacks? Two stats, no open: a WAL

@@ -64,11 +64,7 @@ async def workspace_events(request: web.Request) -> web.StreamResponse:
     since = int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None  # '²' is a digit
 
     async def fill(after: int, upto: int | None) -> list[tuple[int, str]]:
-        rows = await rt.reader.feed(ws, after, upto)
-        return [
-            (r["cursor"], json.dumps({"type": "task", "cursor": r["cursor"], "task": r["task"]}))
-            for r in rows
-        ]
+        return [(f["cursor"], json.dumps(f)) for f in await rt.reader.feed(ws, after, upto)]
 
     async def current() -> int:
         return await rt.reader.max_cursor(ws)

@@ -164,11 +164,13 @@ class History(BaseModel):
 
 
 class FeedFrame(BaseModel):
-    """A frame of the workspace websocket: a task's latest summary, or `resync` before a full snapshot."""
+    """A frame of the workspace websocket: a task's latest summary, a task deleted, or `resync` before a
+    full snapshot."""
 
-    type: Literal["task", "resync"]
+    type: Literal["task", "deleted", "resync"]
     cursor: int | None = None
-    task: TaskSummary | None = None
+    task: TaskSummary | None = None  # type task
+    task_id: str | None = None  # type deleted
 
 
 class ErrorBody(BaseModel):

@@ -58,13 +58,14 @@ class TaskChanged(Message):
 
 
 class FeedChanged(Message):
-    """Workspace → hub (a push, actors/push.py): a task's summary changed, taking the next cursor."""
+    """Workspace → hub (a push, actors/push.py): a task changed or was deleted, taking the next cursor;
+    `frame` is what feed subscribers get (actors/projection.py)."""
 
     kind: Literal["feed"] = "feed"
     observed: Observations | None = None
     workspace: str
     cursor: int
-    summary: dict[str, Any]
+    frame: dict[str, Any]
 
 
 class HostState(Message):
@@ -76,6 +77,7 @@ class HostState(Message):
 
 
 class TaskDeleted(Request):
-    """Task → workspace, its files gone: drop it from the projection, then answer the client."""
+    """Task → workspace, its files gone: drop it from the projection (the feed hears of it), then
+    answer the client."""
 
     task_id: str

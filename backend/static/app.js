@@ -45,6 +45,10 @@ function followWorkspace() {
       return scheduleRender();
     }
     state.cursor = frame.cursor;
+    if (frame.type === "deleted") {
+      state.tasks.delete(frame.task_id);
+      return scheduleRender();
+    }
     upsert(frame.task);
     if (!state.projects.some((p) => p.name === frame.task.project)) loadProjects(); // registered elsewhere
     scheduleRender();

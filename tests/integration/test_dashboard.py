@@ -169,6 +169,11 @@ def test_create_through_the_form_watch_it_run_and_kill_it(make_server, repo, pag
     expect(page.locator("#detail button[data-action=kill]")).to_be_disabled()
     expect(page.locator("#detail button[data-action=delete]")).to_be_enabled()
     assert server.task(task_id)["status"] == "killed"
+
+    assert server.post(f"/v1/tasks/{other}/kill").status == 202  # elsewhere: the API, not this page
+    server.wait_status(other, {"killed"})
+    assert server.request("DELETE", f"/v1/tasks/{other}").status == 204
+    expect(page.locator(f'#tasks tr[data-id="{other}"]')).to_have_count(0)  # the feed said so
     assert page.evaluate(NO_RELOAD) is True
     assert screenshot(page, tmp_path, "dashboard.png").stat().st_size > 10_000
 

@@ -123,3 +123,36 @@ async def test_an_unusable_workspace_cursor_gets_resync_and_a_full_snapshot(serv
         )
     assert frames[0] == {"type": "resync"}
     assert {f["task"]["id"] for f in frames[1:]} == ids
+
+
+async def test_a_deletion_takes_a_feed_cursor_of_its_own_live_and_replayed(server):
+    """A deleted task's row leaves the projection, and its cursor with it: the next change then took that
+    cursor again, and a subscriber already past it never saw that change. A deletion now takes the next
+    cursor and is announced (`{"type": "deleted"}`), live and on replay; later changes come after it."""
+    kept, deleted = server.create().body["id"], server.create().body["id"]
+    for task_id in (kept, deleted):
+        server.wait_status(task_id, {"running"})
+    assert server.post(f"/v1/tasks/{deleted}/kill").status == 202
+    server.wait_status(deleted, {"killed"})
+    latest = lambda: server.get("/v1/workspaces/default/tasks").body["tasks"]  # noqa: E731
+    wait_until(lambda: {t["id"]: t["status"] for t in latest()}[deleted] == "killed")  # the highest cursor
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(ws_url(server, "/v1/workspaces/default/events")) as ws:  # live only
+            assert server.request("DELETE", f"/v1/tasks/{deleted}").status == 204
+            assert server.post(f"/v1/tasks/{kept}/archive").status == 202
+            frames = []
+            async with asyncio.timeout(30):
+                async for msg in ws:
+                    frames.append(json.loads(msg.data))
+                    if frames[-1].get("task", {}).get("status") == "archived":
+                        break
+        gone = frames[0]
+        assert gone == {"type": "deleted", "cursor": gone["cursor"], "task_id": deleted}
+        assert {f["task"]["id"] for f in frames[1:]} == {kept}
+        cursors = [f["cursor"] for f in frames]
+        assert cursors == sorted(set(cursors))
+        since = gone["cursor"] - 1
+        replayed = await collect(
+            session, ws_url(server, f"/v1/workspaces/default/events?since={since}"), limit=2
+        )
+    assert replayed[0] == gone and replayed[1]["task"]["id"] == kept
