@@ -6,16 +6,17 @@
   CreateTask      → forward to the project (the reply comes back through TaskInitialized).
   ProjectIdle     → a quiet project with nothing live may go: its messages are held (ProjectIdleOk) until
                     it has exited (then they start a fresh one) or says ProjectBusy (then they are sent).
-A project's actor starting or going shares the cap of live task actors anew among those left (LiveTasks).
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
-  ResumeTasks     → start-up: hand each project the tasks it must activate.
+  TaskDeleted     → out of the projection; the deletion takes a feed cursor of its own (actors/projection.py).
+  ResumeTasks     → start-up: hand each project the tasks it must activate (all started first).
   HostState       → a worker left or rejoined: its tasks' rows say so (their own status is kept).
   AgentSlot       → (task, local provider) one of the workspace's live agents, at once or when one frees:
                     AgentFreed (from a project: archived, killed, deleted) grants the oldest waiting.
   TaskCommand, ReadTask → to the task's project (admin script, HTTP).
   Describe        → (admin, /metrics) this workspace and every project's actors: each project is asked and
                     the answer goes once all have (or exited). Drain → the same fan-in (actors/drain.py).
+A project's actor starting or going shares the cap of live task actors anew among them (LiveTasks).
 Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
 """
 
