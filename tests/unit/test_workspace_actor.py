@@ -1,5 +1,6 @@
 """WorkspaceActor driven without an actor system: messages in, sends recorded."""
 
+from pathlib import Path
 from typing import Any
 
 from thespian.actors import ChildActorExited
@@ -32,20 +33,30 @@ class HarnessWorkspace(WorkspaceActor):
     myAddress = "workspace"  # type: ignore[assignment]
 
 
+def registered(
+    tmp_path: Path, monkeypatch: Any, projects: list[str], addresses: list[str], **settings: Any
+) -> tuple[HarnessWorkspace, list[tuple[Any, Any]]]:
+    """A started workspace with these projects registered (no actor yet); what it sends is recorded,
+    and the project actors it creates get these addresses, in order."""
+    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
+    sent: list[tuple[Any, Any]] = []
+    created = iter(addresses)
+    actor = HarnessWorkspace()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    actor.createActor = lambda cls: next(created)  # type: ignore[method-assign]
+    start = StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path, **settings))
+    actor.receiveMessage(start, "web")
+    for name in projects:
+        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
+    return actor, sent
+
+
 def test_a_describe_asks_each_project_after_its_start_and_answers_once_all_have(tmp_path, monkeypatch):
     """/metrics and the admin script ask the workspace alone. It asks each project on the pair that
     carried its StartProject (so never before the start: thespian keeps one pair's order) and answers
     once every project has answered, or exited."""
-    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
-    sent: list[tuple[Any, Any]] = []
-    addresses = iter(["project-a", "project-b", "project-b2"])
-    actor = HarnessWorkspace()
-    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
-    actor.createActor = lambda cls: next(addresses)  # type: ignore[method-assign]
-    start = StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path))
-    actor.receiveMessage(start, "web")
+    actor, sent = registered(tmp_path, monkeypatch, ["a", "b"], ["project-a", "project-b", "project-b2"])
     for name in ("a", "b"):
-        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
         actor._start_project(actor.projects[name])
     sent.clear()
 
@@ -71,16 +82,7 @@ def test_a_projects_messages_are_held_while_it_may_exit_then_go_to_a_fresh_actor
     """A registered project has no actor until something is routed to it. One that offers to go
     (ProjectIdle) gets its answer after everything routed to it before; what comes after is held, and
     goes to a fresh actor once it has exited, or to it if it says it is busy after all."""
-    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
-    sent: list[tuple[Any, Any]] = []
-    addresses = iter(["project-1", "project-2"])
-    actor = HarnessWorkspace()
-    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
-    actor.createActor = lambda cls: next(addresses)  # type: ignore[method-assign]
-    actor.receiveMessage(
-        StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path)), "web"
-    )
-    actor.receiveMessage(RegisterProject(request_id="r", name="demo", repo="/r"), "web")
+    actor, sent = registered(tmp_path, monkeypatch, ["demo"], ["project-1", "project-2"])
     assert [type(msg) for _, msg in sent] == [WorkspaceStarted, ProjectRegistered]  # no actor yet
     sent.clear()
 
@@ -115,16 +117,8 @@ def test_the_cap_of_live_task_actors_is_shared_equally_by_the_projects_with_an_a
     """Task actors follow the cap, not the projects in use: each project's share is set anew when one
     starts (before its StartProject, so its first create keeps to it) or goes for good (a crashed one is
     restarted at once, and the shares stay)."""
-    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
-    sent: list[tuple[Any, Any]] = []
-    addresses = iter(["project-a", "project-b", "project-c", "project-b2"])
-    actor = HarnessWorkspace()
-    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
-    actor.createActor = lambda cls: next(addresses)  # type: ignore[method-assign]
-    settings = Settings(data_dir=tmp_path, max_live_tasks=8)
-    actor.receiveMessage(StartWorkspace(request_id="s", name="ws", settings=settings), "web")
-    for name in ("a", "b", "c"):
-        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
+    addresses = ["project-a", "project-b", "project-c", "project-b2"]
+    actor, sent = registered(tmp_path, monkeypatch, ["a", "b", "c"], addresses, max_live_tasks=8)
     sent.clear()
 
     def shares() -> list[tuple[str, int]]:
@@ -157,16 +151,7 @@ def test_the_cap_of_live_task_actors_is_shared_equally_by_the_projects_with_an_a
 def test_a_resume_starts_every_project_before_any_activates_its_tasks(tmp_path, monkeypatch):
     """A project started alone by the resume would take the whole cap and activate that many tasks,
     before the next project's start halved its share."""
-    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
-    sent: list[tuple[Any, Any]] = []
-    addresses = iter(["project-a", "project-b"])
-    actor = HarnessWorkspace()
-    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
-    actor.createActor = lambda cls: next(addresses)  # type: ignore[method-assign]
-    settings = Settings(data_dir=tmp_path, max_live_tasks=8)
-    actor.receiveMessage(StartWorkspace(request_id="s", name="ws", settings=settings), "web")
-    for name in ("a", "b"):
-        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
+    actor, sent = registered(tmp_path, monkeypatch, ["a", "b"], ["project-a", "project-b"], max_live_tasks=8)
     sent.clear()
 
     actor.receiveMessage(ResumeTasks(request_id="r", tasks={"t1": "a", "t2": "b", "t3": "gone"}), "web")
