@@ -158,6 +158,7 @@ class WorkspaceActor(DrainingParent):
     def receiveMsg_ProjectBusy(self, msg: ProjectBusy, sender: Any) -> None:
         for held in self.held.pop(msg.project, []):
             self.send(sender, held)
+        self.send(sender, LiveTasks(share=self.share))  # not held: see _reshare
 
     def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Any) -> None:
         self._project(msg.summary)
@@ -300,14 +301,16 @@ class WorkspaceActor(DrainingParent):
     def _reshare(self, projects: int) -> None:
         """Each project with an actor may keep an equal share of max_live_tasks live (at least one), so
         the task actors follow the cap, not the number of projects in use. A project over its new share
-        keeps its tasks mid-step until they reach rest."""
+        keeps its tasks mid-step until they reach rest. A project that may be exiting is not told: held,
+        the share would start a fresh actor once it has gone; it hears on ProjectBusy if it stays."""
         assert self.settings
         share = max(1, self.settings.max_live_tasks // max(1, projects))
         if share == self.share:
             return
         self.share = share
-        for name in self.project_addrs:
-            self._to_project(name, LiveTasks(share=share))  # held, if it may be exiting
+        for name, addr in self.project_addrs.items():
+            if name not in self.held:
+                self.send(addr, LiveTasks(share=share))
 
     def _forget_deleted(self, settings: Settings) -> None:
         """A delete removes the task's files, then its row here: a crash in between left a row whose

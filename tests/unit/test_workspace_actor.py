@@ -98,7 +98,8 @@ def test_a_projects_messages_are_held_while_it_may_exit_then_go_to_a_fresh_actor
     assert [(to, type(msg)) for to, msg in sent] == [("project-1", ProjectIdleOk)]  # c2 held
 
     actor.receiveMessage(ProjectBusy(project="demo"), "project-1")  # busy after all: c2 goes to it
-    assert [(to, msg.request_id) for to, msg in sent[1:]] == [("project-1", "c2")]
+    assert [(to, type(msg)) for to, msg in sent[1:]] == [("project-1", CreateTask), ("project-1", LiveTasks)]
+    assert sent[1][1].request_id == "c2"
     sent.clear()
     actor.receiveMessage(ProjectIdle(project="demo"), "project-1")
     actor.receiveMessage(create("c3"), "bridge")
@@ -117,7 +118,7 @@ def test_the_cap_of_live_task_actors_is_shared_equally_by_the_projects_with_an_a
     """Task actors follow the cap, not the projects in use: each project's share is set anew when one
     starts (before its StartProject, so its first create keeps to it) or goes for good (a crashed one is
     restarted at once, and the shares stay)."""
-    addresses = ["project-a", "project-b", "project-c", "project-b2"]
+    addresses = ["project-a", "project-b", "project-c", "project-b2", "project-c2"]
     actor, sent = registered(tmp_path, monkeypatch, ["a", "b", "c"], addresses, max_live_tasks=8)
     sent.clear()
 
@@ -141,9 +142,12 @@ def test_the_cap_of_live_task_actors_is_shared_equally_by_the_projects_with_an_a
     actor.receiveMessage(ChildActorExited("project-b"), "system")  # crashed: restarted, shares kept
     assert shares() == [("project-b2", 2)]
     actor.receiveMessage(ProjectIdle(project="a"), "project-a")
+    actor.receiveMessage(ProjectIdle(project="c"), "project-c")
     sent.clear()
     actor.receiveMessage(ChildActorExited("project-a"), "system")  # went, with nothing held
-    assert shares() == [("project-c", 4), ("project-b2", 4)]
+    assert shares() == [("project-b2", 4)]  # not c, which may be exiting too ...
+    actor.receiveMessage(ChildActorExited("project-c"), "system")  # ... and is not started again for it
+    assert shares() == [("project-b2", 8)]
     assert actor.conn
     actor.conn.close()
 
