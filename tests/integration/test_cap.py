@@ -3,6 +3,7 @@ in creation order (visibly), every task completes, and the wait survives a kill 
 actors: recycled before a fork; a quiet project's actors all go until it is needed again."""
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.integration.test_admin import admin_json
 from tests.integration.test_metrics import live_actors
@@ -102,10 +103,12 @@ def test_a_task_at_rest_gives_its_actor_to_the_pool_instead_of_a_fork(make_serve
 def test_a_quiet_project_lets_its_actors_go_and_is_started_again_on_demand(make_server, repo):
     """Idle processes follow the projects in use, not those registered: a project has no actor until a
     task needs one; busy, its pool fills (here with the actors of its tasks at rest); quiet and with
-    nothing live, its actors all go; a create or a command brings it back."""
+    nothing live, its actors all go; a create or a command brings it back. Projects that go quiet
+    together all go (a share of the cap once started a fresh actor for one that had just gone)."""
     env = {"CRUCIBLE_POOL_SIZE": 3, "CRUCIBLE_POOL_IDLE_S": 4, "CRUCIBLE_SIM_STEP_MS": 20}
     server = make_server("sim", **env, CRUCIBLE_IDLE_TIMEOUT_S=1).start()
-    for name in ("busy", "quiet"):
+    projects = ("busy", "quiet", "other")
+    for name in projects:
         server.register(repo, name=name)
     assert live_actors(server)["project"] == 0
 
@@ -121,8 +124,10 @@ def test_a_quiet_project_lets_its_actors_go_and_is_started_again_on_demand(make_
     wait_until(lambda: live_actors(server)["ready"] >= 3, timeout=30)  # their actors back in the pool
     wait_until(all_gone, timeout=30)
 
-    for project in ("busy", "quiet"):
-        server.wait_status(server.create(project=project).body["id"], {"running"}, timeout=30)
+    with ThreadPoolExecutor(len(projects)) as at_once:  # so that they go quiet together
+        created = list(at_once.map(lambda project: server.create(project=project).body["id"], projects))
+    for task_id in created:
+        server.wait_status(task_id, {"running"}, timeout=30)
     wait_until(lambda: live_actors(server)["project"] == 0, timeout=30)
     assert server.post(f"/v1/tasks/{ids[0]}/archive").status == 202  # a command brings it back too
     assert server.wait_status(ids[0], {"archived"}, timeout=30)["status"] == "archived"
