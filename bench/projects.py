@@ -26,8 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.scale import percentile, total_pss_mib
-from tests.integration.test_metrics import live_actors
+from bench.scale import percentile, settled, total_pss_mib
 from tests.server import Server, make_repo, wait_until
 
 POOL_SIZE, POOL_IDLE_S, BURST = 4, 20, 8
@@ -37,12 +36,6 @@ ENV = {
     "CRUCIBLE_POOL_IDLE_S": str(POOL_IDLE_S),
     "CRUCIBLE_IDLE_TIMEOUT_S": "1",  # tasks at rest give their actor back to the pool soon
 }
-
-
-def settled(server: Server, projects: int) -> bool:
-    """No task holds an actor; `projects` have their actors, each with a full pool."""
-    live = live_actors(server)
-    return [live["task"], live["project"], live["ready"]] == [0, projects, projects * POOL_SIZE]
 
 
 def creates(server: Server, projects: list[str]) -> list[float]:
@@ -69,7 +62,7 @@ def one_run(base: Path, count: int) -> dict[str, float]:
         server.start()
         for name in projects:
             assert server.register(repo, name=name).status == 201
-        assert settled(server, 0)
+        assert settled(server, 0, POOL_SIZE)
         memory("quiet")
         wake = creates(server, projects)
         with ThreadPoolExecutor(BURST) as burst:
@@ -80,10 +73,10 @@ def one_run(base: Path, count: int) -> dict[str, float]:
         for state, times in (("quiet", wake), ("busy", busy)):
             out[f"create on a {state} project: p50 ms"] = statistics.median(times)
             out[f"create on a {state} project: p99 ms"] = percentile(times, 0.99)
-        wait_until(lambda: settled(server, count), timeout=120)
+        wait_until(lambda: settled(server, count, POOL_SIZE), timeout=120)
         assert time.monotonic() - last < POOL_IDLE_S, "measured busy too late: raise POOL_IDLE_S"
         memory("busy")
-        wait_until(lambda: settled(server, 0), timeout=120)
+        wait_until(lambda: settled(server, 0, POOL_SIZE), timeout=120)
         memory("quiet again")
         server.stop()
         began = time.perf_counter()
