@@ -49,7 +49,7 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
 
     def receiveMsg_StartCluster(self, msg: StartCluster, sender: Any) -> None:
         s = msg.settings
-        logs.configure_actor(s.data_dir, s.log_format, s.log_level)
+        logs.configure_actor(s)
         self.log = logs.get(actor="cluster", pid=os.getpid())
         self.conn = db.connect(s.data_dir / "cluster.sqlite", SCHEMA, s.sqlite_synchronous)
         sql = "SELECT host, count(*) FROM placements WHERE ended = 0 GROUP BY host"

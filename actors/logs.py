@@ -1,17 +1,32 @@
 """structlog for every process: JSON lines (console rendering on a tty), with ids bound per logger."""
 
+import fcntl
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
+from schemas.settings import Settings
+
 
 def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
-    """Configure structlog for this process. `fmt` is auto|json|console."""
+    """Configure structlog for this process (stderr). `fmt` is auto|json|console."""
     out = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
+    _configure(console, level, structlog.PrintLoggerFactory(out))
+
+
+def configure_actor(s: Settings) -> None:
+    """Actor processes are daemons that outlive the server's stdio: they append to one log file."""
+    log = SharedLog(s.data_dir / "logs" / "actors.log", s.log_max_mb * 2**20, s.log_keep)
+    factory = structlog.WriteLoggerFactory(cast(TextIO, log))  # it uses only write() and flush()
+    _configure(s.log_format == "console", s.log_level, factory)
+
+
+def _configure(console: bool, level: str, factory: Any) -> None:
     renderer: Any = structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
@@ -22,16 +37,52 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=factory,
         cache_logger_on_first_use=False,
     )
 
 
-def configure_actor(data: Path, fmt: str, level: str) -> None:
-    """Actor processes are daemons that outlive the server's stdio: they append to one log file."""
-    path = data / "logs" / "actors.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    configure("json" if fmt == "auto" else fmt, level, path.open("a", buffering=1))
+class SharedLog:
+    """A log file every actor process appends to, kept to about `max_bytes` plus `keep` older files
+    (`actors.log.1` the newest). A server runs for months: unbounded, it would fill the disk (~3 KB
+    per task). Each line is one O_APPEND write, so lines of several processes never interleave. The
+    writer that takes the file past `max_bytes` renames it, under a lock so that one does; each other
+    writer sees at its next write that it wrote to a file past the size, and reopens the name (so a
+    writer that was idle across a roll puts one line at the end of the file it had open)."""
+
+    def __init__(self, path: Path, max_bytes: int, keep: int) -> None:
+        self.path, self.max_bytes, self.keep = path, max_bytes, keep
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = self._open()
+
+    def write(self, line: str) -> None:
+        os.write(self._fd, line.encode())
+        if os.lseek(self._fd, 0, os.SEEK_CUR) > self.max_bytes:  # O_APPEND: the offset is the file's end
+            self._roll()
+
+    def flush(self) -> None:
+        """Every write is already in the file."""
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _roll(self) -> None:
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if _is_open_as(self.path, self._fd):  # nobody rolled it yet
+                for k in range(self.keep, 0, -1):  # .2 → .3, .1 → .2, the file → .1
+                    newer = self.path.with_name(f"{self.path.name}.{k - 1}") if k > 1 else self.path
+                    if newer.exists():
+                        newer.replace(self.path.with_name(f"{self.path.name}.{k}"))
+            os.close(self._fd)
+            self._fd = self._open()
+
+
+def _is_open_as(path: Path, fd: int) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def get(**bound: Any) -> Any:

@@ -69,7 +69,7 @@ class MirrorActor(HostBound, OffloadingActor):
 
     def receiveMsg_StartMirror(self, msg: StartMirror, sender: Any) -> None:
         s = msg.settings
-        logs.configure_actor(s.data_dir, s.log_format, s.log_level)
+        logs.configure_actor(s)
         self.log = logs.get(
             actor="mirror", workspace=msg.project.workspace, project=msg.project.name, pid=os.getpid()
         )

@@ -72,7 +72,7 @@ class ProjectActor(ProjectActorBase):
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
         self.share = msg.live_tasks
         self.since[str(self.myAddress)] = db.utcnow()
-        logs.configure_actor(s.data_dir, s.log_format, s.log_level)
+        logs.configure_actor(s)
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
         path = s.data_dir / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
         self.registry = TaskRegistry(path, s.sqlite_synchronous)

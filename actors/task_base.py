@@ -57,7 +57,7 @@ class TaskActorBase(OffloadingActor):
 
     def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
         s = msg.settings
-        logs.configure_actor(s.data_dir, s.log_format, s.log_level)
+        logs.configure_actor(s)
         self.bound = msg
         self.pusher = Pusher(msg.settings.hub_socket) if msg.relay is None else None
         self.offload = Offloader("task-work")

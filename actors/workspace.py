@@ -91,7 +91,7 @@ class WorkspaceActor(DrainingParent):
         if self.conn is None:
             self.name, self.settings = msg.name, msg.settings
             self.pusher = Pusher(msg.settings.hub_socket)
-            logs.configure_actor(msg.settings.data_dir, msg.settings.log_format, msg.settings.log_level)
+            logs.configure_actor(msg.settings)
             self.log = logs.get(actor="workspace", workspace=msg.name, pid=os.getpid())
             path = msg.settings.data_dir / "workspaces" / msg.name / "workspace.sqlite"
             self.conn = projection.connect(path, msg.settings.sqlite_synchronous)

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
         "", description="fault injection (tests): a task actor stops for good at <step>:<point>"
     )
     log_level: str = Field("info", description="debug, info, warning, error")
+    log_max_mb: int = Field(100, ge=1, description="the actors' log file past this size is rolled over")
+    log_keep: int = Field(3, ge=1, description="rolled-over actor log files kept (actors.log.1 the newest)")
 
     @field_validator("data_dir")
     @classmethod
