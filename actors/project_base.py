@@ -19,7 +19,7 @@ from actors.registry import Reserved, TaskRegistry
 from schemas.api import Project
 from schemas.cluster_messages import Place, Unplace
 from schemas.messages import Failure
-from schemas.project_messages import AgentFreed, PassivateOk, ProjectIdle, Taken
+from schemas.project_messages import AgentFreed, PassivateOk, ProjectIdle, ProjectInUse, Taken
 from schemas.settings import Settings
 from schemas.task_messages import Activate, Initialize, TaskCommand
 from schemas.workspace_messages import CreateTask, HostState
@@ -59,11 +59,22 @@ class ProjectActorBase(DrainingParent):
         self.resting: dict[str, str] = {}  # task id → host: at rest, its actor kept; reclaimed before a fork
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.share = 0  # live task actors this project may have: its share of the workspace's cap
+        self.in_use = False  # as the workspace last heard (ProjectInUse): it starts a project not in use
         self.since: dict[str, str] = {}  # actor address → when it took its current role
         self.retired: list[Any] = []  # surplus ready actors told to exit, until their exit is reported
         self.offered = False  # ProjectIdle sent, not yet answered
         self.exiting = False
         self.log: Any = logs.get()
+
+    def receiveMessage(self, msg: Any, sender: Any) -> None:
+        """Once a message is handled: the workspace hears when this project starts or stops using task
+        actors, so that only projects in use share its cap. A task at rest keeps its actor (and the project
+        in use) until its idle timeout, so a project is not in and out of use with each task."""
+        super().receiveMessage(msg, sender)
+        in_use = bool(self.tasks or self.waiting or self.queued or self.placing or self.early)
+        if in_use != self.in_use and self.project is not None and not self.exiting:
+            self.in_use = in_use
+            self.send(self.workspace_addr, ProjectInUse(project=self.project.name, in_use=in_use))
 
     def drain_children(self) -> list[Any]:
         return list(self.tasks.values())

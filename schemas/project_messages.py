@@ -19,9 +19,18 @@ class StartProject(Message):
 
 class LiveTasks(Message):
     """Workspace → project: its share of the workspace's cap of live task actors, anew (a project
-    started or went). Every project with an actor has an equal share, at least one."""
+    started using task actors, stopped, or went). The projects in use share the cap equally; one not in
+    use holds the share it would have once in use. At least one."""
 
     share: int
+
+
+class ProjectInUse(Message):
+    """Project → workspace: it now has (or no longer has) a task actor live or a task waiting for one.
+    Only projects in use divide the cap between them."""
+
+    project: str
+    in_use: bool
 
 
 class StartMirror(Message):

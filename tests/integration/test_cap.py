@@ -54,15 +54,35 @@ def test_the_projects_in_use_share_the_cap_and_never_provision_more_tasks_at_onc
     for name in ("a", "b"):
         server.register(repo, name=name)
     ids = [server.create(project=name).body["id"] for _ in range(3) for name in ("a", "b")]
+    assert most_provisioning_at_once(server, ids) == CAP  # each project alone would have provisioned CAP
+    assert sum(any(e["data"].get("waiting") for e in server.history(t)) for t in ids) >= len(ids) - CAP
+
+
+def test_a_busy_project_beside_one_no_longer_in_use_provisions_up_to_the_whole_cap(make_server, repo):
+    """Only the projects using task actors share the cap: once b's task has given its actor back (at
+    rest past its idle timeout), a provisions as many tasks at once as the cap allows, not half of it
+    (b's project actor is still there: its pool waits CRUCIBLE_POOL_IDLE_S)."""
+    env = {"CRUCIBLE_MAX_LIVE_TASKS": CAP, "CRUCIBLE_SIM_STEP_MS": 100, "CRUCIBLE_IDLE_TIMEOUT_S": 0.5}
+    server = make_server("sim", **env).start()
+    for name in ("a", "b"):
+        server.register(repo, name=name)
+    server.wait_status(server.create(project="b").body["id"], {"running"})
+    wait_until(lambda: live_actors(server)["task"] == 0, timeout=30)
+    ids = [server.create(project="a").body["id"] for _ in range(2 * CAP)]
+    assert most_provisioning_at_once(server, ids) == CAP
+    assert live_actors(server)["project"] == 2
+
+
+def most_provisioning_at_once(server: Server, ids: list[str]) -> int:
+    """Once all are running: the most of them between entering their first step and provisioned at any
+    moment, from their durable histories."""
     edges = []  # (when, +1 entering the first step | -1 provisioned)
     for task_id in ids:
         server.wait_status(task_id, {"running"}, timeout=60)
         events = server.history(task_id)
         edges.append((next(e["at"] for e in events if e["status"] == "init_ensure_name"), 1))
         edges.append((next(e["at"] for e in events if e["kind"] == "task.initialized"), -1))
-    at_once = [sum(step for _, step in sorted(edges)[: i + 1]) for i in range(len(edges))]
-    assert max(at_once) == CAP  # each project alone would have provisioned CAP
-    assert sum(any(e["data"].get("waiting") for e in server.history(t)) for t in ids) >= len(ids) - CAP
+    return max(sum(step for _, step in sorted(edges)[: i + 1]) for i in range(len(edges)))
 
 
 def test_tasks_at_rest_never_hold_the_slots_new_tasks_need(make_server, repo):

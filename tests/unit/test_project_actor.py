@@ -22,6 +22,7 @@ from schemas.project_messages import (
     ProjectBusy,
     ProjectIdle,
     ProjectIdleOk,
+    ProjectInUse,
     StartProject,
     Taken,
     TaskActorExited,
@@ -125,7 +126,11 @@ def test_a_quiet_projects_pool_keeps_one_actor_and_grows_back_once_a_task_waits_
         actor.receiveMessage(CreateTask(request_id=key, project="demo", body=body, reply_to="web"), "ws")
 
     create("c1")
-    assert [(to, type(msg)) for to, msg in sent] == [("ready-1", Initialize), ("pool", Taken)]
+    assert [(to, type(msg)) for to, msg in sent] == [
+        ("ready-1", Initialize),
+        ("pool", Taken),
+        ("ws", ProjectInUse),  # a task actor taken: its share of the cap now counts
+    ]
     assert kit.size == 3 and kit.forking == 1
     assert wakeups == [(timedelta(seconds=60), Quiet(LEADER))]
     sent.clear()
@@ -237,7 +242,12 @@ def test_a_quiet_project_with_nothing_live_offers_to_go_and_goes_only_if_still_i
     sent.clear()
     actor.receiveMessage(quiet, "system")
     actor.receiveMessage(ProjectIdleOk(), "ws")
-    assert [(to, type(msg)) for to, msg in sent] == [("ws", ProjectIdle), ("project", ActorExitRequest)]
+    assert [(to, type(msg)) for to, msg in sent] == [
+        ("ws", ProjectIdle),
+        ("ws", ProjectInUse),  # its task gone, not in use (told once the message is handled)
+        ("project", ActorExitRequest),
+    ]
+    assert sent[1][1].in_use is False
     assert actor.registry
     actor.registry.conn.close()
 
@@ -249,7 +259,8 @@ def test_a_create_waits_for_the_clusters_first_hosts_to_know_where_to_place_the_
     actor.cluster_addr = "cluster"
     create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
     actor.receiveMessage(create, "ws")
-    assert sent == [] and actor.early == [create]
+    assert [(to, type(msg)) for to, msg in sent] == [("ws", ProjectInUse)] and actor.early == [create]
+    sent.clear()
 
     def start_kit(self: ProjectActor, kit: Kit, scan: list[str]) -> None:
         kit.pool = f"pool@{kit.host.name}"
@@ -276,6 +287,7 @@ def test_a_smaller_share_takes_back_actors_at_rest_and_a_larger_one_activates_wa
     actor.tasks = {"t1": "actor-1", "t2": "actor-2", "t3": "actor-3"}
     actor.resting = {"t1": LEADER, "t2": LEADER}
     actor.queued = ["t4", "t5"]
+    actor.in_use = True  # as the workspace heard when its tasks came
 
     actor.receiveMessage(LiveTasks(share=1), "ws")
     assert [(to, type(msg)) for to, msg in sent] == [("actor-1", PassivateOk), ("actor-2", PassivateOk)]
