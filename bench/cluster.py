@@ -158,6 +158,7 @@ def main() -> None:
         print(f"| {name} | {ours:.2f} | {'—' if peer is None else f'{peer:.2f}'} | {ratio} |")
         result[name] = {"cluster": ours, "alone": peer, "runs": [r[1][name] for r in runs]}
     out = pathlib.Path(__file__).parent / "results" / "cluster.json"
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"\nJSON: {out}")
 

@@ -118,6 +118,7 @@ def main() -> None:
             print(f"run {run + 1}, {count} projects: {results[count][-1]}", flush=True)
     print(table(results))
     out = Path(__file__).parent / "results" / "projects.json"
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({str(n): runs for n, runs in results.items()}, indent=2))
     print(f"JSON: {out}")
 
