@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, BinaryIO, TextIO, cast
 
 import structlog
 
@@ -53,29 +53,31 @@ class SharedLog:
     def __init__(self, path: Path, max_bytes: int, keep: int) -> None:
         self.path, self.max_bytes, self.keep = path, max_bytes, keep
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = self._open()
+        self._file = self._open()
 
     def write(self, line: str) -> None:
-        os.write(self._fd, line.encode())
-        if os.lseek(self._fd, 0, os.SEEK_CUR) > self.max_bytes:  # O_APPEND: the offset is the file's end
+        self._file.write(line.encode())  # unbuffered: one write(2)
+        if self._file.tell() > self.max_bytes:  # O_APPEND: the offset is the file's end
             self._roll()
 
     def flush(self) -> None:
         """Every write is already in the file."""
 
-    def _open(self) -> int:
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    def _open(self) -> BinaryIO:
+        """A file object, not a bare descriptor: the copy a forked actor inherits closes with the old
+        logger when that actor configures its own."""
+        return self.path.open("ab", buffering=0)
 
     def _roll(self) -> None:
         with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if _is_open_as(self.path, self._fd):  # nobody rolled it yet
+            if _is_open_as(self.path, self._file.fileno()):  # nobody rolled it yet
                 for k in range(self.keep, 0, -1):  # .2 → .3, .1 → .2, the file → .1
                     newer = self.path.with_name(f"{self.path.name}.{k - 1}") if k > 1 else self.path
                     if newer.exists():
                         newer.replace(self.path.with_name(f"{self.path.name}.{k}"))
-            os.close(self._fd)
-            self._fd = self._open()
+            self._file.close()
+            self._file = self._open()
 
 
 def _is_open_as(path: Path, fd: int) -> bool:

@@ -160,12 +160,12 @@ class WorkspaceActor(DrainingParent):
             self.send(sender, ProjectIdleOk())
 
     def receiveMsg_ProjectInUse(self, msg: ProjectInUse, sender: Any) -> None:
-        if self.project_addrs.get(msg.project) == sender and (msg.project in self.unused) == msg.in_use:
+        if self.project_addrs.get(msg.project) == sender:  # not from an actor of it gone since
             if msg.in_use:
                 self.unused.discard(msg.project)
             else:
                 self.unused.add(msg.project)
-            self._reshare()
+            self._reshare()  # tells only the projects whose share changed
 
     def receiveMsg_ProjectBusy(self, msg: ProjectBusy, sender: Any) -> None:
         for held in self.held.pop(msg.project, []):
