@@ -5,8 +5,7 @@ so does the workspace's Describe."""
 from dataclasses import dataclass
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher
-
+from actors.guard import GuardedActor
 from schemas.messages import Drain, Drained
 
 
@@ -24,7 +23,7 @@ class FanIn:
         return not self.waiting
 
 
-class DrainingParent(ActorTypeDispatcher):  # type: ignore[misc]
+class DrainingParent(GuardedActor):
     def __init__(self) -> None:
         super().__init__()
         self.drain: FanIn | None = None  # a Drain passed down, not yet answered

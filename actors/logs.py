@@ -1,5 +1,6 @@
 """structlog for every process: JSON lines (console rendering on a tty), with ids bound per logger."""
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -16,7 +17,7 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
     """Configure structlog for this process (stderr). `fmt` is auto|json|console."""
     out = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
-    _configure(console, level, structlog.PrintLoggerFactory(out))
+    _configure(console, level, structlog.WriteLoggerFactory(cast(TextIO, Lossy(out))))
 
 
 def configure_actor(s: Settings) -> None:
@@ -42,6 +43,23 @@ def _configure(console: bool, level: str, factory: Any) -> None:
     )
 
 
+class Lossy:
+    """A stream that drops a line it cannot write (a full disk, a terminal gone). A log call that raised
+    would break the path it reports on: an actor's answer to a failed request was never sent, and the
+    client waited for the ask timeout (seen with the data directory's disk full)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, line: str) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.write(line)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.flush()
+
+
 class SharedLog:
     """A log file every actor process appends to, kept to about `max_bytes` plus `keep` older files
     (`actors.log.1` the newest). A server runs for months: unbounded, it would fill the disk (~3 KB
@@ -56,9 +74,11 @@ class SharedLog:
         self._file = self._open()
 
     def write(self, line: str) -> None:
-        self._file.write(line.encode())  # unbuffered: one write(2)
-        if self._file.tell() > self.max_bytes:  # O_APPEND: the offset is the file's end
-            self._roll()
+        """Drops the line if it cannot be written: see Lossy."""
+        with contextlib.suppress(OSError):
+            self._file.write(line.encode())  # unbuffered: one write(2)
+            if self._file.tell() > self.max_bytes:  # O_APPEND: the offset is the file's end
+                self._roll()
 
     def flush(self) -> None:
         """Every write is already in the file."""

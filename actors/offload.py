@@ -11,10 +11,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher, ThespianWatch, WatchMessage
+from thespian.actors import ThespianWatch, WatchMessage
 
-from actors import logs
-from schemas.messages import Failure, Request
+from actors.guard import GuardedActor
 
 Done = Callable[[Any, BaseException | None], None]
 
@@ -63,23 +62,14 @@ class Offloader:
             os.close(fd)
 
 
-class OffloadingActor(ActorTypeDispatcher):  # type: ignore[misc]
+class OffloadingActor(GuardedActor):
     """An actor whose slow work runs on an Offloader (created by the subclass when it starts)."""
 
     offload: Offloader | None = None
 
     def receiveMessage(self, msg: Any, sender: Any) -> Any:
-        try:
-            super().receiveMessage(msg, sender)
-        except Exception:
-            # Raised to thespian, the message would be retried and then dropped, and the watch below
-            # lost: finished work would never come back. A bug is logged; a request gets a failure.
-            logs.get().exception("actor.handler_failed", message=type(msg).__name__)
-            if isinstance(msg, Request):
-                failure = Failure(
-                    request_id=msg.request_id, status=500, code="internal_error", message="the actor failed"
-                )
-                self.send(msg.reply_to or sender, failure)
+        # Every return hands thespian the watch: a handler that raised must not lose finished work.
+        super().receiveMessage(msg, sender)
         return self.offload.watch() if self.offload else None
 
     def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:

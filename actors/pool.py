@@ -12,8 +12,9 @@ A fork takes 10-30 ms; in the project actor it would stall every create queued b
 
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher, ChildActorExited
+from thespian.actors import ChildActorExited
 
+from actors.guard import GuardedActor
 from actors.hosts import HostBound
 from actors.providers import agent_process as agents
 from actors.task import TaskActor
@@ -24,7 +25,7 @@ from schemas.project_messages import HostScanned, StartPool, TaskActorExited
 from schemas.task_messages import Bind, ReadTask, TaskRead
 
 
-class TaskPoolActor(HostBound, ActorTypeDispatcher):  # type: ignore[misc]
+class TaskPoolActor(HostBound, GuardedActor):
     def __init__(self) -> None:
         super().__init__()
         self.bind: Bind | None = None

@@ -15,7 +15,11 @@ BODY_ERRORS = {
     415: "the body is not `application/json`",
     422: "the body does not match the schema (`details`: pydantic's errors)",
 }
-WRITE_ERRORS = {503: "the server is starting or draining, or the actors did not answer in time"}
+WRITE_ERRORS = {
+    500: "an actor failed (a bug, logged with its traceback; the answer carries none)",
+    503: "the server is starting or draining, or the actors did not answer in time",
+    507: "the data directory's disk is full (`disk_full`); retry once there is room",
+}
 UNAUTHORIZED = "no bearer token, or the wrong one (`WWW-Authenticate: Bearer`)"
 NO_WORKSPACE = "no such workspace"
 NO_TASK = "no such task (anything not shaped like a task id is unknown too)"

@@ -1,0 +1,84 @@
+"""A handler that raises still answers its request at once (actors/guard.py), and logging never raises."""
+
+import io
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors import projection
+from actors.guard import disk_full
+from actors.logs import Lossy, SharedLog
+from schemas.messages import Failure
+from schemas.task_messages import TaskInitialized
+from tests.unit.test_workspace_actor import registered
+
+
+def full() -> sqlite3.OperationalError:
+    exc = sqlite3.OperationalError("database or disk is full")
+    exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    return exc
+
+
+def initialized(request_id: str) -> TaskInitialized:
+    """A task's create reaching the workspace: it projects the task, then answers the client."""
+    summary: dict[str, Any] = {"id": "t" * 22, "project": "demo", "title": "t", "branch": "b"}
+    summary |= {"status": "init_enqueue_provision", "status_message": "", "updated_at": "", "seq": 1}
+    return TaskInitialized(
+        request_id=request_id,
+        reply_to="client",
+        created=True,
+        record={},
+        summary={**summary, "host": "leader"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "code"),
+    [
+        (full(), 507, "disk_full"),
+        (OSError(28, "No space left on device"), 507, "disk_full"),
+        (KeyError("x"), 500, "internal_error"),
+    ],
+)
+def test_a_request_whose_handler_raises_is_answered_at_once(tmp_path, monkeypatch, raised, status, code):
+    """The workspace's projection write fails on the create path: the client gets its answer now (a full
+    disk said so), not a 503 after the ask timeout; the workspace goes on with the next message."""
+    actor, sent = registered(tmp_path, monkeypatch, ["demo"], [])
+    sent.clear()
+
+    def fail(conn: Any, summary: Any) -> None:
+        raise raised
+
+    upsert = projection.upsert
+    monkeypatch.setattr(projection, "upsert", fail)
+    actor.receiveMessage(initialized("r1"), "task")
+    [(to, answer)] = sent
+    assert to == "client" and isinstance(answer, Failure)
+    assert (answer.request_id, answer.status, answer.code) == ("r1", status, code)
+
+    monkeypatch.setattr(projection, "upsert", upsert)
+    sent.clear()
+    actor.receiveMessage(initialized("r2"), "task")
+    assert [(to, type(msg).__name__) for to, msg in sent] == [("client", "TaskCreated")]
+    assert actor.conn
+    actor.conn.close()
+
+
+def test_only_a_full_disk_is_told_as_one():
+    assert disk_full(full()) and disk_full(OSError(28, "No space left on device"))
+    assert not disk_full(sqlite3.OperationalError("database is locked")) and not disk_full(OSError(5, "EIO"))
+
+
+class Broken(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_log_line_that_cannot_be_written_is_dropped_not_raised(tmp_path: Path):
+    """A logger that raised turned the failure it reported into a hang: the answer was never sent."""
+    Lossy(Broken()).write("line\n")
+    log = SharedLog(tmp_path / "actors.log", max_bytes=100, keep=1)
+    log._file = Broken()  # type: ignore[assignment]
+    log.write("line\n")
