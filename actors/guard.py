@@ -20,10 +20,15 @@ class GuardedActor(ActorTypeDispatcher):  # type: ignore[misc]
         try:
             return super().receiveMessage(msg, sender)
         except Exception as exc:
-            logs.get().exception("actor.handler_failed", message=type(msg).__name__)
-            if isinstance(msg, Request):
-                self.send(msg.reply_to or sender, failure(msg.request_id, exc))
+            self.handler_failed(msg, sender, exc)
             return None
+
+    def handler_failed(self, msg: Any, sender: Any, exc: Exception) -> None:
+        """Logged, and a request answered; an actor whose state the failure may have left half made
+        extends this to mend it."""
+        logs.get().exception("actor.handler_failed", message=type(msg).__name__)
+        if isinstance(msg, Request):
+            self.send(msg.reply_to or sender, failure(msg.request_id, exc))
 
 
 def failure(request_id: str, exc: Exception) -> Failure:

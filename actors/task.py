@@ -13,6 +13,8 @@ actors/transitions.py says) activate a passive task first. Archive and kill repl
 own, persisted and resumed like provisioning:
   archive_release_sandbox → archive_finalize → archived;   kill_destroy_sandbox → kill_finalize → killed.
 A running task whose agent died gets init_ensure_agent → init_create_session → running again (revive).
+A handler that fails mid-step (a write: a full disk) drops the attempt and resumes from the database after
+a backoff, as after a crash (handler_failed).
 Local agents count against the workspace's cap: init_ensure_agent waits for a slot (AgentSlot) first.
 Drain: no new step starts; answered between steps.
 At rest, the actor tells its project (Passivate, resting), which may take it back for its pool at once (no
@@ -165,6 +167,19 @@ class TaskActor(TaskCommands):
         elif kind == "deadline" and self.in_flight and not self.waiting_agent:
             self._give_up(self.step, "step deadline exceeded")
 
+    def handler_failed(self, msg: Any, sender: Any, exc: Exception) -> None:
+        """A write failed mid-step (a full disk, most likely): the attempt in memory is dropped and the
+        task resumes from what its database says, after a backoff that doubles while writes keep failing.
+        Safe for the reason a restart is: every step is idempotent and adopts what an interrupted attempt
+        made. Without this the step stayed `started` with nothing in flight, until a restart."""
+        super().handler_failed(msg, sender, exc)
+        if self.store is None or self.step is None or self.bound is None:
+            return
+        s = self.bound.settings
+        delay = min(s.backoff_max_s, s.backoff_base_s * 2**self.mends)
+        self.in_flight, self.run, self.mends = False, self.run + 1, self.mends + 1
+        self.wakeupAfter(timedelta(seconds=delay), payload=("resume", self.step.value, self.run))
+
     def receiveMsg_PassivateOk(self, msg: PassivateOk, sender: Any) -> None:
         """The project routes nothing more here: back to the pool (wakeups still pending are stale)."""
         self.log.info("task.passivated")
@@ -299,6 +314,7 @@ class TaskActor(TaskCommands):
             if self._crash_point(step, "after_effect"):
                 return
             self.store.finish(step, RESULT_EVENT.get(step), result, record_updates(step, result))
+            self.mends = 0  # written: see handler_failed
             if self._crash_point(step, "after_persist"):
                 return
             self.log.info("step.done", task_id=self.task_id, step=step.value, attempt=row["attempts"])

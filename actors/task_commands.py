@@ -26,6 +26,7 @@ class TaskCommands(TaskActorBase):
         self.in_flight = False
         self.cancel: threading.Event | None = None  # set to interrupt the provider call in flight
         self.waiting_agent = False  # for an agent slot (the workspace's cap of live agents)
+        self.mends = 0  # failed handlers in a row, mended by resuming (TaskActor.handler_failed)
 
     def _activate(self, task_id: str) -> None:
         raise NotImplementedError  # the step machine's

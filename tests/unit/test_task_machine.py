@@ -1,6 +1,8 @@
 """The task actor's step machine, driven message by message with a fake provider."""
 
 import json
+import sqlite3
+from typing import Any
 
 import pytest
 
@@ -162,6 +164,42 @@ def test_resume_after_a_crash_continues_from_the_interrupted_step(harness, crash
     assert (
         harness.provider.calls.count(CALL_OF_STEP[crash_in]) == calls_before.count(CALL_OF_STEP[crash_in]) + 1
     )
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_write_that_fails_mid_step_is_mended_by_running_the_step_again(harness, monkeypatch, step):
+    """A full disk failed the write of a step's result: the task had nothing in flight and its step stayed
+    `started` until a restart. Now, as after a crash, it resumes from its database after a backoff that
+    doubles while writes fail: the step runs again, its result is written once, and it reaches running."""
+    harness.initialize()
+    assert harness.actor.store
+    finish, failures = harness.actor.store.finish, [full_disk(), full_disk()]
+
+    def failing_finish(done: Any, *args: Any) -> None:
+        if done.value == step and failures:
+            raise failures.pop()
+        finish(done, *args)
+
+    monkeypatch.setattr(harness.actor.store, "finish", failing_finish)
+
+    def resumes() -> list[float]:
+        return [delay for delay, payload in harness.wakeups if payload[0] == "resume"]
+
+    harness.pump()
+    assert harness.record()["status"] == step and resumes() == [0.5]  # its result unwritten
+    harness.fire_wakeup("resume")  # the disk still full: once more, later
+    assert resumes() == [1.0]
+    harness.fire_wakeup("resume")
+    assert harness.record()["status"] == "running"
+    events = harness.events()
+    assert [e for e in events if e[0] != "task.status"] == [e for e in CLEAN_EVENTS if e[0] != "task.status"]
+    assert harness.provider.calls.count(CALL_OF_STEP[step]) == 3
+
+
+def full_disk() -> sqlite3.OperationalError:
+    exc = sqlite3.OperationalError("database or disk is full")
+    exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    return exc
 
 
 def test_the_prompt_is_sent_at_most_once_across_a_crash(harness):
