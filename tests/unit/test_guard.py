@@ -15,7 +15,8 @@ from schemas.task_messages import TaskInitialized
 from tests.unit.test_workspace_actor import registered
 
 
-def full() -> sqlite3.OperationalError:
+def full_disk() -> sqlite3.OperationalError:
+    """What SQLite raises when the disk is full."""
     exc = sqlite3.OperationalError("database or disk is full")
     exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
     return exc
@@ -37,7 +38,7 @@ def initialized(request_id: str) -> TaskInitialized:
 @pytest.mark.parametrize(
     ("raised", "status", "code"),
     [
-        (full(), 507, "disk_full"),
+        (full_disk(), 507, "disk_full"),
         (OSError(28, "No space left on device"), 507, "disk_full"),
         (KeyError("x"), 500, "internal_error"),
     ],
@@ -67,7 +68,7 @@ def test_a_request_whose_handler_raises_is_answered_at_once(tmp_path, monkeypatc
 
 
 def test_only_a_full_disk_is_told_as_one():
-    assert disk_full(full()) and disk_full(OSError(28, "No space left on device"))
+    assert disk_full(full_disk()) and disk_full(OSError(28, "No space left on device"))
     assert not disk_full(sqlite3.OperationalError("database is locked")) and not disk_full(OSError(5, "EIO"))
 
 

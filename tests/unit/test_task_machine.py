@@ -1,7 +1,6 @@
 """The task actor's step machine, driven message by message with a fake provider."""
 
 import json
-import sqlite3
 from typing import Any
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from actors.providers.base import PermanentError, TransientError
 from schemas.task_messages import TaskInitialized
 from tests.unit.task_harness import CLEAN_EVENTS, WORKSPACE, FakeProvider, Harness
+from tests.unit.test_guard import full_disk
 
 STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
 CALL_OF_STEP = {
@@ -194,12 +194,6 @@ def test_a_write_that_fails_mid_step_is_mended_by_running_the_step_again(harness
     events = harness.events()
     assert [e for e in events if e[0] != "task.status"] == [e for e in CLEAN_EVENTS if e[0] != "task.status"]
     assert harness.provider.calls.count(CALL_OF_STEP[step]) == 3
-
-
-def full_disk() -> sqlite3.OperationalError:
-    exc = sqlite3.OperationalError("database or disk is full")
-    exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
-    return exc
 
 
 def test_the_prompt_is_sent_at_most_once_across_a_crash(harness):
