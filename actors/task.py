@@ -168,17 +168,23 @@ class TaskActor(TaskCommands):
             self._give_up(self.step, "step deadline exceeded")
 
     def handler_failed(self, msg: Any, sender: Any, exc: Exception) -> None:
-        """A write failed mid-step (a full disk, most likely): the attempt in memory is dropped and the
-        task resumes from what its database says, after a backoff that doubles while writes keep failing.
-        Safe for the reason a restart is: every step is idempotent and adopts what an interrupted attempt
-        made. Without this the step stayed `started` with nothing in flight, until a restart."""
+        """A handler failed (a write on a full disk, most likely), and a request got the failure as its
+        answer. A create that failed gives this actor back to the pool; a record it wrote lives on in its
+        database like any passive task's. Mid-step, the attempt in memory is dropped and the task resumes
+        from its database after a backoff that doubles while writes keep failing: safe for the reason a
+        restart is, as every step is idempotent and adopts what an interrupted attempt made. Without this
+        the step stayed `started` with nothing in flight, and the create's actor held its slot, until a
+        restart."""
         super().handler_failed(msg, sender, exc)
-        if self.store is None or self.step is None or self.bound is None:
+        if self.bound is None:
             return
-        s = self.bound.settings
-        delay = min(s.backoff_max_s, s.backoff_base_s * 2**self.mends)
-        self.in_flight, self.run, self.mends = False, self.run + 1, self.mends + 1
-        self.wakeupAfter(timedelta(seconds=delay), payload=("resume", self.step.value, self.run))
+        if isinstance(msg, Initialize) and self.step is None:  # not a replay to a task under way
+            self.send(self.bound.project_addr, Passivate(task_id=msg.task_id))
+        elif self.store is not None and self.step is not None:
+            s = self.bound.settings
+            delay = min(s.backoff_max_s, s.backoff_base_s * 2**self.mends)
+            self.in_flight, self.run, self.mends = False, self.run + 1, self.mends + 1
+            self.wakeupAfter(timedelta(seconds=delay), payload=("resume", self.step.value, self.run))
 
     def receiveMsg_PassivateOk(self, msg: PassivateOk, sender: Any) -> None:
         """The project routes nothing more here: back to the pool (wakeups still pending are stale)."""

@@ -223,11 +223,17 @@ def take_task(
     if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
         os.close(fd)
         raise BlockingIOError(f"task {task_id} is held by another actor")
-    if create and not path.exists():
-        prepared.rename(path)
-    else:
-        prepared.unlink(missing_ok=True)
-    return TaskStore(path, synchronous), fd
+    try:
+        if create and not path.exists():
+            if not prepared.exists():  # preparing it at the last release failed (a full disk)
+                prepare_database(prepared)
+            prepared.rename(path)
+        else:
+            prepared.unlink(missing_ok=True)
+        return TaskStore(path, synchronous), fd
+    except BaseException:
+        os.close(fd)  # not taken: the lock goes too
+        raise
 
 
 def _lock(fd: int, wait_s: float) -> bool:

@@ -82,9 +82,15 @@ def remove_task_files(data: Path, task_id: str) -> None:
 
 def prepare_database(path: Path) -> None:
     """An empty task database with its schema, closed (so no -wal file is left): ready to be renamed.
-    Its bytes are made once per process: building each with SQLite took ~4 ms (an fsync at close)."""
+    Its bytes are made once per process: building each with SQLite took ~4 ms (an fsync at close).
+    Whole or absent: written beside, then renamed, so a full disk cannot leave half a database."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_empty_database(path.parent))
+    partial = path.with_suffix(".partial")
+    try:
+        partial.write_bytes(_empty_database(path.parent))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @functools.cache

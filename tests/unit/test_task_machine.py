@@ -1,5 +1,6 @@
 """The task actor's step machine, driven message by message with a fake provider."""
 
+import fcntl
 import json
 from typing import Any
 
@@ -7,7 +8,7 @@ import pytest
 
 from actors.providers.base import PermanentError, TransientError
 from schemas.task_messages import TaskInitialized
-from tests.unit.task_harness import CLEAN_EVENTS, WORKSPACE, FakeProvider, Harness
+from tests.unit.task_harness import CLEAN_EVENTS, CLIENT, PROJECT, WORKSPACE, FakeProvider, Harness
 from tests.unit.test_guard import full_disk
 
 STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
@@ -241,6 +242,50 @@ def test_a_task_at_rest_passivates_after_the_idle_timeout_and_its_actor_can_serv
     harness.initialize(second)  # the same process, a new task: provisioned from its first step
     harness.pump()
     assert harness.record()["id"] == second and harness.record()["status"] == "running"
+
+
+@pytest.mark.parametrize("fails", ["record", "database"])
+def test_a_create_that_cannot_write_is_answered_and_gives_its_actor_back_whole(harness, monkeypatch, fails):
+    """A full disk failed the create (its record, or the preparing of its database at the actor's last
+    release): the client is answered 507 at once, the actor goes back to the pool holding no lock, and it
+    serves the next create. Before, it stayed bound to the task it could not make, holding a slot."""
+    from actors.task_store import TaskStore, task_db_path
+    from schemas.messages import Failure
+    from schemas.project_messages import Passivate, PassivateOk
+
+    assert harness.actor.prepared
+    harness.sent.clear()  # its Bind's TaskActorReady
+    with monkeypatch.context() as disk:
+        if fails == "record":
+            disk.setattr(TaskStore, "create", failing_create)
+        else:
+            harness.actor.prepared.unlink()  # its preparation had failed: there is none
+            disk.setattr(type(harness.actor.prepared), "write_bytes", failing_write)
+        harness.initialize()
+    answers = [(a, type(m)) for a, m in harness.sent if a in (CLIENT, PROJECT)]
+    assert answers == [(CLIENT, Failure), (PROJECT, Passivate)]
+    assert [m.status for _, m in harness.sent if isinstance(m, Failure)] == [507]
+    harness.sent.clear()
+    harness.actor.receiveMessage(PassivateOk(), PROJECT)
+    assert harness.actor.task_id is None and harness.actor.lock_fd is None
+    with task_db_path(harness.data, "0" * 22).with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds the task it could not make
+    assert harness.actor.prepared.exists()  # whole again, for the next create
+    second = "1" * 22
+    harness.initialize(second)
+    harness.pump()
+    assert harness.record()["id"] == second and harness.record()["status"] == "running"
+
+
+def failing_create(store: Any, fields: Any, data: Any) -> bool:
+    raise full_disk()
+
+
+def failing_write(path: Any, data: bytes) -> int:
+    """Half the bytes, then the disk is full."""
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+    raise OSError(28, "No space left on device")
 
 
 def test_activity_while_idle_cancels_the_passivation(harness):
