@@ -98,11 +98,12 @@ def delete(conn: sqlite3.Connection, task_ids: list[str]) -> list[News]:
     """The tasks leave the projection; each deletion takes the next cursor (kept in `deleted`)."""
     news = []
     with db.transaction(conn) as c:
+        cursor = next_cursor(c)  # read once: within the transaction, only this loop takes cursors
         for task_id in task_ids:
-            cursor = next_cursor(c)
             if c.execute("DELETE FROM tasks WHERE id = ?", (task_id,)).rowcount:
                 c.execute("INSERT OR REPLACE INTO deleted VALUES (?, ?)", (task_id, cursor))
                 news.append((cursor, deleted_frame(cursor, task_id)))
+                cursor += 1
     return news
 
 
@@ -111,10 +112,11 @@ def mark_host(conn: sqlite3.Connection, task_ids: list[str], down_since: str) ->
     cursor, so feeds show the change (and its undoing)."""
     news = []
     with db.transaction(conn) as c:
+        cursor = next_cursor(c)  # read once, as in delete
         for task_id in task_ids:
-            cursor = next_cursor(c)
             sql = "UPDATE tasks SET host_down = ?, cursor = ? WHERE id = ? AND host_down != ?"
             if c.execute(sql, (down_since, cursor, task_id, down_since)).rowcount:
                 row = c.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
                 news.append((cursor, task_frame(cursor, summary_from_row(row))))
+                cursor += 1
     return news
