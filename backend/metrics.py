@@ -64,7 +64,7 @@ class Metrics:
 
     async def render(self, runtime: "Runtime") -> bytes:
         by_status: dict[str, int] = {}
-        for ws in runtime.workspaces:
+        for ws, _ in runtime.started():  # a copy: workspaces may be created while this awaits
             for status, count in (await runtime.reader.status_counts(ws)).items():
                 by_status[status] = by_status.get(status, 0) + count
         self.tasks.clear()

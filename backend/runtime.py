@@ -70,7 +70,7 @@ class Runtime:
         sandboxes = self.settings.data_dir / "sandboxes"
         live = await asyncio.to_thread(agents.live_task_ids, sandboxes)
         count = 0
-        for ws in self.workspaces:
+        for ws, addr in self.started():
             for task_id in await self.reader.running(ws):
                 if task_id in live or not agents.could_have_agent(sandboxes / task_id):
                     continue  # its agent is up, or it never had one: no record read (start-up time)
@@ -80,7 +80,7 @@ class Runtime:
                 rid = self.bridge.request_id()
                 command = TaskCommand(request_id=rid, task_id=task_id, action=TaskAction.revive)
                 with contextlib.suppress(ApiError):  # no longer running: nothing to revive
-                    await self.ask(self.workspaces[ws], command)
+                    await self.ask(addr, command)
                     count += 1
         return count
 
@@ -91,7 +91,7 @@ class Runtime:
         self.health = "draining"
         began = time.monotonic()
         deadline = self.settings.drain_deadline_s
-        asks = [self._drain(addr, deadline) for addr in self.workspaces.values()]
+        asks = [self._drain(addr, deadline) for _, addr in self.started()]
         results = await asyncio.gather(*asks, return_exceptions=True)
         late = sum(1 for r in results if not isinstance(r, Drained))
         self.log.info("runtime.drained", ms=round((time.monotonic() - began) * 1000), not_drained=late)
@@ -99,11 +99,18 @@ class Runtime:
     def _drain(self, addr: Any, deadline: float) -> Awaitable[Reply]:
         return self.bridge.ask(addr, Drain(request_id=self.bridge.request_id()), deadline)
 
+    def started(self) -> list[tuple[str, Any]]:
+        """The workspaces started so far (name, address), as a copy to loop over. A loop that awaits
+        must not iterate `workspaces` itself: a workspace created meanwhile (POST /v1/workspaces) adds
+        to it, and the loop then fails with `dictionary changed size during iteration`. A workspace
+        started after the copy is left out, as if the loop had run a moment earlier."""
+        return list(self.workspaces.items())
+
     async def describe(self) -> list[ActorInfo]:
-        """Every live actor: each workspace answers for itself and its projects."""
+        """Every live actor: each workspace answers for itself and its projects, all asked at once."""
+        asks = [self.ask(addr, Describe(request_id=self.bridge.request_id())) for _, addr in self.started()]
         actors: list[ActorInfo] = []
-        for addr in self.workspaces.values():
-            reply = await self.ask(addr, Describe(request_id=self.bridge.request_id()))
+        for reply in await asyncio.gather(*asks):
             assert isinstance(reply, Described)
             actors += reply.actors
         return actors
