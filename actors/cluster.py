@@ -18,6 +18,7 @@ from typing import Any
 from thespian.actors import ActorSystemConventionUpdate, ActorTypeDispatcher
 
 from actors import db, hosts, logs
+from actors.migrations import Schema, create
 from schemas.api import HostInfo
 from schemas.cluster_messages import (
     ClusterStarted,
@@ -32,10 +33,11 @@ from schemas.cluster_messages import (
     WatchHosts,
 )
 
-SCHEMA = """
+CREATE_V1 = """
 CREATE TABLE IF NOT EXISTS placements (task_id TEXT PRIMARY KEY, host TEXT NOT NULL, ended INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS placements_by_host ON placements (host, ended);
 """
+SCHEMA = Schema("cluster", (create(CREATE_V1),))
 
 
 class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]

@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from actors.migrations import Schema, migrate
+
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -16,8 +18,9 @@ def parse(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def connect(path: Path, schema: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
-    """Open (creating if needed) a database as its writer.
+def connect(path: Path, schema: Schema, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """Open (creating if needed) a database as its writer, migrated to the schema's version
+    (SchemaTooNew if it is newer than this code).
 
     WAL lets readers in other processes see committed rows without blocking the writer; NORMAL
     synchronous is durable across a process crash (kill -9), FULL also across power loss.
@@ -28,14 +31,12 @@ def connect(path: Path, schema: str, synchronous: str = "NORMAL") -> sqlite3.Con
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(schema)
+    try:
+        migrate(conn, schema, path)
+    except BaseException:
+        conn.close()
+        raise
     return conn
-
-
-def add_column(conn: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
-    """A column added since a database was made (`CREATE TABLE IF NOT EXISTS` keeps the old shape)."""
-    if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 @contextmanager

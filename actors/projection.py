@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from actors import db, hosts
+from actors.migrations import Schema, add_column, chain, create
 from schemas.api import TaskSummary
 
-SCHEMA = """
+CREATE_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, repo TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (
@@ -28,6 +29,16 @@ CREATE TABLE IF NOT EXISTS agents (task_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS deleted (task_id TEXT PRIMARY KEY, cursor INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS deleted_by_cursor ON deleted (cursor);
 """
+SCHEMA = Schema(
+    "workspace",
+    (
+        chain(
+            create(CREATE_V1),
+            add_column("tasks", "host", f"TEXT NOT NULL DEFAULT '{hosts.LEADER}'"),
+            add_column("tasks", "host_down", "TEXT NOT NULL DEFAULT ''"),  # since when
+        ),
+    ),
+)
 MAX_CURSOR = (  # the last cursor handed out: a task's latest change, or a deletion
     "SELECT max(coalesce((SELECT max(cursor) FROM tasks), 0), coalesce((SELECT max(cursor) FROM deleted), 0))"
 )
@@ -51,10 +62,7 @@ News = tuple[int, dict[str, Any]]  # (cursor, frame): a change for the workspace
 
 def connect(path: Path, synchronous: str) -> sqlite3.Connection:
     """The workspace database, its older versions brought up to date."""
-    conn = db.connect(path, SCHEMA, synchronous)
-    db.add_column(conn, "tasks", "host", f"TEXT NOT NULL DEFAULT '{hosts.LEADER}'")
-    db.add_column(conn, "tasks", "host_down", "TEXT NOT NULL DEFAULT ''")  # since when
-    return conn
+    return db.connect(path, SCHEMA, synchronous)
 
 
 def next_cursor(c: sqlite3.Connection) -> int:

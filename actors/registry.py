@@ -10,15 +10,21 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from actors import db, hosts
+from actors.migrations import Schema, add_column, chain, create
 from schemas.workspace_messages import CreateTask
 
-SCHEMA = """
+CREATE_V1 = """
 CREATE TABLE IF NOT EXISTS tasks (
   id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, body_hash TEXT NOT NULL, title TEXT NOT NULL,
   branch TEXT NOT NULL, branch_given INTEGER NOT NULL, created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS branches (branch TEXT PRIMARY KEY, task_id TEXT NOT NULL);
 """
+# A task's host: '' while the cluster places it; a task never moves once placed (sticky).
+SCHEMA = Schema(
+    "project",
+    (chain(create(CREATE_V1), add_column("tasks", "host", f"TEXT NOT NULL DEFAULT '{hosts.LEADER}'")),),
+)
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 
@@ -54,8 +60,6 @@ class Refusal(NamedTuple):
 class TaskRegistry:
     def __init__(self, path: Path, synchronous: str) -> None:
         self.conn = db.connect(path, SCHEMA, synchronous)
-        # '' while the cluster places the task; a task never moves once placed (sticky).
-        db.add_column(self.conn, "tasks", "host", "TEXT NOT NULL DEFAULT 'leader'")
 
     def reserve(self, msg: CreateTask, placed: str) -> Reserved | Refusal:
         """A new task's id and branch, durable before anything else happens; an idempotency key seen

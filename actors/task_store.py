@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from actors import db
+from actors.migrations import Schema, create
 from actors.task_reads import read_rows, record_from_rows
 from schemas.status import AT_REST, PROVISION_STEPS, STATUS_MESSAGE, EventKind, TaskStatus
 from schemas.task_messages import Initialize
 
-SCHEMA = """
+CREATE_V1 = """
 CREATE TABLE IF NOT EXISTS task (
   id TEXT PRIMARY KEY, workspace TEXT NOT NULL, project TEXT NOT NULL, title TEXT NOT NULL,
   branch TEXT NOT NULL, branch_given INTEGER NOT NULL, prompt TEXT NOT NULL, agent TEXT NOT NULL,
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL
 );
 """
+SCHEMA = Schema("task", (create(CREATE_V1),))
 
 # Columns a finished step may set on the task row.
 RECORD_COLUMNS = frozenset({"title", "branch", "sandbox", "agent_endpoint", "agent_pid", "session_id"})

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors import hosts, logs, system
+from actors import hosts, logs, system, upgrades
 from backend import worker
 from backend.app import create_app
 from backend.bridge import Bridge
@@ -87,6 +87,11 @@ def serve(settings: Settings) -> int:
     except system.AlreadyRunning as exc:
         log.error("serve.refused", reason=str(exc))
         return 1
+    newer = next(upgrades.too_new(data), None)
+    if newer is not None:
+        log.error("serve.refused", reason=str(newer))
+        os.close(lock_fd)
+        return 2
     system.clear_for_start(data, settings.actor_port)
     try:
         asys = system.start(settings.actor_port, data, hosts.leader_capabilities(data))

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from actors import hosts, logs, system
+from actors import hosts, logs, system, upgrades
 from schemas.settings import Settings
 
 LEADER_PROBE_S = 2.0  # how often the worker checks that its leader is still the run it joined
@@ -39,6 +39,15 @@ def work(settings: Settings, leader: tuple[str, int], capacity: int, name: str) 
         signal.signal(signum, lambda *_: stop.set())
     try:
         lock_fd = system.acquire_data_dir(data)
+    except system.AlreadyRunning as exc:
+        log.error("worker.refused", reason=str(exc))
+        return 1
+    newer = next(upgrades.too_new(data), None)
+    if newer is not None:
+        log.error("worker.refused", reason=str(newer))
+        os.close(lock_fd)
+        return 2
+    try:
         asys, generation = _join(settings, caps, leader, stop, log)
     except system.AlreadyRunning as exc:
         log.error("worker.refused", reason=str(exc))

@@ -17,7 +17,6 @@ FIELDS |= {"prompt": "x", "agent": "mock", "provider": "sim"}
 
 def project_row(data: Path, task_id: str, status: str, updated_at: str, host: str = LEADER) -> None:
     conn = db.connect(data / "workspaces" / "w" / "workspace.sqlite", SCHEMA)
-    db.add_column(conn, "tasks", "host", f"TEXT NOT NULL DEFAULT '{LEADER}'")
     conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (db.utcnow(),))
     columns = "id, project, title, branch, status, status_message, updated_at, seq, cursor, host"
     values = (task_id, status, updated_at, host)
