@@ -222,7 +222,12 @@ def paths() -> dict[str, Object]:
                 "createWorkspace",
                 "Create a workspace",
                 {201: _json("Workspace", "created")},
-                {**BODY_ERRORS, 409: "the workspace exists", **WRITE_ERRORS},
+                {
+                    **BODY_ERRORS,
+                    409: "the workspace exists (`workspace_exists`), or the server holds as many as "
+                    "CRUCIBLE_MAX_WORKSPACES allows (`workspace_limit`, `details.limit`)",
+                    **WRITE_ERRORS,
+                },
                 body="WorkspaceCreate",
             ),
         },

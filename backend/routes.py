@@ -41,7 +41,8 @@ async def create_workspace(request: web.Request) -> web.Response:
     rt = _rt(request)
     if body.name in rt.workspaces:
         raise ApiError(409, "workspace_exists", f"workspace {body.name!r} exists")
-    created, workspace = await rt.start_workspace(body.name)
+    with rt.workspace_slot(body.name):
+        created, workspace = await rt.start_workspace(body.name)
     if not created:
         raise ApiError(409, "workspace_exists", f"workspace {body.name!r} exists")
     return web.json_response(workspace.model_dump(), status=201)

@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import Any, Literal
 
 import structlog
@@ -37,6 +37,7 @@ class Runtime:
         hub.on_observed = self.metrics.observe
         self.health: Health = "starting"
         self.workspaces: dict[str, Any] = {}
+        self.creating: set[str] = set()  # workspaces a POST is starting (workspace_slot)
         self.log = structlog.get_logger().bind(component="runtime")
 
     async def start(self) -> None:
@@ -114,6 +115,21 @@ class Runtime:
             assert isinstance(reply, Described)
             actors += reply.actors
         return actors
+
+    @contextlib.contextmanager
+    def workspace_slot(self, name: str) -> Iterator[None]:
+        """Room for one more workspace (CRUCIBLE_MAX_WORKSPACES), held while it starts: creates in flight
+        count, so concurrent ones cannot pass the limit together. Each workspace costs actor processes
+        and memory for as long as the server runs, so any client could otherwise fill the machine."""
+        limit = self.settings.max_workspaces
+        if len(self.workspaces.keys() | self.creating) >= limit:
+            message = f"this server holds at most {limit} workspaces (CRUCIBLE_MAX_WORKSPACES)"
+            raise ApiError(409, "workspace_limit", message, {"limit": limit})
+        self.creating.add(name)
+        try:
+            yield
+        finally:
+            self.creating.discard(name)
 
     async def start_workspace(self, name: str) -> tuple[bool, Workspace]:
         addr = await self.bridge.create_actor(WorkspaceActor, f"workspace:{name}")

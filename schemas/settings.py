@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     pool_idle_s: float = Field(
         300.0, gt=0, description="a project no task has needed an actor of for this long shrinks, or goes"
     )
+    max_workspaces: int = Field(
+        32, ge=1, description="workspaces this server holds; past it POST /v1/workspaces answers 409"
+    )
     bridge_threads: int = Field(16, ge=1, description="threads that carry HTTP requests to the actors")
     ws_queue_frames: int = Field(1000, ge=1, description="frames a websocket may fall behind before 1013")
     ask_timeout_s: float = Field(

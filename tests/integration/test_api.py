@@ -1,6 +1,7 @@
 """The HTTP contract against a real server (real multiprocess actor system, sim provider)."""
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 import pytest
@@ -106,6 +107,20 @@ def test_workspaces_and_projects(server, repo):
     assert server.register(repo, name="p1", workspace="team-a").status == 201
     assert server.get("/v1/workspaces/team-a/projects/p1").body["repo"] == str(repo)
     assert [p["name"] for p in server.get("/v1/workspaces/team-a/projects").body["projects"]] == ["p1"]
+
+
+def test_workspace_creates_past_the_limit_are_refused_even_when_concurrent(make_server):
+    """CRUCIBLE_MAX_WORKSPACES counts `default` and creates in flight: six at once leave exactly three."""
+    server = make_server("sim", CRUCIBLE_MAX_WORKSPACES=3).start()
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda i: server.post("/v1/workspaces", {"name": f"w{i}"}), range(6)))
+    assert sorted(a.status for a in answers) == [201, 201, 409, 409, 409, 409]
+    refused = [a.body["error"] for a in answers if a.status == 409]
+    assert {(e["code"], e["details"]["limit"]) for e in refused} == {("workspace_limit", 3)}
+    assert len(server.get("/v1/workspaces").body["workspaces"]) == 3
+    server.stop()
+    server.start()
+    assert server.post("/v1/workspaces", {"name": "after-restart"}).status == 409
 
 
 # ---- one test per error code ---------------------------------------------------------------------
