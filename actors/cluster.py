@@ -13,19 +13,25 @@ Alone (no worker ever joined), projects place every task on the leader without a
 
 import os
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from thespian.actors import ActorSystemConventionUpdate, ActorTypeDispatcher
 
 from actors import db, hosts, logs
 from actors.migrations import Schema, create
+from actors.providers import agent_process as agents
+from actors.task_reads import read_on_disk
+from actors.task_store import task_db_path
 from schemas.api import HostInfo
 from schemas.cluster_messages import (
     ClusterStarted,
+    FindLostAgents,
     Host,
     Hosts,
     HostsListed,
     ListHosts,
+    LostAgents,
     Place,
     Placed,
     StartCluster,
@@ -44,6 +50,7 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.conn: sqlite3.Connection | None = None
+        self.data: Path | None = None
         self.hosts: dict[str, Host] = {}
         self.load: dict[str, int] = {}  # host → tasks placed there and not ended
         self.watchers: list[Any] = []
@@ -53,6 +60,7 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
         s = msg.settings
         logs.configure_actor(s)
         self.log = logs.get(actor="cluster", pid=os.getpid())
+        self.data = s.data_dir
         self.conn = db.connect(s.data_dir / "cluster.sqlite", SCHEMA, s.sqlite_synchronous)
         sql = "SELECT host, count(*) FROM placements WHERE ended = 0 GROUP BY host"
         self.load = {r[0]: r[1] for r in self.conn.execute(sql)}
@@ -94,6 +102,17 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
                 c.execute("INSERT INTO placements VALUES (?, ?, 0)", (msg.task_id, host))
             self.load[host] = self.load.get(host, 0) + 1
         self.send(sender, Placed(task_id=msg.task_id, host=host))
+
+    def receiveMsg_FindLostAgents(self, msg: FindLostAgents, sender: Any) -> None:
+        """Once, at start-up (before the server is ready): a task whose sandbox is no checkout (the sim
+        provider's) never had an agent, so its database is not read."""
+        assert self.data
+        sandboxes = self.data / "sandboxes"
+        live = agents.live_task_ids(sandboxes)
+        maybe = [t for t in msg.task_ids if t not in live and agents.could_have_agent(sandboxes / t)]
+        records = [read[0] for t in maybe if (read := read_on_disk(task_db_path(self.data, t), 0, 0))]
+        lost = [r["id"] for r in records if agents.lost_agent(r, live)]
+        self.send(msg.reply_to or sender, LostAgents(request_id=msg.request_id, task_ids=lost))
 
     def receiveMsg_Unplace(self, msg: Unplace, sender: Any) -> None:
         assert self.conn

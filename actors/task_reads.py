@@ -7,8 +7,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from schemas.status import AT_REST, TaskStatus
-
 SELECT_TASK = "SELECT * FROM task"
 SELECT_STEPS = "SELECT * FROM steps ORDER BY ord"
 SELECT_EVENTS = "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
@@ -51,13 +49,6 @@ def record_from_rows(task: sqlite3.Row | dict[str, Any], steps: list[Any]) -> di
         "updated_at": task["updated_at"],
         "seq": task["seq"],
     }
-
-
-def settled(record: dict[str, Any]) -> bool:
-    """At rest for good: `running` is entered before its step is done (DESIGN's event table), so a
-    status at rest counts only once no step is left (an `error` waits for a user)."""
-    left = any(s["status"] not in ("done", "cancelled") for s in record["steps"])
-    return record["status"] in AT_REST and (record["status"] == TaskStatus.error or not left)
 
 
 def read_on_disk(path: Path, after: int, limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:

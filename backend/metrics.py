@@ -6,7 +6,7 @@ the hub (actors/observe.py). Gauges are read when scraped: tasks by status from 
 actors and the pool by asking the actors, websocket subscribers from the hub.
 """
 
-from typing import TYPE_CHECKING
+import collections
 
 from prometheus_client import (
     CollectorRegistry,
@@ -16,10 +16,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from schemas.messages import Observations
-
-if TYPE_CHECKING:
-    from backend.runtime import Runtime
+from schemas.messages import ActorInfo, Observations
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STEP_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 180.0)
@@ -62,20 +59,15 @@ class Metrics:
         for step in observed.errors:
             self.provider_errors.labels(step).inc()
 
-    async def render(self, runtime: "Runtime") -> bytes:
-        by_status: dict[str, int] = {}
-        for ws, _ in runtime.started():  # a copy: workspaces may be created while this awaits
-            for status, count in (await runtime.reader.status_counts(ws)).items():
-                by_status[status] = by_status.get(status, 0) + count
+    def render(self, by_status: dict[str, int], actors: list[ActorInfo], subscribers: int) -> bytes:
+        """The scrape: gauges set from what the runtime read just now, then every metric as text."""
         self.tasks.clear()
         for status, count in by_status.items():
             self.tasks.labels(status).set(count)
-        kinds: dict[str, int] = {}
-        for actor in await runtime.describe():
-            kinds[actor.kind] = kinds.get(actor.kind, 0) + 1
+        kinds = collections.Counter(actor.kind for actor in actors)
         self.actors.clear()
         for kind, count in kinds.items():
             self.actors.labels(kind).set(count)
         self.pool.set(kinds.get("ready", 0))
-        self.subscribers.set(runtime.hub.subscribers())
+        self.subscribers.set(subscribers)
         return generate_latest(self.registry)

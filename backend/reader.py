@@ -21,10 +21,9 @@ from actors.task_reads import (
     SELECT_TASK,
     event_from_row,
     record_from_rows,
-    settled,
 )
 from actors.task_store import task_db_path
-from schemas.status import AT_REST
+from schemas.status import AT_REST, settled
 
 
 class RemoteReads(Protocol):

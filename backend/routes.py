@@ -180,4 +180,4 @@ async def _command(request: web.Request, task_id: str, action: TaskAction) -> No
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return web.Response(body=await rt.metrics.render(rt), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=await rt.scrape(), headers={"Content-Type": CONTENT_TYPE_LATEST})

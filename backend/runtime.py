@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Iterator
 from typing import Any, Literal
 
@@ -10,7 +11,6 @@ import structlog
 
 from actors import system
 from actors.cluster import ClusterActor
-from actors.providers import agent_process as agents
 from actors.workspace import WorkspaceActor
 from backend.bridge import Bridge
 from backend.errors import ApiError
@@ -18,7 +18,7 @@ from backend.hub import EventHub
 from backend.metrics import Metrics
 from backend.reader import Reader
 from schemas.api import HostInfo, Workspace
-from schemas.cluster_messages import HostsListed, ListHosts, StartCluster
+from schemas.cluster_messages import FindLostAgents, HostsListed, ListHosts, LostAgents, StartCluster
 from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure, Reply, Request
 from schemas.settings import Settings
 from schemas.task_messages import ReadTask, TaskAction, TaskCommand, TaskRead
@@ -68,21 +68,18 @@ class Runtime:
     async def _revive_dead_agents(self) -> int:
         """A running task here whose agent died (a reboot, an OOM) gets one back; one whose checkout
         vanished goes to error. A worker's tasks are its pool's to check, when it joins."""
-        sandboxes = self.settings.data_dir / "sandboxes"
-        live = await asyncio.to_thread(agents.live_task_ids, sandboxes)
+        running = {task_id: addr for ws, addr in self.started() for task_id in await self.reader.running(ws)}
+        find = FindLostAgents(request_id=self.bridge.request_id(), task_ids=list(running))
+        lost = await self.ask(self.cluster, find)
+        assert isinstance(lost, LostAgents)
         count = 0
-        for ws, addr in self.started():
-            for task_id in await self.reader.running(ws):
-                if task_id in live or not agents.could_have_agent(sandboxes / task_id):
-                    continue  # its agent is up, or it never had one: no record read (start-up time)
-                record = await self.reader.task(task_id)
-                if record is None or not agents.lost_agent(record, live):
-                    continue
-                rid = self.bridge.request_id()
-                command = TaskCommand(request_id=rid, task_id=task_id, action=TaskAction.revive)
-                with contextlib.suppress(ApiError):  # no longer running: nothing to revive
-                    await self.ask(addr, command)
-                    count += 1
+        for task_id in lost.task_ids:
+            command = TaskCommand(
+                request_id=self.bridge.request_id(), task_id=task_id, action=TaskAction.revive
+            )
+            with contextlib.suppress(ApiError):  # no longer running: nothing to revive
+                await self.ask(running[task_id], command)
+                count += 1
         return count
 
     async def drain(self) -> None:
@@ -115,6 +112,14 @@ class Runtime:
             assert isinstance(reply, Described)
             actors += reply.actors
         return actors
+
+    async def scrape(self) -> bytes:
+        """GET /metrics: tasks by status from every workspace's projection, the live actors as they
+        describe themselves, the hub's subscribers."""
+        by_status: Counter[str] = Counter()
+        for ws, _ in self.started():
+            by_status.update(await self.reader.status_counts(ws))
+        return self.metrics.render(dict(by_status), await self.describe(), self.hub.subscribers())
 
     @contextlib.contextmanager
     def workspace_slot(self, name: str) -> Iterator[None]:

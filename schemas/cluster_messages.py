@@ -59,3 +59,15 @@ class Unplace(Message):
     """Project → cluster: the task was archived, killed or deleted; its host's capacity frees."""
 
     task_id: str
+
+
+class FindLostAgents(Request):
+    """Web process → cluster, at start-up: which of these running tasks of the leader lost their agent
+    (a reboot, an OOM)? Asked of an actor, since looking means scanning processes and reading task
+    databases, which is the actors' side (a worker's pool asks the same of its host when it joins)."""
+
+    task_ids: list[str]
+
+
+class LostAgents(Reply):
+    task_ids: list[str]

@@ -1,6 +1,7 @@
 """The task status enum, event kinds and the canonical provisioning steps, defined once."""
 
 from enum import StrEnum
+from typing import Any
 
 
 class TaskStatus(StrEnum):
@@ -115,3 +116,10 @@ class AgentKind(StrEnum):
 class ProviderKind(StrEnum):
     local = "local"
     sim = "sim"
+
+
+def settled(record: dict[str, Any]) -> bool:
+    """At rest for good: `running` is entered before its step is done (docs/design.md, "Events"), so a
+    status at rest counts only once no step is left (an `error` waits for a user)."""
+    left = any(s["status"] not in ("done", "cancelled") for s in record["steps"])
+    return record["status"] in AT_REST and (record["status"] == TaskStatus.error or not left)

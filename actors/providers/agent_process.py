@@ -23,8 +23,7 @@ import psutil
 
 from actors import proc as process
 from actors.providers.base import PermanentError, TransientError
-from actors.task_reads import settled
-from schemas.status import ProviderKind, TaskStatus
+from schemas.status import ProviderKind, TaskStatus, settled
 
 MARKER_ENV = "CRUCIBLE_TASK_ID"
 COMM_MAX = 15  # bytes of a process name the kernel keeps (TASK_COMM_LEN, 16 with its NUL)
