@@ -33,7 +33,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors import db, hosts, logs
 from actors.kits import Kit
-from actors.project_base import ProjectActorBase, Quiet, Retire, unreachable
+from actors.project_base import KitActorEnded, ProjectActorBase, Quiet, Retire, unreachable
 from actors.push import Pusher
 from actors.registry import Refusal, TaskRegistry
 from schemas.cluster_messages import Host, Hosts, Placed, WatchHosts
@@ -263,21 +263,20 @@ class ProjectActor(ProjectActorBase):
         for kit in self.kits.values():
             if msg.childAddress in (kit.mirror, kit.pool) and kit.up:
                 delay = timedelta(0) if kit.host.name == hosts.LEADER else WORKER_RESTART_DELAY
-                self.wakeupAfter(delay, payload=(kit.host.name, msg.childAddress))
+                self.wakeupAfter(delay, payload=KitActorEnded(kit.host.name, msg.childAddress))
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         """Surplus ready actors to retire; a kit that may have gone quiet; or a mirror or pool ended: a
         fresh one (the mirror is on disk), unless its host left meanwhile (on a worker, that is the likely
         cause: its leaving is noticed within seconds)."""
-        if isinstance(msg.payload, Retire):
-            self._retire(msg.payload.host)
-            return
-        if isinstance(msg.payload, Quiet):
-            self._quiet(msg.payload.host)
-            return
-        host, dead = msg.payload
-        kit = self._kit(host)
-        if kit is not None and dead == kit.mirror:
-            kit.start_mirror(self)
-        elif kit is not None and dead == kit.pool:
-            kit.start_pool(self, scan=[])
+        match msg.payload:
+            case Retire(host):
+                self._retire(host)
+            case Quiet(host):
+                self._quiet(host)
+            case KitActorEnded(host, dead):
+                kit = self._kit(host)
+                if kit is not None and dead == kit.mirror:
+                    kit.start_mirror(self)
+                elif kit is not None and dead == kit.pool:
+                    kit.start_pool(self, scan=[])

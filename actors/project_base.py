@@ -42,6 +42,14 @@ class Quiet:
     host: str
 
 
+@dataclass(frozen=True)
+class KitActorEnded:
+    """Wakeup payload: the host's mirror or pool actor (`address`) ended; a fresh one starts."""
+
+    host: str
+    address: Any
+
+
 class ProjectActorBase(DrainingParent):
     def __init__(self) -> None:
         super().__init__()

@@ -35,6 +35,7 @@ from actors.providers.base import PermanentError
 from actors.task_base import iso, until
 from actors.task_commands import TaskCommands
 from actors.task_store import initial_fields, record_updates
+from actors.task_wakeups import DeadlineDue, IdleDue, ProjectDue, ResumeDue, RetryDue, TaskWakeup
 from schemas.messages import Failure
 from schemas.project_messages import (
     AgentSlot,
@@ -148,24 +149,22 @@ class TaskActor(TaskCommands):
         return current == (task_id, attempt, TaskStatus.init_ensure_agent, True)
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
-        kind, step, run = msg.payload
-        if kind == "project":
-            self.projection_due = False
-            self._project(at_once=True)  # the gap has passed: whatever changed meanwhile goes now
-            return
-        if kind == "idle":
-            if run == self.run and not self.in_flight:
+        wakeup: TaskWakeup = msg.payload
+        match wakeup:
+            case ProjectDue():
+                self.projection_due = False
+                self._project(at_once=True)  # the gap has passed: whatever changed meanwhile goes now
+            case IdleDue(run) if run == self.run and not self.in_flight:
                 assert self.bound and self.task_id
                 self.send(self.bound.project_addr, Passivate(task_id=self.task_id))
-            return
-        if run != self.run or TaskStatus(step) != self.step:
-            return  # stale: that attempt already finished, failed or was superseded
-        if kind == "retry" and self.draining is None:
-            self._attempt(self.step, resumed=False)
-        elif kind == "resume":
-            self._advance(resumed=True)
-        elif kind == "deadline" and self.in_flight and not self.waiting_agent:
-            self._give_up(self.step, "step deadline exceeded")
+            case RetryDue(step, run) if (step, run) == (self.step, self.run) and self.draining is None:
+                self._attempt(step, resumed=False)
+            case ResumeDue(step, run) if (step, run) == (self.step, self.run):
+                self._advance(resumed=True)
+            case DeadlineDue(step, run) if (step, run) == (self.step, self.run):
+                if self.in_flight and not self.waiting_agent:
+                    self._give_up(step, "step deadline exceeded")
+            # Anything else is stale: its attempt already finished, failed or was superseded.
 
     def handler_failed(self, msg: Any, sender: Any, exc: Exception) -> None:
         """A handler failed (a write on a full disk, most likely), and a request got the failure as its
@@ -184,7 +183,7 @@ class TaskActor(TaskCommands):
             s = self.bound.settings
             delay = min(s.backoff_max_s, s.backoff_base_s * 2**self.mends)
             self.in_flight, self.run, self.mends = False, self.run + 1, self.mends + 1
-            self.wakeupAfter(timedelta(seconds=delay), payload=("resume", self.step.value, self.run))
+            self.wakeupAfter(timedelta(seconds=delay), payload=ResumeDue(self.step, self.run))
 
     def receiveMsg_PassivateOk(self, msg: PassivateOk, sender: Any) -> None:
         """The project routes nothing more here: back to the pool (wakeups still pending are stale)."""
@@ -212,7 +211,7 @@ class TaskActor(TaskCommands):
         self.step, self.run = step, self.run + 1
         if row["status"] == "retrying" and row["next_at"] and row["next_at"] > utcnow():
             # A backoff that survived a restart: wait out the rest of it.
-            self.wakeupAfter(until(row["next_at"]), payload=("resume", step.value, self.run))
+            self.wakeupAfter(until(row["next_at"]), payload=ResumeDue(step, self.run))
             return
         self._attempt(step, resumed=resumed or row["status"] == "pending")
 
@@ -227,7 +226,7 @@ class TaskActor(TaskCommands):
             self.store.enter(step, attempt, iso(deadline))
             self.wakeupAfter(
                 timedelta(seconds=self.bound.settings.step_deadline_s),
-                payload=("deadline", step.value, self.run),
+                payload=DeadlineDue(step, self.run),
             )
             self._publish()
         else:
@@ -342,7 +341,7 @@ class TaskActor(TaskCommands):
         )
         self.store.schedule_retry(step, row["attempts"], message, iso(retry_at))
         self._publish()
-        self.wakeupAfter(timedelta(seconds=delay), payload=("retry", step.value, self.run))
+        self.wakeupAfter(timedelta(seconds=delay), payload=RetryDue(step, self.run))
 
     def _give_up(self, step: TaskStatus, message: str) -> None:
         assert self.store
@@ -359,6 +358,4 @@ class TaskActor(TaskCommands):
         assert self.bound and self.task_id
         self.send(self.bound.project_addr, Passivate(task_id=self.task_id, resting=True))
         self.run += 1
-        self.wakeupAfter(
-            timedelta(seconds=self.bound.settings.idle_timeout_s), payload=("idle", "", self.run)
-        )
+        self.wakeupAfter(timedelta(seconds=self.bound.settings.idle_timeout_s), payload=IdleDue(self.run))

@@ -18,6 +18,7 @@ from actors.providers.base import Provider, TaskContext
 from actors.push import Pusher
 from actors.task_reads import summary_from_record
 from actors.task_store import TaskStore, prepare_database, task_db_path
+from actors.task_wakeups import ProjectDue
 from schemas.api import TaskSummary
 from schemas.messages import Drain, Drained
 from schemas.status import AT_REST, TaskStatus
@@ -200,7 +201,7 @@ class TaskActorBase(OffloadingActor):
         if wait > 0 and not at_once and TaskStatus(record["status"]) not in AT_REST:
             if not self.projection_due:
                 self.projection_due = True
-                self.wakeupAfter(timedelta(seconds=wait), payload=("project", "", 0))
+                self.wakeupAfter(timedelta(seconds=wait), payload=ProjectDue())
             return
         self.changed, self.projected_at = False, time.monotonic()
         summary = self._summary(record)

@@ -10,6 +10,7 @@ from thespian.actors import WatchMessage
 from actors import task as task_module
 from actors.providers.base import PermanentError, TaskContext
 from actors.task import TaskActor
+from actors.task_wakeups import TaskWakeup
 from schemas.project_messages import BranchDone, KeepBranch, ReleaseBranch
 from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind, TaskStatus
@@ -197,11 +198,11 @@ class Harness:
             self.actor.receiveMessage(WatchMessage([]), SELF)
         raise AssertionError(f"never reached {status}")
 
-    def fire_wakeup(self, kind: str) -> None:
-        """Deliver the latest pending wakeup of this kind (retry, deadline, resume)."""
+    def fire_wakeup(self, kind: type[TaskWakeup]) -> None:
+        """Deliver the latest pending wakeup of this kind (RetryDue, DeadlineDue, ResumeDue, …)."""
         from thespian.actors import WakeupMessage
 
-        delay, payload = next(w for w in reversed(self.wakeups) if w[1][0] == kind)
+        delay, payload = next(w for w in reversed(self.wakeups) if isinstance(w[1], kind))
         self.wakeups.remove((delay, payload))
         self.actor.receiveMessage(WakeupMessage(delay, payload), SELF)
         self.pump()
