@@ -1,6 +1,6 @@
 """Starting and stopping the thespian actor system for one data directory.
 
-Fences, in order (DESIGN "Rules" 9 and the thespian facts):
+Fences, in order (docs/design.md, rule 9, and its "Thespian facts"):
 1. `<data>/crucible.lock` (flock) — one server per data directory. The Admin and actors inherit its
    descriptor, so the lock stays held until the last process of this system is gone.
 2. `<data>/crucible.pid` names the last system's session. If the lock is held but the server named

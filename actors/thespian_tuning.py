@@ -1,4 +1,4 @@
-"""Hot spots of thespian 4.0.1, found with cProfile (issue #8); bench/transport.py measures a message's
+"""Hot spots of thespian 4.0.1, found with cProfile; bench/transport.py measures a message's
 cost with and without these patches. Imported with actors/system.py, before the first ActorSystem(), so
 every forked actor inherits them.
 

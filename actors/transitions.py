@@ -1,4 +1,4 @@
-"""DESIGN's transition table, as one pure function: may this action act on a task in this status?"""
+"""docs/design.md, "Transitions", as one pure function: may this action act on a task in this status?"""
 
 from schemas.status import AT_REST, DELETABLE, KILL_STEPS, TaskStatus
 from schemas.task_messages import TaskAction

@@ -61,8 +61,8 @@ def create_app(runtime: Runtime) -> web.Application:
 
 
 async def _drain_on_signal(app: web.Application) -> None:
-    """SIGTERM/SIGINT drain first (DESIGN rule 8), then stop the server; a second signal stops at once.
-    Replaces the handlers run_app installed, which stop at once."""
+    """SIGTERM/SIGINT drain first (docs/design.md, rule 8), then stop the server; a second signal
+    stops at once. Replaces the handlers run_app installed, which stop at once."""
     loop = asyncio.get_running_loop()
     draining: list[asyncio.Task[None]] = []
 

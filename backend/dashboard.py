@@ -2,7 +2,7 @@
 
 It is served by the API's own app so that the page and the API share one origin: the page calls the
 same JSON routes and websockets as any client, and needs no CORS or configuration. Everything live on
-the page comes from the websockets (DESIGN rule 7); the server renders nothing but the files.
+the page comes from the websockets (docs/design.md, rule 7); the server renders nothing but the files.
 """
 
 from pathlib import Path

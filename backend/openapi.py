@@ -1,4 +1,4 @@
-"""GET /v1/openapi.json: DESIGN's HTTP contract as an OpenAPI 3.1 document, built from the pydantic models.
+"""GET /v1/openapi.json: docs/design.md, "HTTP API", as OpenAPI 3.1, built from the pydantic models.
 
 The component schemas come from the models the handlers validate with and answer from, so the document
 cannot describe a body the code no longer has; the operations (backend/openapi_paths.py) are the route

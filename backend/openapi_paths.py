@@ -1,4 +1,4 @@
-"""DESIGN's route table as OpenAPI 3.1 operations, one by one, with the parameters and error statuses
+"""docs/design.md, "Routes", as OpenAPI 3.1 operations, one by one, with the parameters and error statuses
 each can give (backend/openapi.py assembles them into the document)."""
 
 from typing import Any
@@ -124,7 +124,7 @@ def _websocket(
 
 
 def paths() -> dict[str, Object]:
-    """DESIGN's route table, operation by operation."""
+    """docs/design.md, "Routes", operation by operation."""
     task_created = {"Location": _ref("headers", "Location")}
     create_errors = {
         **BODY_ERRORS,

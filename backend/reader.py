@@ -1,4 +1,4 @@
-"""Read-only access to the actors' databases (DESIGN Rule 2: one writer, readers read WAL files).
+"""Read-only access to the actors' databases (docs/design.md, rule 2: one writer, readers read WAL files).
 
 Everything the web process reads goes through this one class. A task whose database is on another host
 (a worker of the convention) is read by asking its actor there instead (`remote`, the runtime's).

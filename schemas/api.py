@@ -1,4 +1,4 @@
-"""The HTTP contract's request and response models (DESIGN "HTTP contract")."""
+"""The HTTP API's request and response models (docs/design.md, "HTTP API")."""
 
 import re
 from typing import Any, Literal

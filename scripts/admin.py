@@ -232,7 +232,7 @@ def _task_action(link: ActorLink, data: Path, action: str, task_id: str) -> dict
 
 
 def cmd_drain(args: argparse.Namespace, data: Path) -> int:
-    """SIGTERM to the server named in the data directory's pid file: the drain of DESIGN rule 8, the
+    """SIGTERM to the server named in the data directory's pid file: the drain of docs/design.md, rule 8, the
     same path as a signal from a supervisor; then its progress, until the server has exited."""
     _link(args, data)  # one-line error and exit 1 if nothing runs
     info = system.read_pid_file(data) or {}

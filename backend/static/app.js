@@ -149,7 +149,7 @@ function renderDetail(r) {
     ["agent endpoint", r.agent_endpoint], ["session", r.session_id], ["prompt", r.prompt]];
   const shown = facts.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]);
   $("#d-facts").replaceChildren(...shown);
-  const allowed = { // DESIGN's transition table, so that a refusal is rare (the API still has the last word)
+  const allowed = { // docs/design.md, "Transitions", so that a refusal is rare (the API still has the last word)
     retry: r.status === "error",
     archive: ["running", "idle", "error"].includes(r.status),
     kill: r.status !== "killed" && !r.status.startsWith("kill_"),

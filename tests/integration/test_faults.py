@@ -1,6 +1,6 @@
 """The crash matrix: a real server (local provider) stopped at every crash point of every provisioning
 step — before the step, after its side effect but before its persist, after its persist — then every
-process `kill -9`ed, the server restarted, and DESIGN's invariants checked."""
+process `kill -9`ed, the server restarted, and the invariants of docs/guarantees.md checked."""
 
 import json
 import urllib.request

@@ -1,4 +1,4 @@
-"""The fences around a data directory and an actor system (DESIGN "Rules" 9, thespian facts)."""
+"""The fences around a data directory and an actor system (docs/design.md, rule 9, and "Fences")."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Archive, kill, retry and delete: DESIGN's transition table, and the step sequences they run."""
+"""Archive, kill, retry and delete: docs/design.md, "Transitions", and the step sequences they run."""
 
 import pytest
 
@@ -14,8 +14,9 @@ ACTIONS = [TaskAction.archive, TaskAction.kill, TaskAction.retry, TaskAction.del
 
 
 def allowed_by_design(action: TaskAction, status: TaskStatus) -> bool:
-    """DESIGN's table, written out: kill from anything but killed; archive from running, idle, error;
-    retry from error; delete from archived, killed; resume (admin) from anything not at rest."""
+    """docs/design.md, "Transitions", written out: kill from anything but killed; archive from
+    running, idle, error; retry from error; delete from archived, killed; resume (admin) from
+    anything not at rest."""
     rest = {"running", "idle", "error", "archived", "killed"}
     return {
         TaskAction.kill: status != "killed",
