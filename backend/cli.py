@@ -20,6 +20,7 @@ from backend.bridge import Bridge
 from backend.hub import EventHub
 from backend.reader import Reader
 from backend.runtime import Runtime
+from backend.settings_layers import resolve
 from schemas.settings import Settings
 
 
@@ -71,7 +72,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     given = {k: v for k, v in vars(args).items() if k not in WORKER_ONLY and v is not None}
     if "CRUCIBLE_SANDBOX_AGENT_BIN" not in os.environ and BUNDLED_AGENT.exists():
         given["sandbox_agent_bin"] = str(BUNDLED_AGENT)
-    return Settings(**given)  # command line > CRUCIBLE_* environment > defaults
+    return resolve(given).settings  # command line > CRUCIBLE_* environment > pid file > defaults
 
 
 def serve(settings: Settings) -> int:

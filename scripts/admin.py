@@ -5,6 +5,11 @@ durable state (records, history, the projection) from the data directory's datab
 through the same reader as the web process. `--json` (after the subcommand) prints one JSON document
 (`history --follow`: JSON lines).
 
+Settings as `crucible serve` resolves them (backend/settings_layers.py): `--data-dir`, then
+CRUCIBLE_DATA_DIR, then ./data; `--actor-port`, then CRUCIBLE_ACTOR_PORT, then the data directory's pid
+file (the running server's), then the default. So the admin run with the server's flags or environment,
+or with only its data directory, finds that server.
+
 Exit codes: 0 done, 1 no server (nothing listens), 2 bad usage, 3 unknown task, 4 refused (the task's
 status forbids it, or the server is draining), 5 no answer in time.
 """
@@ -21,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from pydantic import ValidationError
 from rich import progress
 from rich.console import Console
 from rich.table import Table
 
-from actors import db, loopback, system
+from actors import db, system
 from backend.reader import Reader
+from backend.settings_layers import Resolved, resolve
 from schemas.messages import Describe, Described
 from schemas.status import AT_REST
 from schemas.task_messages import CommandDone, ReadTask, TaskAction, TaskCommand, TaskRead
@@ -43,8 +50,10 @@ class NotFound(Exception):
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="crucible-admin", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("CRUCIBLE_DATA_DIR", "./data"))
-    parser.add_argument("--actor-port", type=int, help="default: the running server's, from its pid file")
+    parser.add_argument("--data-dir", help="default: CRUCIBLE_DATA_DIR, else ./data")
+    parser.add_argument(
+        "--actor-port", type=int, help="default: CRUCIBLE_ACTOR_PORT, else the server's (pid file)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -81,7 +90,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    data = Path(args.data_dir).resolve()
+    try:
+        args.resolved = resolve({"data_dir": args.data_dir, "actor_port": args.actor_port})
+    except ValidationError as exc:  # a CRUCIBLE_* variable the server would refuse too
+        err.print(f"crucible-admin: invalid settings: {exc}")
+        sys.exit(EXIT_USAGE)
+    data = args.resolved.settings.data_dir
     try:
         code = COMMANDS[args.command](args, data)
     except Unreachable as exc:
@@ -272,11 +286,15 @@ COMMANDS = {
 
 
 def _link(args: argparse.Namespace, data: Path) -> ActorLink:
-    info = system.read_pid_file(data) or {}
-    port = args.actor_port or info.get("actor_port")
-    if not port:
-        raise Unreachable(f"no server has run with data directory {data} (no pid file); pass --actor-port")
-    return ActorLink(int(port), data, host=info.get("actor_host", loopback.LOOPBACK))
+    """A system on the default port, with no pid file here, is not this data directory's (every server
+    writes its pid file before its actor system starts): never attached to."""
+    resolved: Resolved = args.resolved
+    if resolved.actor_port_source == "default":
+        raise Unreachable(
+            f"no server has run with data directory {data} (no pid file);"
+            " pass --actor-port or set CRUCIBLE_ACTOR_PORT"
+        )
+    return ActorLink(resolved.settings.actor_port, data, host=resolved.actor_host)
 
 
 def _unfinished_steps(reader: Reader) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
