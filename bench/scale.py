@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from tests.integration.test_metrics import live_actors
+from tests.helpers.metrics import live_actors
 from tests.server import Server, make_repo, wait_until
 
 LIST = "/v1/workspaces/default/tasks"

@@ -7,12 +7,20 @@ from typing import Any
 import psutil
 import pytest
 
+from backend.runtime import Runtime
+from tests.helpers.app import idle_runtime
 from tests.server import Server, make_repo
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Runtime:
+    """The web app's runtime with no actors behind it, whose start-up never finishes (`starting`)."""
+    return idle_runtime(tmp_path)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """A real Crucible server as a subprocess group, with private ports and data directory, for tests."""
 
+import asyncio
 import contextlib
 import json
 import os
@@ -12,10 +13,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import psutil
 
 from actors import system
@@ -132,8 +135,15 @@ class ProcessGroup:
 
 class Server(ProcessGroup):
     def __init__(
-        self, data: Path, provider: str = "sim", env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+        self,
+        data: Path,
+        provider: str = "sim",
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        settings_in_env: bool = False,
     ) -> None:
+        """`settings_in_env`: the data directory and actor port are given as CRUCIBLE_DATA_DIR and
+        CRUCIBLE_ACTOR_PORT, not as flags."""
         self.data = data
         self.provider = provider
         self.args = args  # more `crucible serve` flags
@@ -144,6 +154,10 @@ class Server(ProcessGroup):
             "CRUCIBLE_LOG_FORMAT": "json",
             **(env or {}),
         }
+        self.settings_flags = ["--data-dir", str(data), "--actor-port", str(self.actor_port)]
+        if settings_in_env:
+            self.env |= {"CRUCIBLE_DATA_DIR": str(data), "CRUCIBLE_ACTOR_PORT": str(self.actor_port)}
+            self.settings_flags = []
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data.parent / f"{data.name}-server.log"
 
@@ -152,8 +166,8 @@ class Server(ProcessGroup):
     def start(self, wait: bool = True) -> "Server":
         self.data.mkdir(parents=True, exist_ok=True)
         command = [
-            *("serve", "--data-dir", str(self.data), "--port", str(self.port)),
-            *("--actor-port", str(self.actor_port), "--provider", self.provider, *self.args),
+            *("serve", *self.settings_flags, "--port", str(self.port)),
+            *("--provider", self.provider, *self.args),
         ]
         self.proc = spawn(command, self.env, self.log)
         if wait:
@@ -232,15 +246,54 @@ class Server(ProcessGroup):
         return events
 
     def wait_status(self, task_id: str, statuses: set[str], timeout: float = 60.0) -> dict[str, Any]:
-        """Wait for one of `statuses`; `running` counts once its step is done (`task.initialized`)."""
+        """Wait for one of `statuses`; `running` counts once its step is done (`task.initialized`).
+
+        Woken by the task's events websocket rather than by polling; the record is polled only if the
+        websocket cannot be had (refused, or closed before the deadline)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            record = self.task(task_id)
-            settled = record["status"] != "running" or record["steps"][-1]["status"] == "done"
-            if record["status"] in statuses and settled:
-                return record
+        with ThreadPoolExecutor(1) as loop:  # a loop of its own: async tests call this inside theirs
+            record = loop.submit(asyncio.run, self._await_status(task_id, statuses, deadline)).result()
+        while not reached(record, statuses) and time.monotonic() < deadline:
             time.sleep(0.02)
-        raise TimeoutError(f"task {task_id} stuck at {record['status']}: {record['status_message']}")
+            record = self.task(task_id)
+        if not reached(record, statuses):
+            raise TimeoutError(f"task {task_id} stuck at {record['status']}: {record['status_message']}")
+        return record
+
+    async def _await_status(self, task_id: str, statuses: set[str], deadline: float) -> dict[str, Any]:
+        """The record once it has one of `statuses`, else at the deadline, or as it is when the websocket
+        fails. It is read again on every event that brings a wanted status (`since=0`: the events so far,
+        then live ones), and after a second with no event, in case a change came without one."""
+        url = f"http://127.0.0.1:{self.port}/v1/tasks/{task_id}"
+        async with aiohttp.ClientSession() as http:
+
+            async def read() -> dict[str, Any]:
+                async with http.get(url) as resp:
+                    body: dict[str, Any] = await resp.json()
+                    return body
+
+            record = await read()
+            try:
+                async with http.ws_connect(f"{url}/events?since=0") as ws:
+                    while not reached(record, statuses) and (left := deadline - time.monotonic()) > 0:
+                        try:
+                            msg = await ws.receive(timeout=min(left, 1.0))
+                        except TimeoutError:
+                            record = await read()
+                            continue
+                        if msg.type is not aiohttp.WSMsgType.TEXT:
+                            break  # closed (a restart, a drain): the caller polls for the time left
+                        if json.loads(msg.data)["status"] in statuses:
+                            record = await read()
+            except aiohttp.WSServerHandshakeError:
+                pass  # refused: the caller polls
+            return record
+
+
+def reached(record: dict[str, Any], statuses: set[str]) -> bool:
+    """The record has one of `statuses`, and a `running` task has finished its last step."""
+    settled = record["status"] != "running" or record["steps"][-1]["status"] == "done"
+    return record["status"] in statuses and settled
 
 
 def wait_until(predicate: Any, timeout: float = 30.0) -> None:

@@ -1,6 +1,7 @@
 """The admin script against real running servers: every command, `--json` parsed and checked."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -10,18 +11,9 @@ from typing import Any
 
 import pytest
 
+from schemas.settings import Settings
+from tests.helpers.admin import admin, admin_json
 from tests.server import ROOT, Server, free_port, make_repo, serving_sim, wait_until
-
-
-def admin(server: Server, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "scripts.admin", "--data-dir", str(server.data), *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-def admin_json(server: Server, *args: str) -> Any:
-    done = admin(server, *args, "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +36,42 @@ def test_nothing_listening_is_a_one_line_error_exit_1_and_starts_no_system(tmp_p
     assert len(done.stderr.strip().splitlines()) == 1 and str(port) in done.stderr
     with socket.socket() as probe:  # still nothing there: no actor system was started
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_admin_finds_a_server_through_the_environment_alone(tmp_path: Path) -> None:
+    """A server given its data directory and a non-default actor port in CRUCIBLE_DATA_DIR and
+    CRUCIBLE_ACTOR_PORT only: the admin, given the same environment and no flag, reaches it. The
+    environment's port wins over the pid file's, which is used when the environment names none."""
+    server = Server(tmp_path / "data", "sim", settings_in_env=True)
+    assert server.actor_port != Settings.model_fields["actor_port"].default
+
+    def status(**env: str) -> subprocess.CompletedProcess[str]:
+        """`crucible-admin status --json`, no flag but --json, with only `env` of the CRUCIBLE_ settings."""
+        base = {k: v for k, v in os.environ.items() if k not in ("CRUCIBLE_DATA_DIR", "CRUCIBLE_ACTOR_PORT")}
+        command = [sys.executable, "-m", "scripts.admin", "status", "--json"]
+        return subprocess.run(command, cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=60)
+
+    try:
+        server.start()
+        data, port = str(server.data), str(server.actor_port)
+        done = status(CRUCIBLE_DATA_DIR=data, CRUCIBLE_ACTOR_PORT=port)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["actors"]["workspace"] == 1
+
+        pid_file = server.data / "crucible.pid"
+        recorded = json.loads(pid_file.read_text())
+        assert recorded["actor_port"] == server.actor_port  # the server's own record of its port
+        elsewhere = free_port()  # the pid file now names a port where nothing listens
+        pid_file.write_text(json.dumps({**recorded, "actor_port": elsewhere}))
+        try:
+            done = status(CRUCIBLE_DATA_DIR=data, CRUCIBLE_ACTOR_PORT=port)
+            assert done.returncode == 0, done.stderr  # the environment's port, not the pid file's
+            done = status(CRUCIBLE_DATA_DIR=data)
+            assert done.returncode == 1 and str(elsewhere) in done.stderr  # no port given: the pid file's
+        finally:
+            pid_file.write_text(json.dumps(recorded))
+    finally:
+        server.cleanup()
 
 
 def test_status_counts_tasks_and_actors(server: Server) -> None:

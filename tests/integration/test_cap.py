@@ -5,8 +5,8 @@ actors: recycled before a fork; a quiet project's actors all go until it is need
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.integration.test_admin import admin_json
-from tests.integration.test_metrics import live_actors
+from tests.helpers.admin import admin_json
+from tests.helpers.metrics import live_actors
 from tests.server import RESULT_KINDS, Server, wait_until
 
 CAP, POOL = 2, 2

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from actors.providers.sim import effects_log
-from tests.integration.test_admin import admin_json
+from tests.helpers.admin import admin_json
 from tests.server import RESULT_KINDS, Server, agents_under, wait_until
 
 pytestmark = pytest.mark.integration

@@ -1,25 +1,26 @@
-"""The fences around a data directory and an actor system (docs/design.md, rule 9, and "Fences")."""
+"""The fences around a data directory and an actor system (one server per data directory, a stale
+system ended at restart, actor sockets on loopback), and the thespian facts they rest on."""
 
 import json
 import os
 import signal
 import socket
-import time
+import sqlite3
+from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.server import Server
+from tests.helpers.network import non_loopback_ipv4
+from tests.server import Server, wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def non_loopback_ipv4() -> str | None:
-    for addrs in psutil.net_if_addrs().values():
-        for addr in addrs:
-            if addr.family == socket.AF_INET and not addr.address.startswith("127."):
-                return str(addr.address)
-    return None
+def last_seq(data: Path, task_id: str) -> int:
+    """The task's last event, read from its database (the web process may be gone)."""
+    with sqlite3.connect(f"file:{data / 'tasks' / (task_id + '.sqlite')}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
 
 def test_a_second_server_on_the_same_data_dir_is_refused(make_server):
@@ -73,7 +74,9 @@ def test_a_stale_system_left_by_a_killed_server_is_ended_at_restart(make_server,
     os.killpg(server.proc.pid, signal.SIGKILL)  # the server alone: its daemonized actors live on
     server.proc.wait(10)
     server.proc = None
-    time.sleep(0.2)
+    at_kill = last_seq(data, task_id)
+    # The orphaned system goes on provisioning the task: an event committed after the server's death.
+    wait_until(lambda: last_seq(data, task_id) > at_kill, timeout=30)
     assert all(p.is_running() for p in stale), "thespian's actors outlive a kill -9 of the server"
     restarted = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=300).start()
     assert restarted.wait_status(task_id, {"running", "error"})["status"] == "running"

@@ -1,38 +1,11 @@
 """GET /metrics on a real server: it parses with prometheus-client's parser, and its figures move."""
 
 import asyncio
-from collections import Counter
-from typing import Any
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.server import Server, make_repo, wait_until
-
-
-def scrape(server: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample, by (name, sorted labels)."""
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=30) as resp:
-        assert resp.headers["Content-Type"].startswith("text/plain")
-        text = resp.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def total(samples: dict[Any, float], name: str, **labels: str) -> float:
-    return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= set(ls))
-
-
-def live_actors(server: Server) -> Counter[str]:
-    """Live actors by kind, from one scrape (0 for a kind with none)."""
-    return Counter(
-        {dict(ls)["kind"]: int(v) for (n, ls), v in scrape(server).items() if n == "crucible_live_actors"}
-    )
+from tests.helpers.metrics import scrape, total
+from tests.server import make_repo, wait_until
 
 
 def test_metrics_parse_and_move_with_creates_steps_errors_actors_and_subscribers(make_server, tmp_path):

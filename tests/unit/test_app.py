@@ -5,28 +5,9 @@ from typing import Any
 import pytest
 
 from backend.app import create_app
-from backend.hub import EventHub
 from backend.reader import Reader
-from backend.runtime import Runtime
-from schemas.settings import Settings
 
-
-class IdleRuntime(Runtime):
-    """A runtime whose start-up never finishes: the app stays `starting`."""
-
-    async def start(self) -> None:
-        return None
-
-
-class NoBridge:
-    def request_id(self) -> str:
-        return "generated-id"
-
-
-@pytest.fixture
-def runtime(tmp_path: Any) -> Runtime:
-    hub = EventHub(tmp_path / "hub.sock", 10)
-    return IdleRuntime(Settings(data_dir=tmp_path), None, NoBridge(), Reader(tmp_path), hub)  # type: ignore[arg-type]
+# `runtime`: tests/conftest.py's fixture, an app runtime that never starts its actors.
 
 
 async def test_health_says_starting_until_ready_then_ok(aiohttp_client, runtime):

@@ -6,10 +6,8 @@ import pytest
 from pydantic import SecretStr
 
 from backend.app import create_app
-from backend.hub import EventHub
-from backend.reader import Reader
 from schemas.settings import Settings
-from tests.unit.test_app import IdleRuntime, NoBridge
+from tests.helpers.app import idle_runtime
 
 TOKEN = "s3cret-tök"  # not ASCII: compare_digest on str would refuse it
 TASK = "0" * 22
@@ -17,7 +15,7 @@ TASK = "0" * 22
 
 def app_with(tmp_path: Any, token: str | None) -> Any:
     settings = Settings(data_dir=tmp_path, token=SecretStr(token) if token else None)
-    runtime = IdleRuntime(settings, None, NoBridge(), Reader(tmp_path), EventHub(tmp_path / "hub.sock", 10))  # type: ignore[arg-type]
+    runtime = idle_runtime(tmp_path, settings)
     runtime.health = "ok"
     return create_app(runtime)
 

@@ -12,14 +12,8 @@ from actors.guard import disk_full
 from actors.logs import Lossy, SharedLog
 from schemas.messages import Failure
 from schemas.task_messages import TaskInitialized
-from tests.unit.test_workspace_actor import registered
-
-
-def full_disk() -> sqlite3.OperationalError:
-    """What SQLite raises when the disk is full."""
-    exc = sqlite3.OperationalError("database or disk is full")
-    exc.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
-    return exc
+from tests.helpers.disk import full_disk
+from tests.helpers.workspace import registered
 
 
 def initialized(request_id: str) -> TaskInitialized:
@@ -72,14 +66,33 @@ def test_only_a_full_disk_is_told_as_one():
     assert not disk_full(sqlite3.OperationalError("database is locked")) and not disk_full(OSError(5, "EIO"))
 
 
-class Broken(io.StringIO):
-    def write(self, text: str) -> int:
-        raise OSError(28, "No space left on device")
+class FullOnce:
+    """A file whose disk is full for one write, then has room again."""
+
+    def __init__(self, file: Any) -> None:
+        self.file, self.full = file, True
+
+    def write(self, data: Any) -> int:
+        if self.full:
+            self.full = False
+            raise OSError(28, "No space left on device")
+        return int(self.file.write(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
 
 
-def test_a_log_line_that_cannot_be_written_is_dropped_not_raised(tmp_path: Path):
-    """A logger that raised turned the failure it reported into a hang: the answer was never sent."""
-    Lossy(Broken()).write("line\n")
+def test_a_log_line_that_cannot_be_written_is_dropped_and_the_next_one_is_written(tmp_path: Path):
+    """A logger that raised turned the failure it reported into a hang: the answer was never sent. One
+    that gave up after a failure would lose every later line, once the disk had room again."""
+    stream = io.StringIO()
+    lossy = Lossy(FullOnce(stream))  # type: ignore[arg-type]
+    lossy.write("lost\n")
+    lossy.write("kept\n")
+    assert stream.getvalue() == "kept\n"
+
     log = SharedLog(tmp_path / "actors.log", max_bytes=100, keep=1)
-    log._file = Broken()  # type: ignore[assignment]
-    log.write("line\n")
+    log._file = FullOnce(log._file)  # type: ignore[assignment]
+    log.write("lost\n")
+    log.write("kept\n")
+    assert (tmp_path / "actors.log").read_text() == "kept\n"

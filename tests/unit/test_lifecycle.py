@@ -7,7 +7,7 @@ from schemas.project_messages import TaskRemoved
 from schemas.status import TaskStatus
 from schemas.task_messages import CommandDone, TaskAction
 from schemas.workspace_messages import TaskDeleted
-from tests.unit.task_harness import PROJECT, WORKSPACE, FakeProvider, Harness
+from tests.helpers.task_harness import PROJECT, WORKSPACE, FakeProvider, Harness
 
 PROVISIONING = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
 ACTIONS = [TaskAction.archive, TaskAction.kill, TaskAction.retry, TaskAction.delete, TaskAction.resume]

@@ -9,7 +9,6 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from backend.app import create_app
 from backend.openapi import build
-from tests.unit.test_app import runtime  # noqa: F401  (the fixture)
 
 ROUTE_PARAM = re.compile(r"\{[^}]+\}")
 ALTERNATIVES = re.compile(r"\(\?P<(\w+)>([\w|]+)\)")  # aiohttp's {name:a|b|c}
@@ -40,7 +39,7 @@ def test_the_document_is_valid_openapi_3_1(auth):
     validate(build(auth), cls=OpenAPIV31SpecValidator)
 
 
-def test_every_route_the_app_serves_is_documented_and_nothing_else(runtime):  # noqa: F811
+def test_every_route_the_app_serves_is_documented_and_nothing_else(runtime):
     app = create_app(runtime)
     same_shape = lambda pairs: {(m, ROUTE_PARAM.sub("{}", p)) for m, p in pairs}  # noqa: E731
     assert same_shape(served(app)) == same_shape(documented(build(False)))
@@ -100,7 +99,7 @@ def test_schemas_come_from_the_models():
     assert "init_bootstrap_db" in schemas["TaskStatus"]["enum"]
 
 
-async def test_the_app_serves_it(aiohttp_client, runtime):  # noqa: F811
+async def test_the_app_serves_it(aiohttp_client, runtime):
     client = await aiohttp_client(create_app(runtime))
     resp = await client.get("/v1/openapi.json")
     assert resp.status == 200

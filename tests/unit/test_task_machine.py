@@ -8,8 +8,8 @@ import pytest
 
 from actors.providers.base import PermanentError, TransientError
 from schemas.task_messages import TaskInitialized
-from tests.unit.task_harness import CLEAN_EVENTS, CLIENT, PROJECT, WORKSPACE, FakeProvider, Harness
-from tests.unit.test_guard import full_disk
+from tests.helpers.disk import full_disk
+from tests.helpers.task_harness import CLEAN_EVENTS, CLIENT, PROJECT, WORKSPACE, FakeProvider, Harness
 
 STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
 CALL_OF_STEP = {

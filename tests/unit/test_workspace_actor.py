@@ -1,12 +1,7 @@
 """WorkspaceActor driven without an actor system: messages in, sends recorded."""
 
-from pathlib import Path
-from typing import Any
-
 from thespian.actors import ChildActorExited
 
-from actors import workspace as workspace_module
-from actors.workspace import WorkspaceActor
 from schemas.api import TaskCreate
 from schemas.messages import ActorInfo, Describe, Described
 from schemas.project_messages import (
@@ -18,38 +13,14 @@ from schemas.project_messages import (
     ProjectInUse,
     StartProject,
 )
-from schemas.settings import Settings
 from schemas.workspace_messages import (
     CreateTask,
     ProjectRegistered,
-    RegisterProject,
     ResumeDispatched,
     ResumeTasks,
-    StartWorkspace,
     WorkspaceStarted,
 )
-
-
-class HarnessWorkspace(WorkspaceActor):
-    myAddress = "workspace"  # type: ignore[assignment]
-
-
-def registered(
-    tmp_path: Path, monkeypatch: Any, projects: list[str], addresses: list[str], **settings: Any
-) -> tuple[HarnessWorkspace, list[tuple[Any, Any]]]:
-    """A started workspace with these projects registered (no actor yet); what it sends is recorded,
-    and the project actors it creates get these addresses, in order."""
-    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
-    sent: list[tuple[Any, Any]] = []
-    created = iter(addresses)
-    actor = HarnessWorkspace()
-    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
-    actor.createActor = lambda cls: next(created)  # type: ignore[method-assign]
-    start = StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path, **settings))
-    actor.receiveMessage(start, "web")
-    for name in projects:
-        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
-    return actor, sent
+from tests.helpers.workspace import registered
 
 
 def test_a_describe_asks_each_project_after_its_start_and_answers_once_all_have(tmp_path, monkeypatch):

@@ -1,0 +1,37 @@
+"""Drive a WorkspaceActor without an actor system: messages in, sends recorded."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors import workspace as workspace_module
+from actors.workspace import WorkspaceActor
+from schemas.settings import Settings
+from schemas.workspace_messages import RegisterProject, StartWorkspace
+
+
+class HarnessWorkspace(WorkspaceActor):
+    myAddress = "workspace"  # type: ignore[assignment]
+
+
+def registered(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    projects: list[str],
+    addresses: list[str],
+    **settings: Any,
+) -> tuple[HarnessWorkspace, list[tuple[Any, Any]]]:
+    """A started workspace with these projects registered (no actor yet); what it sends is recorded,
+    and the project actors it creates get these addresses, in order."""
+    monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
+    sent: list[tuple[Any, Any]] = []
+    created = iter(addresses)
+    actor = HarnessWorkspace()
+    actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    actor.createActor = lambda cls: next(created)  # type: ignore[method-assign]
+    start = StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path, **settings))
+    actor.receiveMessage(start, "web")
+    for name in projects:
+        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
+    return actor, sent
