@@ -11,6 +11,7 @@ from aiohttp import web
 from backend.auth import auth_middleware
 from backend.dashboard import dashboard_routes
 from backend.errors import ApiError, Handler, error_middleware
+from backend.guards import guard_middleware
 from backend.openapi import openapi_routes
 from backend.routes import RUNTIME, routes
 from backend.runtime import Runtime
@@ -46,7 +47,13 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
 def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY,
-        middlewares=[request_id_middleware, error_middleware, auth_middleware, admission_middleware],
+        middlewares=[
+            request_id_middleware,
+            error_middleware,
+            guard_middleware(runtime.settings),  # Host and Origin, before the token: docs/security.md
+            auth_middleware,
+            admission_middleware,
+        ],
     )
     app[RUNTIME] = runtime
     app[SOCKETS] = set()

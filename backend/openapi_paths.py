@@ -21,6 +21,13 @@ WRITE_ERRORS = {
     507: "the data directory's disk is full (`disk_full`); retry once there is room",
 }
 UNAUTHORIZED = "no bearer token, or the wrong one (`WWW-Authenticate: Bearer`)"
+# Any operation can give these (backend/guards.py; docs/security.md).
+GUARD_ERRORS = {
+    403: "`origin_not_allowed`: the request carries an `Origin` that is neither the server's own nor "
+    "listed in CRUCIBLE_ALLOWED_ORIGINS (a page of another site)",
+    421: "`host_not_allowed`: the `Host` header names no host this server answers for (loopback, the "
+    "listen address, CRUCIBLE_ALLOWED_HOSTS): a DNS-rebinding page, or a name to list",
+}
 NO_WORKSPACE = "no such workspace"
 NO_TASK = "no such task (anything not shaped like a task id is unknown too)"
 
@@ -98,7 +105,7 @@ def _op(
         "responses": {str(k): v for k, v in ok.items()},
         "x-guarded": guarded,  # needs the bearer token when the server has one (resolved in build())
     }
-    op["responses"].update({str(k): error(v, k) for k, v in (errors or {}).items()})
+    op["responses"].update({str(k): error(v, k) for k, v in {**(errors or {}), **GUARD_ERRORS}.items()})
     if body:
         op["requestBody"] = {"required": True, "content": {JSON: {"schema": _ref("schemas", body)}}}
     return op

@@ -1,11 +1,21 @@
 """Settings: command line > CRUCIBLE_* environment > these defaults (one model, handed to actors)."""
 
+import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.status import ProviderKind
+
+# What CRUCIBLE_ALLOWED_HOSTS and CRUCIBLE_ALLOWED_ORIGINS entries look like (IPv6 in brackets).
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(:[0-9]{1,5})?")
+_ORIGIN = re.compile(r"https?://" + _HOST.pattern)
+_SHAPES = {"allowed_hosts": (_HOST, "host[:port]"), "allowed_origins": (_ORIGIN, "scheme://host[:port]")}
+
+
+def _entries(value: str) -> tuple[str, ...]:
+    return tuple(e for e in (part.strip().lower() for part in value.split(",")) if e)
 
 
 class Settings(BaseSettings):
@@ -79,6 +89,17 @@ class Settings(BaseSettings):
         min_length=1,
         description="when set, every route but /v1/health and /v1/openapi.json needs Authorization: Bearer",
     )
+    # Comma-separated strings, not lists: pydantic-settings would read a list from the environment as JSON.
+    allowed_hosts: str = Field(
+        "",
+        description="names (comma-separated) the API may also be reached by, beyond loopback and --host;"
+        " any other Host header gets 421 (docs/security.md)",
+    )
+    allowed_origins: str = Field(
+        "",
+        description="origins (comma-separated scheme://host[:port]) whose pages may also use the API;"
+        " a request with any other Origin but the server's own gets 403 (docs/security.md)",
+    )
 
     log_format: str = Field(
         "auto", pattern="^(auto|json|console)$", description="console on a tty, else JSON"
@@ -95,6 +116,24 @@ class Settings(BaseSettings):
     def _absolute(cls, data_dir: Path) -> Path:
         """Resolved once: every actor reads it per step, and each resolve() costs an lstat per part."""
         return data_dir.resolve()
+
+    @field_validator("allowed_hosts", "allowed_origins")
+    @classmethod
+    def _listed(cls, value: str, info: ValidationInfo) -> str:
+        """A malformed entry would silently admit nothing: refuse it at start-up instead."""
+        shape, form = _SHAPES[info.field_name or ""]
+        for entry in _entries(value):
+            if not shape.fullmatch(entry):
+                raise ValueError(f"{entry!r} is not {form}")
+        return value
+
+    @property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        return _entries(self.allowed_hosts)
+
+    @property
+    def allowed_origin_list(self) -> tuple[str, ...]:
+        return _entries(self.allowed_origins)
 
     @property
     def hub_socket(self) -> Path:

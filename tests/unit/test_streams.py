@@ -70,7 +70,8 @@ async def stalled_client(port: int) -> socket.socket:
     await loop.sock_connect(sock, ("127.0.0.1", port))
     await loop.sock_sendall(
         sock,
-        f"GET /v1/tasks/{TASK}/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"GET /v1/tasks/{TASK}/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode(),
     )
     assert b"101" in await loop.sock_recv(sock, 12)
