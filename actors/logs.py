@@ -5,6 +5,8 @@ import fcntl
 import logging
 import os
 import sys
+import threading
+import types
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, cast
 
@@ -14,10 +16,12 @@ from schemas.settings import Settings
 
 
 def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
-    """Configure structlog for this process (stderr). `fmt` is auto|json|console."""
+    """Configure structlog for this process (stderr). `fmt` is auto|json|console. Whatever else this
+    process writes to stderr is routed through the same renderer (`route_stderr`)."""
     out = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
     _configure(console, level, structlog.WriteLoggerFactory(cast(TextIO, Lossy(out))))
+    route_stderr(out, console, level)
 
 
 def configure_actor(s: Settings) -> None:
@@ -27,19 +31,77 @@ def configure_actor(s: Settings) -> None:
     _configure(s.log_format == "console", s.log_level, factory)
 
 
+def _renderer(console: bool) -> Any:
+    return structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+
+
 def _configure(console: bool, level: str, factory: Any) -> None:
-    renderer: Any = structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            renderer,
+            _renderer(console),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=factory,
         cache_logger_on_first_use=False,
+    )
+
+
+def route_stderr(out: TextIO, console: bool, level: str) -> None:
+    """Everything else that writes to stderr, one line each in the same format: stdlib logging (aiohttp's
+    server errors, asyncio's `Task exception was never retrieved`, any library's), warnings, and
+    exceptions nobody caught (in the main thread, another thread, or a `__del__`). Python prints them
+    as bare text by default, several lines each, which operators read as a crash and a log shipper
+    cannot parse. Libraries log from WARNING up, as Python's last-resort handler printed them (thespian's
+    info lines, aiohttp's access log: a line per request, stay out)."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _renderer(console)],
+    )
+    handler = logging.StreamHandler(cast(TextIO, Lossy(out)))
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level.upper()]))
+    logging.captureWarnings(True)
+    sys.excepthook = _uncaught
+    threading.excepthook = _uncaught_in_thread
+    sys.unraisablehook = _unraisable
+
+
+def _uncaught(kind: type[BaseException], exc: BaseException, tb: types.TracebackType | None) -> None:
+    structlog.get_logger().critical("process.uncaught_exception", exc_info=(kind, exc, tb))
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return  # as threading's own hook: a thread that exits is no error
+    value = args.exc_value or args.exc_type()
+    name = args.thread.name if args.thread else None
+    exc_info = (args.exc_type, value, args.exc_traceback)
+    structlog.get_logger().error("thread.uncaught_exception", thread=name, exc_info=exc_info)
+
+
+def _unraisable(unraisable: Any) -> None:
+    """An exception Python could not raise (in a `__del__`, a finalizer, a callback at shutdown)."""
+    kind = unraisable.exc_type
+    exc_info = (kind, unraisable.exc_value or kind(), unraisable.exc_traceback)
+    try:
+        about = repr(unraisable.object)[:200]
+    except Exception:  # a broken __repr__ must not hide the report
+        about = object.__repr__(unraisable.object)
+    message = unraisable.err_msg or "Exception ignored in"
+    structlog.get_logger().warning(
+        "process.unraisable_exception", message=message, object=about, exc_info=exc_info
     )
 
 

@@ -28,6 +28,7 @@ NEWS: TypeAdapter[TaskEvents | FeedChanged] = TypeAdapter(
     Annotated[TaskEvents | FeedChanged, Field(discriminator="kind")]
 )
 LINE_LIMIT = 16 * 1024 * 1024  # a batch of events with 32 KiB prompts fits many times over
+STOP_WAIT_S = 2.0  # for the connection handlers to see their end of stream, at a stop
 MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 
 
@@ -93,6 +94,7 @@ class EventHub:
         self._limit = limit
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()  # one per connection (_serve)
         self._subs: dict[tuple[str, str], set[Subscription]] = {}
         self.on_observed: Callable[[Observations], None] = lambda observed: None  # metrics
         self._log = structlog.get_logger().bind(component="hub")
@@ -105,10 +107,20 @@ class EventHub:
         self._path.chmod(0o600)
 
     async def stop(self) -> None:
+        """Stop listening, close every actor's connection, and wait for each handler to return. A handler
+        left running is cancelled when the loop closes, and Python 3.11's asyncio reports a cancelled
+        connection handler as an error, with a traceback on stderr (`Exception in callback
+        StreamReaderProtocol...`): at every stop with actors connected, read as a crash."""
         if self._server is not None:
             self._server.close()
+        await asyncio.sleep(0)  # a connection accepted just now: its handler starts, and is counted
         for writer in tuple(self._connections):
             writer.close()  # its reader sees the end of the stream and returns
+        if self._handlers:
+            _, late = await asyncio.wait(tuple(self._handlers), timeout=STOP_WAIT_S)
+            for handler in late:
+                handler.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         self._path.unlink(missing_ok=True)
 
     def subscribe(self, kind: str, key: str) -> Subscription:
@@ -126,14 +138,24 @@ class EventHub:
         return sum(len(s) for s in self._subs.values())
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One actor's connection: a JSON line per push, until the actor exits."""
+        """One actor's connection: a JSON line per push, until the actor exits or the hub stops."""
+        handler = asyncio.current_task()
+        assert handler is not None
         self._connections.add(writer)
+        self._handlers.add(handler)
         try:
             while line := await reader.readline():
                 self.dispatch(NEWS.validate_json(line))
         except (ValueError, ValidationError) as exc:  # ValueError: a line over the limit
             self._log.warning("hub.bad_push", error=str(exc)[:200])
+        except ConnectionError as exc:  # the actor's end went away mid-line
+            self._log.warning("hub.connection_lost", error=str(exc)[:200])
+        except asyncio.CancelledError:
+            # Cancelled at a stop: the handler ends here, and ends normally, since asyncio 3.11 logs a
+            # cancelled connection handler as an error (see stop).
+            pass
         finally:
+            self._handlers.discard(handler)
             self._connections.discard(writer)
             writer.close()
 
