@@ -2,6 +2,7 @@
 
 import pytest
 
+from actors.task_wakeups import RetryDue
 from actors.transitions import refusal, repeated
 from schemas.project_messages import TaskRemoved
 from schemas.status import TaskStatus
@@ -96,7 +97,7 @@ def test_kill_while_a_retry_waits_makes_the_pending_wakeup_stale(harness):
     harness.command("kill")
     harness.pump()
     assert harness.record()["status"] == "killed"
-    harness.fire_wakeup("retry")  # the backoff's wakeup, after the kill: nothing happens
+    harness.fire_wakeup(RetryDue)  # the backoff's wakeup, after the kill: nothing happens
     assert harness.record()["status"] == "killed"
     assert "create_sandbox" not in harness.provider.calls[harness.provider.calls.index("destroy") :]
 

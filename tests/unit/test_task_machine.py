@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from actors.providers.base import PermanentError, TransientError
+from actors.task_wakeups import DeadlineDue, IdleDue, ProjectDue, ResumeDue, RetryDue
 from schemas.task_messages import TaskInitialized
 from tests.helpers.disk import full_disk
 from tests.helpers.task_harness import CLEAN_EVENTS, CLIENT, PROJECT, WORKSPACE, FakeProvider, Harness
@@ -69,8 +70,8 @@ def test_a_transient_failure_retries_with_backoff_and_one_result_event(harness, 
         harness.actor.store._conn.execute("SELECT data FROM events WHERE kind = 'task.retry'").fetchone()[0]
     )
     assert retry["attempt"] == 1 and retry["source"] == "backoff" and retry["error"] == "flaky"
-    assert next(w for w in harness.wakeups if w[1][0] == "retry")[0] == pytest.approx(0.5)
-    harness.fire_wakeup("retry")
+    assert next(w for w in harness.wakeups if isinstance(w[1], RetryDue))[0] == pytest.approx(0.5)
+    harness.fire_wakeup(RetryDue)
     assert harness.record()["status"] == "running"
     kinds = [k for k, _ in harness.events()]
     assert kinds.count("task.retry") == 1
@@ -82,8 +83,8 @@ def test_backoff_doubles_per_attempt(harness):
     harness.provider.failures["create_sandbox"] = [TransientError("a"), TransientError("b")]
     harness.initialize()
     harness.pump()
-    harness.fire_wakeup("retry")
-    delays = [d for d, p in harness.wakeups if p[0] == "retry"]
+    harness.fire_wakeup(RetryDue)
+    delays = [d for d, p in harness.wakeups if isinstance(p, RetryDue)]
     assert delays == [pytest.approx(1.0)]
 
 
@@ -105,8 +106,8 @@ def test_attempts_are_bounded(tmp_path, monkeypatch):
     harness = Harness(tmp_path, provider, monkeypatch, max_attempts=3, backoff_base_s=0.01)
     harness.initialize()
     harness.pump()
-    harness.fire_wakeup("retry")
-    harness.fire_wakeup("retry")
+    harness.fire_wakeup(RetryDue)
+    harness.fire_wakeup(RetryDue)
     record = harness.record()
     assert record["status"] == "error" and record["error"]["attempts"] == 3
     assert provider.calls.count("create_sandbox") == 3
@@ -116,7 +117,7 @@ def test_a_step_past_its_deadline_ends_in_error_and_its_late_outcome_is_ignored(
     harness.initialize()
     harness.offload.hold = True  # the first step's work never comes back in time
     harness.pump()
-    harness.fire_wakeup("deadline")
+    harness.fire_wakeup(DeadlineDue)
     record = harness.record()
     assert record["status"] == "error"
     assert record["error"] == {
@@ -134,8 +135,8 @@ def test_a_stale_retry_wakeup_is_ignored(harness):
     harness.provider.failures["create_sandbox"] = [TransientError("flaky")]
     harness.initialize()
     harness.pump()
-    stale = next(w for w in harness.wakeups if w[1][0] == "retry")
-    harness.fire_wakeup("retry")
+    stale = next(w for w in harness.wakeups if isinstance(w[1], RetryDue))
+    harness.fire_wakeup(RetryDue)
     calls = list(harness.provider.calls)
     from thespian.actors import WakeupMessage
 
@@ -184,13 +185,13 @@ def test_a_write_that_fails_mid_step_is_mended_by_running_the_step_again(harness
     monkeypatch.setattr(harness.actor.store, "finish", failing_finish)
 
     def resumes() -> list[float]:
-        return [delay for delay, payload in harness.wakeups if payload[0] == "resume"]
+        return [delay for delay, payload in harness.wakeups if isinstance(payload, ResumeDue)]
 
     harness.pump()
     assert harness.record()["status"] == step and resumes() == [0.5]  # its result unwritten
-    harness.fire_wakeup("resume")  # the disk still full: once more, later
+    harness.fire_wakeup(ResumeDue)  # the disk still full: once more, later
     assert resumes() == [1.0]
-    harness.fire_wakeup("resume")
+    harness.fire_wakeup(ResumeDue)
     assert harness.record()["status"] == "running"
     events = harness.events()
     assert [e for e in events if e[0] != "task.status"] == [e for e in CLEAN_EVENTS if e[0] != "task.status"]
@@ -232,7 +233,7 @@ def test_a_task_at_rest_passivates_after_the_idle_timeout_and_its_actor_can_serv
 
     harness.initialize()
     harness.pump()
-    harness.fire_wakeup("idle")
+    harness.fire_wakeup(IdleDue)
     assert [m.task_id for a, m in harness.sent if isinstance(m, Passivate) and not m.resting] == ["0" * 22]
     announced = sum(isinstance(m, TaskActorReady) for _, m in harness.sent)
     harness.actor.receiveMessage(PassivateOk(), "project")
@@ -293,7 +294,7 @@ def test_activity_while_idle_cancels_the_passivation(harness):
 
     harness.initialize()
     harness.pump()
-    stale = next(w for w in harness.wakeups if w[1][0] == "idle")
+    stale = next(w for w in harness.wakeups if isinstance(w[1], IdleDue))
     harness.initialize()  # a replayed create reaches the live actor
     harness.pump()
     from thespian.actors import WakeupMessage
@@ -320,8 +321,8 @@ def test_summaries_closer_than_the_gap_reach_the_workspace_together_and_rest_goe
     harness.initialize()
     harness.run_until_status("init_create_sandbox")
     assert projected() == []  # moved twice within the gap: nothing sent yet, one wakeup due
-    assert [p[0] for _, p in harness.wakeups].count("project") == 1
-    harness.fire_wakeup("project")
+    assert [p for _, p in harness.wakeups].count(ProjectDue()) == 1
+    harness.fire_wakeup(ProjectDue)
     assert projected() == ["init_create_sandbox"]  # the latest summary, once
     harness.offload.ready += harness.offload.held
     harness.pump()
