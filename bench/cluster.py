@@ -4,132 +4,89 @@
 
 Per run, on fresh data directories, each setup gets the same workload: `--tasks` creates from one client
 (POST → 201, sequential), then the wait until every task is `running`. The workers take 12 tasks each
-(capacity), the leader the rest. Then, with the cluster only:
+(capacity), the leader the rest (so `--tasks` should exceed 24). Then, with the cluster only:
 - kill -9 of worker w1 (its process group and its actor system) while its tasks provision: the time until
   the leader reports it lost, and from its restart until every task is running;
 - kill -9 of the leader the same way: the time from its restart until every task is running.
 Duplicate side effects and lost tasks come from the sim provider's effects logs. Medians of the runs.
-The two setups share the 2 cores: the cluster is not expected to be faster here, only to cost little.
+Every process is on loopback (no network namespace): the two setups share the machine's cores, so the
+cluster is not expected to be faster here, only to cost little. Prints a Markdown table; JSON to
+bench/results/cluster.json. Nothing is asserted.
 """
 
 import argparse
-import json
-import pathlib
-import statistics
-import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
-from actors.providers.sim import effects_log
-from tests.server import Server, Worker, make_repo, wait_until
+from bench.harness.clients import create_each
+from bench.harness.report import median, report, table
+from bench.harness.systems import Crucible, Run, Worker, sim_effects, wait_until
 
-STEP_MS = "300"
-
-
-def creates(leader: Server, count: int) -> tuple[list[str], list[float]]:
-    ids, took = [], []
-    for i in range(count):
-        began = time.perf_counter()
-        response = leader.create({"prompt": f"task {i}"})
-        took.append((time.perf_counter() - began) * 1000)
-        assert response.status == 201, response.body
-        ids.append(response.body["id"])
-    return ids, took
+ENV = {"CRUCIBLE_SIM_STEP_MS": "300"}
 
 
-def all_running(leader: Server, ids: list[str], timeout: float = 300.0) -> None:
-    def done() -> bool:
-        for task_id in ids:
-            response = leader.get(f"/v1/tasks/{task_id}")
-            if response.status != 200 or response.body["status"] != "running":
-                return False
-            if response.body["steps"][-1]["status"] != "done":
-                return False
-        return True
-
-    wait_until(done, timeout=timeout)
+def all_running(leader: Crucible, ids: list[str], timeout: float = 300.0) -> None:
+    for task_id in ids:
+        leader.server.wait_status(task_id, {"running"}, timeout=timeout)
 
 
-def timed(action: Callable[[], Any]) -> float:
+def timed(*actions: Callable[[], object]) -> float:
+    """Seconds the actions take, run one after the other."""
     began = time.monotonic()
-    action()
+    for action in actions:
+        action()
     return time.monotonic() - began
 
 
-def effects(*datas: pathlib.Path) -> tuple[int, int]:
-    """(duplicate side effects, tasks that never made all four)."""
-    seen: list[tuple[str, str]] = []
-    for data in datas:
-        if effects_log(data).exists():
-            seen += [
-                (e["task_id"], e["effect"])
-                for e in map(json.loads, effects_log(data).read_text().splitlines())
-            ]
-    per_task: dict[str, int] = {}
-    for task_id, _ in set(seen):
-        per_task[task_id] = per_task.get(task_id, 0) + 1
-    return len(seen) - len(set(seen)), sum(1 for n in per_task.values() if n < 4)
+def lost(worker: Worker) -> bool:
+    """The leader reports the worker down (or does not list it)."""
+    host = worker.host()
+    return host is None or not host["up"]
 
 
-def alone(base: pathlib.Path, count: int) -> dict[str, float]:
-    leader = Server(base / "alone", "sim", {"CRUCIBLE_SIM_STEP_MS": STEP_MS})
-    try:
-        leader.start()
-        leader.register(make_repo(base / "repo-alone"))
-        began = time.monotonic()
-        ids, took = creates(leader, count)
-        created = time.monotonic()
-        all_running(leader, ids)
-        return {
-            "create p50 ms": statistics.median(took),
-            "last create → all running s": time.monotonic() - created,
-            "first create → all running s": time.monotonic() - began,
-        }
-    finally:
-        leader.cleanup()
+def workload(leader: Crucible, count: int) -> tuple[list[str], dict[str, float]]:
+    """`count` creates one after the other, then the wait until all are running."""
+    began = time.monotonic()
+    ids, took = create_each(leader, ["demo"] * count)
+    created = time.monotonic()
+    all_running(leader, ids)
+    return ids, {
+        "create p50 ms": median(took),
+        "last create → all running s": time.monotonic() - created,
+        "first create → all running s": time.monotonic() - began,
+    }
 
 
-def cluster(base: pathlib.Path, count: int) -> dict[str, float]:
-    leader = Server(base / "leader", "sim", {"CRUCIBLE_SIM_STEP_MS": STEP_MS})
-    workers = [Worker(leader, base / name, name, capacity=12) for name in ("w1", "w2")]
+def cluster(run: Run, count: int) -> dict[str, float]:
+    leader = run.crucible(ENV)
+    base = leader.data.parent
+    workers = [Worker(leader.server, base / name, name, capacity=12) for name in ("w1", "w2")]
     w1 = workers[0]
     try:
-        leader.start()
-        leader.register(make_repo(base / "repo"))
         for worker in workers:
             worker.start()
-        began = time.monotonic()
-        ids, took = creates(leader, count)
-        created = time.monotonic()
-        all_running(leader, ids)
-        figures = {
-            "create p50 ms": statistics.median(took),
-            "last create → all running s": time.monotonic() - created,
-            "first create → all running s": time.monotonic() - began,
-        }
-        more, _ = creates(leader, 8)  # w1 and w2 are full: these land on the leader
+        ids, figures = workload(leader, count)
+        more, _ = create_each(leader, ["demo"] * 8)  # w1 and w2 are full: these land on the leader
         for task_id in ids[:8]:  # frees 4 places on each worker
-            leader.post(f"/v1/tasks/{task_id}/kill")
+            leader.server.post(f"/v1/tasks/{task_id}/kill")
         for task_id in ids[:8]:
-            leader.wait_status(task_id, {"killed"})
-        fresh, _ = creates(leader, 8)  # on the workers again, provisioning when the kill comes
+            leader.server.wait_status(task_id, {"killed"})
+        fresh, _ = create_each(leader, ["demo"] * 8)  # on the workers again, provisioning when the kill comes
         time.sleep(0.4)
         w1.kill9()
-        figures["worker lost → reported s"] = timed(
-            lambda: wait_until(lambda: not w1.host()["up"], timeout=60)
-        )
-        figures["worker restart → all running s"] = timed(
-            lambda: (w1.start(), all_running(leader, fresh + more))
-        )
-        again, _ = creates(leader, 6)
+        figures["worker lost → reported s"] = timed(lambda: wait_until(lambda: lost(w1), timeout=60))
+        figures["worker restart → all running s"] = timed(w1.start, lambda: all_running(leader, fresh + more))
+        again, _ = create_each(leader, ["demo"] * 6)
         time.sleep(0.4)
-        leader.kill9()
+        leader.kill9()  # and a restart on the same ports, the workers' way back to it
         figures["leader restart → all running s"] = timed(
-            lambda: (leader.start(), all_running(leader, again))
+            leader.server.start, lambda: all_running(leader, again)
         )
-        duplicates, lost = effects(leader.data, *(w.data for w in workers))
-        figures["duplicate side effects"], figures["lost tasks"] = duplicates, lost
+        effects = leader.effects() + sum((sim_effects(w.data) for w in workers), Counter[tuple[str, str]]())
+        per_task = Counter(task for task, _ in effects)
+        figures["duplicate side effects"] = sum(n - 1 for n in effects.values())
+        figures["lost tasks"] = sum(1 for n in per_task.values() if n < 4)
         return figures
     finally:
         for worker in workers:
@@ -143,24 +100,27 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=30)
     args = parser.parse_args()
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
-    for run in range(args.runs):
-        base = pathlib.Path(tempfile.mkdtemp(prefix="crucible-cluster-"))
-        runs.append((alone(base, args.tasks), cluster(base, args.tasks)))
-        print(f"run {run + 1}/{args.runs} done", flush=True)
-    setup = f"median of {args.runs}, {args.tasks} tasks, {STEP_MS} ms steps"
-    print(f"\n| figure ({setup}) | leader + 2 workers | leader alone | ratio |")
-    print("|---|---|---|---|")
-    result: dict[str, Any] = {}
+    with Run("cluster") as run:
+        for index in range(args.runs):
+            alone = run.crucible(ENV)
+            runs.append((workload(alone, args.tasks)[1], cluster(run, args.tasks)))
+            alone.cleanup()
+            print(f"run {index + 1}/{args.runs} done", flush=True)
+    rows, results = [], {}
     for name in runs[0][1]:
-        ours = statistics.median(r[1][name] for r in runs)
-        peer = statistics.median(r[0][name] for r in runs) if name in runs[0][0] else None
-        ratio = f"{ours / peer:.2f}x" if peer else "—"
-        print(f"| {name} | {ours:.2f} | {'—' if peer is None else f'{peer:.2f}'} | {ratio} |")
-        result[name] = {"cluster": ours, "alone": peer, "runs": [r[1][name] for r in runs]}
-    out = pathlib.Path(__file__).parent / "results" / "cluster.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"\nJSON: {out}")
+        ours = median(r[1][name] for r in runs)
+        peer = median(r[0][name] for r in runs) if name in runs[0][0] else None
+        rows.append([name, ours, peer, f"{ours / peer:.2f}x" if peer else "—"])
+        results[name] = {"cluster": ours, "alone": peer, "runs": [r[1][name] for r in runs]}
+    setup = f"median of {args.runs}, {args.tasks} tasks, {ENV['CRUCIBLE_SIM_STEP_MS']} ms steps"
+    body = table([f"figure ({setup})", "leader + 2 workers", "leader alone", "ratio"], rows)
+    report(
+        "cluster",
+        "Multi-host: a leader and two workers against the leader alone",
+        body,
+        results,
+        run.leftovers,
+    )
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ Python team would write it with DBOS, so the two can be measured side by side.
     GET  /done           ids of the workflows in SUCCESS: the runner's count of lost tasks
     GET  /health         200 once DBOS is launched and its queue worker runs (recovery has begun)
 
-`provision` has four `@DBOS.step()`s, as Crucible's provisioning has four steps (ensure name, create sandbox,
-ensure agent, create session); each sleeps the step time and inserts one row (task_id, step) into table
-`effects` of the app database `<dir>/app.sqlite`. The insert is plain (no unique key): DBOS runs a step at
-least once, so a kill between the insert and DBOS's checkpoint of the step shows up as a duplicate row, which
-the runner counts. (Crucible's `sim` provider records its side effects in `<data>/sim/effects.jsonl`.)
+`provision` runs four `@DBOS.step()` calls, as Crucible's provisioning has four steps (ensure name, create
+sandbox, ensure agent, create agent session); each sleeps the step time and inserts one row (task_id, step)
+into table `effects` of the app database `<dir>/app.sqlite`. The insert is plain (no unique key): DBOS runs
+a step at least once, so a kill between the insert and DBOS's checkpoint of the step shows up as a duplicate
+row, which the runner counts. (Crucible's `sim` provider records its side effects in
+`<data>/sim/effects.jsonl`.)
 
 Tuned for a fair comparison (Crucible's databases are SQLite in WAL with synchronous=NORMAL):
   - system database: SQLite, `system_database_url = sqlite:///<dir>/dbos.sqlite` in DBOSConfig; the file is
@@ -34,7 +35,8 @@ Tuned for a fair comparison (Crucible's databases are SQLite in WAL with synchro
 Recovery after kill -9 is DBOS's own: on launch it recovers this executor's PENDING workflows and the queue
 dequeues the ENQUEUED ones; completed steps are not run again.
 
-Run by bench/vs_dbos.py (which starts it in its own process group, on a private port and directory):
+Run by bench/vs_dbos.py and bench/floor.py (through bench/harness/systems.py `Script`, which starts it in its
+own process group, on a private port and directory):
 
     python bench/dbos_peer.py --port 8123 --dir /tmp/peer --step-ms 50 [--mode queue|start] [--concurrency 32]
 
@@ -78,37 +80,18 @@ class Effects:
             cls.conn.execute("INSERT INTO effects (task_id, step) VALUES (?, ?)", (task_id, step))
 
 
-def work(task_id: str, step: str, delay_s: float) -> None:
+@DBOS.step()
+def provision_step(task_id: str, step: str, delay_s: float) -> None:
+    """One provisioning step: sleep the step time, record its side effect. DBOS checkpoints each call on its
+    own (by its place in the workflow), so one step function serves the four steps."""
     time.sleep(delay_s)
     Effects.record(task_id, step)
 
 
-@DBOS.step()
-def ensure_name(task_id: str, delay_s: float) -> None:
-    work(task_id, "name", delay_s)
-
-
-@DBOS.step()
-def create_sandbox(task_id: str, delay_s: float) -> None:
-    work(task_id, "sandbox", delay_s)
-
-
-@DBOS.step()
-def ensure_agent(task_id: str, delay_s: float) -> None:
-    work(task_id, "agent", delay_s)
-
-
-@DBOS.step()
-def create_session(task_id: str, delay_s: float) -> None:
-    work(task_id, "session", delay_s)
-
-
 @DBOS.workflow()
 def provision(task_id: str, delay_s: float) -> str:
-    ensure_name(task_id, delay_s)
-    create_sandbox(task_id, delay_s)
-    ensure_agent(task_id, delay_s)
-    create_session(task_id, delay_s)
+    for step in STEPS:
+        provision_step(task_id, step, delay_s)
     return task_id
 
 

@@ -1,7 +1,7 @@
-"""The least a create can cost in Crucible's fixed shape (issue #8): the reference server of bench/floor.py.
+"""The least a create can cost in Crucible's fixed shape: the reference server of bench/floor.py.
 
 Crucible's mission fixes a shape: thespian actors in their own processes, one SQLite database per task
-written only by its task actor, and (DESIGN rule 6) a task listed as soon as its create has answered. This
+written only by its task actor, and a task listed as soon as its create has answered. This
 server keeps that shape and drops everything else a create does in Crucible: no workspace hop in, no
 project (no id or branch reservation, no idempotency key, no cap), no fork (the ready actors are reused),
 no provisioning afterwards. What it keeps is Crucible's own code for each part:
@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
-from actors import db, system  # system: the loopback bind and thespian tuning, as in Crucible
+from actors import db, migrations, system  # system: the loopback bind and thespian tuning, as in Crucible
 from actors.task_base import take_task
 from actors.task_store import TaskStore, initial_fields, prepare_database
 from backend.bridge import Bridge
@@ -40,9 +40,8 @@ from schemas.messages import Reply
 from schemas.status import AgentKind, ProviderKind
 from schemas.task_messages import Initialize
 
-PROJECTION = (
-    "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, status TEXT NOT NULL, seq INTEGER NOT NULL);"
-)
+TABLE = "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, status TEXT NOT NULL, seq INTEGER NOT NULL)"
+PROJECTION = migrations.Schema("floor-projection", (migrations.create(TABLE),))
 
 UPSERT = "INSERT INTO tasks VALUES (?, 'init_enqueue_provision', 1) ON CONFLICT DO NOTHING"
 

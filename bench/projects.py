@@ -10,8 +10,8 @@ median of `--runs` fresh servers:
    p50/p99 of the create's answer.
 3. Busy: 8 concurrent creates in each, which fill its pool; then one more create in each, one after the
    other: p50/p99. With every task at rest and its actor back in its pool (4 ready actors each):
-   processes and PSS. This is what every registered project cost at rest before session 9, the
-   side-by-side peer of 1.
+   processes and PSS: what every registered project would cost at rest if projects never went quiet,
+   the side-by-side peer of 1.
 4. Quiet again, `CRUCIBLE_POOL_IDLE_S` after the last create, every project's actors gone: processes and
    PSS.
 5. Start-up with N projects: restart (clean stop), time to a healthy server.
@@ -19,15 +19,12 @@ Prints a Markdown table; JSON to bench/results/projects.json. Nothing is asserte
 """
 
 import argparse
-import json
-import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from bench.scale import percentile, settled, total_pss_mib
-from tests.server import Server, make_repo, wait_until
+from bench.harness.clients import create_each
+from bench.harness.report import median, percentile, report, table
+from bench.harness.systems import Run, memory, wait_until
 
 POOL_SIZE, POOL_IDLE_S, BURST = 4, 20, 8
 ENV = {
@@ -38,89 +35,65 @@ ENV = {
 }
 
 
-def creates(server: Server, projects: list[str]) -> list[float]:
-    times = []
-    for name in projects:
-        began = time.perf_counter()
-        response = server.create(project=name)
-        times.append((time.perf_counter() - began) * 1000)
-        assert response.status == 201, response.body
-    return times
-
-
-def one_run(base: Path, count: int) -> dict[str, float]:
-    server = Server(base / "data", "sim", ENV)
-    repo = make_repo(base / "repo")
-    projects = [f"p{i}" for i in range(count)]
+def one_run(run: Run, count: int) -> dict[str, float]:
+    crucible = run.crucible(ENV)  # registers `demo`, the first of the projects
+    projects = ["demo", *(f"p{i}" for i in range(1, count))]
     out: dict[str, float] = {}
 
-    def memory(state: str) -> None:
-        pss, procs = total_pss_mib(server)
-        out[f"{state}: processes"], out[f"{state}: PSS MiB"] = procs, pss
+    def measure_memory(state: str) -> None:
+        pss = memory(crucible.processes())
+        out[f"{state}: processes"], out[f"{state}: PSS MiB"] = pss["processes"], pss["PSS MiB"]
 
-    try:
-        server.start()
+    for name in projects[1:]:
+        assert crucible.server.register(crucible.repo, name=name).status == 201
+    assert crucible.settled(0, POOL_SIZE)
+    measure_memory("quiet")
+    _, wake = create_each(crucible, projects)
+    with ThreadPoolExecutor(BURST) as burst:
         for name in projects:
-            assert server.register(repo, name=name).status == 201
-        assert settled(server, 0, POOL_SIZE)
-        memory("quiet")
-        wake = creates(server, projects)
-        with ThreadPoolExecutor(BURST) as burst:
-            for name in projects:
-                list(burst.map(creates, [server] * BURST, [[name]] * BURST))
-        busy = creates(server, projects)
-        last = time.monotonic()
-        for state, times in (("quiet", wake), ("busy", busy)):
-            out[f"create on a {state} project: p50 ms"] = statistics.median(times)
-            out[f"create on a {state} project: p99 ms"] = percentile(times, 0.99)
-        wait_until(lambda: settled(server, count, POOL_SIZE), timeout=120)
-        assert time.monotonic() - last < POOL_IDLE_S, "measured busy too late: raise POOL_IDLE_S"
-        memory("busy")
-        wait_until(lambda: settled(server, 0, POOL_SIZE), timeout=120)
-        memory("quiet again")
-        server.stop()
-        began = time.perf_counter()
-        server.start()
-        out["start-up: healthy, s"] = time.perf_counter() - began
-        return out
-    finally:
-        server.cleanup()
+            list(burst.map(create_each, [crucible] * BURST, [[name]] * BURST))
+    _, busy = create_each(crucible, projects)
+    last = time.monotonic()
+    for state, times in (("quiet", wake), ("busy", busy)):
+        out[f"create on a {state} project: p50 ms"] = median(times)
+        out[f"create on a {state} project: p99 ms"] = percentile(times, 99)
+    wait_until(lambda: crucible.settled(count, POOL_SIZE), timeout=120)
+    assert time.monotonic() - last < POOL_IDLE_S, "measured busy too late: raise POOL_IDLE_S"
+    measure_memory("busy")
+    wait_until(lambda: crucible.settled(0, POOL_SIZE), timeout=120)
+    measure_memory("quiet again")
+    crucible.server.stop()
+    began = time.perf_counter()
+    crucible.restart()
+    out["start-up: healthy, s"] = time.perf_counter() - began
+    crucible.cleanup()
+    return out
 
 
-def table(results: dict[int, list[dict[str, float]]]) -> str:
+def summary(results: dict[int, list[dict[str, float]]]) -> str:
     counts = sorted(results)
-    figures = list(results[counts[0]][0])
-    lines = [
-        "| figure | " + " | ".join(f"{n} projects" for n in counts) + " |",
-        "|---|" + "---|" * len(counts),
-    ]
-    for figure in figures:
-        cells = [statistics.median(run[figure] for run in results[n]) for n in counts]
-        lines.append(
-            f"| {figure} | " + " | ".join(f"{c:.0f}" if c >= 100 else f"{c:.3g}" for c in cells) + " |"
-        )
+    rows = []
+    for figure in results[counts[0]][0]:
+        rows.append([figure, *(median(run[figure] for run in results[n]) for n in counts)])
     for n in counts:
-        quiet, busy = (statistics.median(r[f"{s}: PSS MiB"] for r in results[n]) for s in ("quiet", "busy"))
-        lines.append(f"| PSS quiet ÷ busy, {n} projects | {quiet / busy:.2f}x |" + " |" * (len(counts) - 1))
-    return "\n".join(lines)
+        quiet, busy = (median(r[f"{s}: PSS MiB"] for r in results[n]) for s in ("quiet", "busy"))
+        rows.append([f"PSS quiet ÷ busy, {n} projects", f"{quiet / busy:.2f}x", *[""] * (len(counts) - 1)])
+    return table(["figure", *(f"{n} projects" for n in counts)], rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", default="10,50", help="counts of projects, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     results: dict[int, list[dict[str, float]]] = {}
-    for run in range(args.runs):
-        for count in (int(c) for c in args.projects.split(",")):
-            with tempfile.TemporaryDirectory(prefix="crucible-projects-") as base:
-                results.setdefault(count, []).append(one_run(Path(base), count))
-            print(f"run {run + 1}, {count} projects: {results[count][-1]}", flush=True)
-    print(table(results))
-    out = Path(__file__).parent / "results" / "projects.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({str(n): runs for n, runs in results.items()}, indent=2))
-    print(f"JSON: {out}")
+    with Run("projects") as run:
+        for index in range(args.runs):
+            for count in (int(c) for c in args.projects.split(",")):
+                results.setdefault(count, []).append(one_run(run, count))
+                print(f"run {index + 1}/{args.runs}, {count} projects: done", flush=True)
+    title = f"Projects: quiet against busy (median of {args.runs} run(s))"
+    report("projects", title, summary(results), {str(n): runs for n, runs in results.items()}, run.leftovers)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python bench/transport.py [--runs 3] [--trips 2000]
 
 Every create and every provisioning step is a few thespian messages, so this is the floor under all of
-Crucible's figures (issue #8). Two actors pass a message back and forth (a round trip: two messages, each
+Crucible's figures. Two actors pass a message back and forth (a round trip: two messages, each
 acknowledged by thespian's TCP transport) after the echoing one has answered `held` other actors, so that
 it holds that many sockets, as the workspace actor does (one per bridge thread, its projects, ...). Each
 configuration runs in a child process of its own group, with its own actor system, and the group is killed
@@ -17,17 +17,18 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 from thespian.actors import Actor, ActorSystem
 
-ROOT = Path(__file__).resolve().parent.parent
+# Not bench.harness.systems: it imports actors, whose tuning must not reach the child that measures thespian
+# as shipped (nor the actors it forks, which import this module again). report.py imports no actors.
+from bench.harness.report import ROOT, median, report, table
+
 HELD = (0, 30, 60)
 CONFIGS = ("shipped", "tuned")
 
@@ -100,10 +101,7 @@ def _machine_busy() -> int:
 
 
 def run_child(config: str, held: int, trips: int, workdir: Path) -> dict[str, float]:
-    # Imported here, in the parent only: tests.server imports the actors package, whose tuning must not
-    # reach the child that measures thespian as shipped.
-    from bench.vs_dbos import kill_group
-    from tests.server import free_port, spawn_group
+    from bench.harness.systems import free_port, kill_group, naming, spawn_group  # the parent only
 
     out = workdir / f"{config}-{held}.json"
     cmd = [sys.executable, "-m", "bench.transport", "--child", config, str(held), str(trips)]
@@ -114,32 +112,24 @@ def run_child(config: str, held: int, trips: int, workdir: Path) -> dict[str, fl
         proc.wait(timeout=900)
     finally:
         kill_group(proc.pid, signal.SIGKILL)
-        # Actors leave the group (thespian daemonizes them) but keep the child's command line.
-        for left in psutil.process_iter(["cmdline"]):
-            if str(out) in (left.info["cmdline"] or []):
-                print(f"left behind, killed: {left.pid}", flush=True)
-                left.kill()
+        for left in naming(str(out)):  # actors leave the group (daemonized) but keep the child's command line
+            print(f"left behind, killed: {left.pid}", flush=True)
+            left.kill()
     if not out.exists():
         raise RuntimeError(f"{config}, {held} sockets: no figures; its log:\n{log.read_text()[-2000:]}")
     figures: dict[str, float] = json.loads(out.read_text())
     return figures
 
 
-def table(results: dict[str, dict[str, list[float]]]) -> str:
-    rows = [
-        "| sockets held by the echo | CPU µs per round trip: shipped | tuned | tuned ÷ shipped "
-        "| wall µs per round trip: shipped | tuned |",
-        "|---|---|---|---|---|---|",
-    ]
+def summary(results: dict[str, dict[str, list[float]]]) -> str:
+    rows = []
     for held in HELD:
-        cpu = {c: statistics.median(results[f"{c}-{held}"]["cpu_us"]) for c in CONFIGS}
-        wall = {c: statistics.median(results[f"{c}-{held}"]["wall_us"]) for c in CONFIGS}
-        ratio = cpu["tuned"] / cpu["shipped"]
-        rows.append(
-            f"| {held} | {cpu['shipped']:.0f} | {cpu['tuned']:.0f} | {ratio:.2f}x "
-            f"| {wall['shipped']:.0f} | {wall['tuned']:.0f} |"
-        )
-    return "\n".join(rows)
+        cpu = {c: median(results[f"{c}-{held}"]["cpu_us"]) for c in CONFIGS}
+        wall = {c: median(results[f"{c}-{held}"]["wall_us"]) for c in CONFIGS}
+        rows.append([held, cpu["shipped"], cpu["tuned"], f"{cpu['tuned'] / cpu['shipped']:.2f}x"])
+        rows[-1] += [wall["shipped"], wall["tuned"]]
+    heads = ["sockets held by the echo", "CPU µs per round trip: shipped", "tuned", "tuned ÷ shipped"]
+    return table([*heads, "wall µs per round trip: shipped", "tuned"], rows)
 
 
 def main() -> None:
@@ -164,11 +154,8 @@ def main() -> None:
                     print(f"run {run + 1}, {held} sockets, {config}: {figures}", flush=True)
                     for name, value in figures.items():
                         results.setdefault(f"{config}-{held}", {}).setdefault(name, []).append(value)
-    print(f"\nmedian of {args.runs} runs, {args.trips} round trips each:\n")
-    print(table(results))
-    out = ROOT / "bench" / "results" / "transport.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"runs": args.runs, "trips": args.trips, "results": results}, indent=2))
+    title = f"Thespian's cost per message: median of {args.runs} run(s), {args.trips} round trips each"
+    report("transport", title, summary(results), {"runs": args.runs, "trips": args.trips, "results": results})
 
 
 if __name__ == "__main__":

@@ -1,31 +1,28 @@
 """Latency from a task actor's commit to the websocket frame at the client, with 1, 100 and 1,000
 subscribers of one task (sim provider, real server, real websockets).
 
-    PYTHONPATH=. .venv/bin/python bench/ws_latency.py [--subscribers 1,100,1000] [--procs 2]
+    PYTHONPATH=. .venv/bin/python bench/ws_latency.py [--subscribers 1,100,1000] [--procs 2] [--tasks 3]
 
 Subscribers are spread over `--procs` client processes (a thousand real clients would not share one
 Python process). Each takes the time a frame's last byte arrives in its `data_received` and parses
 the frames only after the run, so the figure is the server's delivery, not a client library's parsing.
 Each event carries `at`, the commit time (UTC, millisecond precision): latency = arrival - `at`, good
-to about a millisecond. Every event committed after all subscribers are connected counts; three
-tasks per figure, steps of 3 s. JSON to bench/results/.
+to about a millisecond. Every event committed after all subscribers are connected counts; `--tasks` tasks
+per figure, steps of 3 s. Prints a Markdown table; JSON to bench/results/ws_latency.json. Nothing is
+asserted.
 """
 
 import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import shutil
-import statistics
 import struct
-import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 
-from tests.server import Server, make_repo
+from bench.harness.report import median, percentile, report, table
+from bench.harness.systems import Crucible, Run
 
-TASKS = 3
 DONE = b"task.initialized"
 
 
@@ -107,13 +104,14 @@ def client(port: int, task_id: str, count: int, out: "mp.Queue[list[float]]") ->
     out.put(asyncio.run(follow(port, task_id, count)))
 
 
-def measure(server: Server, subscribers: int, procs: int) -> list[float]:
+def measure(crucible: Crucible, subscribers: int, procs: int, tasks: int) -> list[float]:
     latencies: list[float] = []
-    for _ in range(TASKS):
-        task_id = server.create().body["id"]
+    for _ in range(tasks):
+        task_id = crucible.server.create().body["id"]
         out: mp.Queue[list[float]] = mp.Queue()
         shares = [subscribers // procs + (i < subscribers % procs) for i in range(procs)]
-        workers = [mp.Process(target=client, args=(server.port, task_id, n, out)) for n in shares if n]
+        port = crucible.server.port
+        workers = [mp.Process(target=client, args=(port, task_id, n, out)) for n in shares if n]
         for w in workers:
             w.start()
         for w in workers:
@@ -122,46 +120,21 @@ def measure(server: Server, subscribers: int, procs: int) -> list[float]:
     return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", default="1,100,1000")
     parser.add_argument("--procs", type=int, default=2, help="client processes")
+    parser.add_argument("--tasks", type=int, default=3, help="tasks followed per subscriber count")
     args = parser.parse_args()
-    counts = [int(n) for n in args.subscribers.split(",")]
-    base = Path(tempfile.mkdtemp(prefix="crucible-ws-"))
-    env = {"CRUCIBLE_SIM_STEP_MS": "3000", "CRUCIBLE_WS_QUEUE_FRAMES": "10000"}
-    server = Server(base / "data", "sim", env)
     rows = []
-    try:
-        server.start()
-        server.register(make_repo(base / "repo"))
-        for count in counts:
-            values = measure(server, count, args.procs)
-            rows.append(
-                {
-                    "subscribers": count,
-                    "frames": len(values),
-                    "p50 ms": statistics.median(values),
-                    "p99 ms": percentile(values, 0.99),
-                    "max ms": max(values),
-                }
-            )
-    finally:
-        server.cleanup()
-        shutil.rmtree(base, ignore_errors=True)
-    print(f"client processes: {args.procs}")
-    print("| subscribers | frames | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|")
-    for r in rows:
-        cells = [r["subscribers"], r["frames"], *(f"{r[k]:.1f}" for k in ("p50 ms", "p99 ms", "max ms"))]
-        print("| " + " | ".join(map(str, cells)) + " |")
-    out = Path(__file__).parent / "results" / "ws_latency.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"client_processes": args.procs, "rows": rows}, indent=2))
+    with Run("ws") as run:
+        crucible = run.crucible({"CRUCIBLE_SIM_STEP_MS": "3000", "CRUCIBLE_WS_QUEUE_FRAMES": "10000"})
+        for count in (int(n) for n in args.subscribers.split(",")):
+            values = measure(crucible, count, args.procs, args.tasks)
+            rows.append([count, len(values), median(values), percentile(values, 99), max(values)])
+    body = table(["subscribers", "frames", "p50 ms", "p99 ms", "max ms"], rows)
+    title = f"Websocket latency, commit → frame ({args.procs} client processes)"
+    report("ws_latency", title, body, {"client_processes": args.procs, "rows": rows}, run.leftovers)
 
 
 if __name__ == "__main__":
