@@ -44,6 +44,9 @@ def acquire_data_dir(data: Path) -> int:
     except BlockingIOError:
         pass
     info = read_pid_file(data) or {}
+    if _serving(info.get("server_pid"), lock):
+        os.close(fd)
+        raise AlreadyRunning(f"another server (pid {info['server_pid']}) uses {data}")
     sids = {info["actor_sid"]} if info.get("actor_sid") else {os.getsid(p.pid) for p in _holders(lock)}
     live = [sid for sid in sids if _leader_alive(sid)]
     if live or not sids:
@@ -225,6 +228,17 @@ def stop(asys: Any, data: Path) -> tuple[float, int]:
     stopped = time.monotonic()
     info = read_pid_file(data) or {}
     return stopped, end_session(info.get("actor_sid"), grace=0.5)
+
+
+def _serving(pid: int | None, lock: Path) -> bool:
+    """The server the pid file names is alive and holds the lock: its actor system is no leftover, however
+    its session looks (the Admin's session has no leader: it daemonizes). Holding the lock rules out a
+    recycled pid."""
+    try:
+        proc = psutil.Process(pid) if pid else None
+        return proc is not None and _alive(proc) and any(f.path == str(lock) for f in proc.open_files())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
 
 
 def _leader_alive(sid: int) -> bool:

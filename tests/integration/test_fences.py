@@ -23,14 +23,18 @@ def last_seq(data: Path, task_id: str) -> int:
         return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
 
-def test_a_second_server_on_the_same_data_dir_is_refused(make_server):
-    first = make_server("sim").start()
+def test_a_second_server_on_the_same_data_dir_is_refused_and_the_first_goes_on(make_server, repo):
+    """The first server's actors are no stale leftovers to end: every one lives on and still works."""
+    first = make_server("sim", CRUCIBLE_SIM_STEP_MS=1).start()
+    assert first.register(repo).status == 201
+    actors = first.actor_processes()
     second = Server(first.data, "sim")
     second.start(wait=False)
     assert second.proc is not None
     assert second.proc.wait(30) == 1
     assert "serve.refused" in second.log.read_text()
-    assert first.get("/v1/health").status == 200
+    assert all(p.is_running() for p in actors) and first.actor_processes() == actors
+    first.wait_status(first.create().body["id"], {"running"}, timeout=30)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
