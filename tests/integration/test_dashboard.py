@@ -3,7 +3,7 @@ protocol, against a real server (sim provider). What a user sees: the forms with
 moving through its steps live (no reload), its timeline and events, the actions behind a confirmation,
 and the page catching up after the server restarts.
 
-Missing Chromium or Playwright fails these tests with the reason (scripts/setup.sh installs both); it
+Missing Chromium or Playwright fails these tests with the reason (scripts/test installs both); it
 never skips them."""
 
 import json
@@ -47,10 +47,10 @@ NO_RELOAD = "window.__crucibleNoReload"  # set once on the page: still there mea
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator["BrowserContext"]:
     if PLAYWRIGHT_MISSING:
-        pytest.fail(f"playwright is not installed ({PLAYWRIGHT_MISSING}): run scripts/setup.sh (test extra)")
+        pytest.fail(f"playwright is not installed ({PLAYWRIGHT_MISSING}): scripts/test installs it")
     if not Path(CHROMIUM).exists():
         pytest.fail(
-            f"Chromium not found ({CHROMIUM}): scripts/setup.sh installs it with `apt-get install chromium` "
+            f"Chromium not found ({CHROMIUM}): scripts/test installs it with `apt-get install chromium` "
             "(as root, or with passwordless sudo); a browser download from a CDN is not used"
         )
     profile = tmp_path_factory.mktemp("chromium-profile")  # fresh, and under the suite's leftover check
