@@ -24,13 +24,35 @@ from typing import Any
 import psutil
 from thespian.actors import ActorTypeDispatcher
 
-from actors import loopback, thespian_tuning  # noqa: F401 (patches on import)
+from actors import loopback, thespian_tuning, upgrades  # noqa: F401 (thespian_tuning patches on import)
 
 SYSTEM_BASE = "multiprocTCPBase"
 
 
-class AlreadyRunning(Exception):
-    pass
+class Refused(Exception):
+    """The server must not start on this data directory; `exit_code` tells a supervisor why."""
+
+    exit_code = 1
+
+
+class AlreadyRunning(Refused):
+    """Another server uses the data directory, or the actor port."""
+
+
+class DataTooNew(Refused):
+    """A database there was written by a newer Crucible (actors/upgrades.py)."""
+
+    exit_code = 2
+
+
+def claim_data_dir(data: Path) -> int:
+    """The data directory's lock (acquire_data_dir), on data this code can run on. Returns the lock fd."""
+    fd = acquire_data_dir(data)
+    newer = next(upgrades.too_new(data), None)
+    if newer is not None:
+        os.close(fd)
+        raise DataTooNew(str(newer))
+    return fd
 
 
 def acquire_data_dir(data: Path) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors import hosts, logs, system, upgrades
+from actors import hosts, logs, system
 from backend import worker
 from backend.app import create_app
 from backend.bridge import Bridge
@@ -84,21 +84,12 @@ def serve(settings: Settings) -> int:
         return 2
     data = settings.data_dir
     try:
-        lock_fd = system.acquire_data_dir(data)
-    except system.AlreadyRunning as exc:
-        log.error("serve.refused", reason=str(exc))
-        return 1
-    newer = next(upgrades.too_new(data), None)
-    if newer is not None:
-        log.error("serve.refused", reason=str(newer))
-        os.close(lock_fd)
-        return 2
-    system.clear_for_start(data, settings.actor_port)
-    try:
+        lock_fd = system.claim_data_dir(data)
+        system.clear_for_start(data, settings.actor_port)
         asys = system.start(settings.actor_port, data, hosts.leader_capabilities(data))
-    except system.AlreadyRunning as exc:
+    except system.Refused as exc:
         log.error("serve.refused", reason=str(exc))
-        return 1
+        return exc.exit_code
     bridge = Bridge(asys, settings.bridge_threads, settings.ask_timeout_s)
     hub = EventHub(settings.hub_socket, settings.ws_queue_frames)
     runtime = Runtime(settings, asys, bridge, Reader(data, settings.idle_timeout_s + 5), hub)

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from actors import hosts, logs, system, upgrades
+from actors import hosts, logs, system
 from schemas.settings import Settings
 
 LEADER_PROBE_S = 2.0  # how often the worker checks that its leader is still the run it joined
@@ -38,20 +38,11 @@ def work(settings: Settings, leader: tuple[str, int], capacity: int, name: str) 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        lock_fd = system.acquire_data_dir(data)
-    except system.AlreadyRunning as exc:
-        log.error("worker.refused", reason=str(exc))
-        return 1
-    newer = next(upgrades.too_new(data), None)
-    if newer is not None:
-        log.error("worker.refused", reason=str(newer))
-        os.close(lock_fd)
-        return 2
-    try:
+        lock_fd = system.claim_data_dir(data)
         asys, generation = _join(settings, caps, leader, stop, log)
-    except system.AlreadyRunning as exc:
+    except system.Refused as exc:
         log.error("worker.refused", reason=str(exc))
-        return 1
+        return exc.exit_code
     while not stop.wait(LEADER_PROBE_S):
         seen = leader_generation(asys, leader)
         if seen is None or seen == generation:
