@@ -32,7 +32,7 @@ from thespian.actors import WakeupMessage
 from actors.db import parse, utcnow
 from actors.providers import make_provider
 from actors.providers.base import PermanentError
-from actors.task_base import iso, until
+from actors.task_base import TaskGone, iso, until
 from actors.task_commands import TaskCommands
 from actors.task_store import initial_fields, record_updates
 from actors.task_wakeups import DeadlineDue, IdleDue, ProjectDue, ResumeDue, RetryDue, TaskWakeup
@@ -48,6 +48,7 @@ from schemas.project_messages import (
     Passivate,
     PassivateOk,
     ReleaseBranch,
+    TaskRemoved,
 )
 from schemas.status import RESULT_EVENT, REVIVE_STEPS, EventKind, TaskStatus
 from schemas.task_messages import (
@@ -101,8 +102,19 @@ class TaskActor(TaskCommands):
         self._activate(msg.task_id)
 
     def _activate(self, task_id: str) -> None:
-        self._open(task_id, create=False)
-        assert self.store and self.bound
+        """Open a passive task and resume it. One deleted while its command or resume was on its way is
+        held as a deleted one is until the release: no store, every command answered 404 (TaskCommands),
+        and the project told it is gone, so that it takes this actor back."""
+        try:
+            self._open(task_id, create=False)
+        except TaskGone:
+            assert self.bound
+            self.task_id = task_id
+            self.send(self.bound.project_addr, TaskRemoved(task_id=task_id))
+            return
+        if self.store is None:
+            return  # deleted here, and not yet released
+        assert self.bound
         self.provider = make_provider(self.store.record()["provider"], self.bound.settings)
         self._publish()
         self.send(self.myAddress, Provision(task_id=task_id))

@@ -212,19 +212,29 @@ class TaskActorBase(OffloadingActor):
         return TaskSummary.model_validate({**summary_from_record(record), "host": self.bound.host})
 
 
+class TaskGone(Exception):
+    """The task has no database to open: it was deleted while a command or a resume was on its way."""
+
+
 def take_task(
     data: Path, task_id: str, prepared: Path, create: bool, synchronous: str
 ) -> tuple[TaskStore, int]:
     """The task's lock, then its database: for a new task the `prepared` one renamed into place (atomic:
     whole or absent), else the one that exists (`prepared` is dropped). Returns the open store and the
-    lock's descriptor, held while the caller writes. BlockingIOError if another actor holds the task."""
+    lock's descriptor, held while the caller writes. BlockingIOError if another actor holds the task;
+    TaskGone if an existing task's database is not there (opened anyway, SQLite would make an empty one,
+    and the deleted task would leave files behind)."""
     path = task_db_path(data, task_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+    lock = path.with_suffix(".lock")
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
     if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
         os.close(fd)
         raise BlockingIOError(f"task {task_id} is held by another actor")
     try:
+        if not create and not path.exists():
+            lock.unlink(missing_ok=True)  # made by the open above: a deleted task leaves no file
+            raise TaskGone(task_id)
         if create and not path.exists():
             if not prepared.exists():  # preparing it at the last release failed (a full disk)
                 prepare_database(prepared)

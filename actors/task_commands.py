@@ -42,8 +42,11 @@ class TaskCommands(TaskActorBase):
         reply_to = msg.reply_to or sender
         if self.task_id is None:
             self._activate(msg.task_id)
+        if self.store is None:  # deleted, here or before it came: routed before the project heard
+            self.send(reply_to, Failure.task_not_found(msg.request_id, msg.task_id))
+            return
         self.log.info("task.command", action=msg.action.value, request_id=msg.request_id)
-        assert self.store and self.task_id
+        assert self.task_id
         status = TaskStatus(self.store.record()["status"])
         refused = refusal(msg.action, status, draining=self.draining is not None)
         if refused:

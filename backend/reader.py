@@ -166,11 +166,19 @@ class Reader:
         return record_from_rows(task, list(steps)) if task else None
 
     async def history(self, task_id: str, after: int, limit: int) -> list[dict[str, Any]]:
-        if not task_db_path(self.data, task_id).exists():
+        """The events after `after`; none for a task with no database here, or whose database was
+        deleted while it was read (SQLite then fails with `disk I/O error` or `unable to open`)."""
+        path = task_db_path(self.data, task_id)
+        if not path.exists():
             read = await self._elsewhere(task_id, after, limit)
             return read[1] if read else []
-        async with self._open(task_db_path(self.data, task_id)) as conn:
-            rows = await (await conn.execute(SELECT_EVENTS, (after, limit))).fetchall()
+        try:
+            async with self._open(path) as conn:
+                rows = await (await conn.execute(SELECT_EVENTS, (after, limit))).fetchall()
+        except sqlite3.OperationalError:
+            if path.exists():
+                raise
+            return []
         return [event_from_row(r) for r in rows]
 
     async def unfinished(self) -> dict[str, tuple[str, str]]:

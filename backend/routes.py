@@ -138,7 +138,10 @@ async def history(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", 100, 1, 1000)
     if await rt.reader.task(task_id) is None:
         raise task_not_found(request)
-    return web.json_response({"events": await rt.reader.history(task_id, after, limit)})
+    events = await rt.reader.history(task_id, after, limit)
+    if not events and await rt.reader.task(task_id) is None:
+        raise task_not_found(request)  # deleted while it was read
+    return web.json_response({"events": events})
 
 
 def task_id_of(request: web.Request) -> str:
