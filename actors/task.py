@@ -127,7 +127,8 @@ class TaskActor(TaskCommands):
         if msg.error:
             self._complete(TaskStatus.init_ensure_name, msg.attempt, None, RuntimeError(msg.error))
             return
-        assert self.store
+        if self.store is None:
+            return  # late: the task was deleted, or this actor released it, since it asked
         record = self.store.record()
         result = {"title": record["title"], "branch": record["branch"]}
         result |= {"existing": msg.branch_exists, "base": msg.default_branch}
@@ -136,8 +137,8 @@ class TaskActor(TaskCommands):
     def receiveMsg_BranchDone(self, msg: BranchDone, sender: Any) -> None:
         """The mirror kept the branch (archive: now the checkout may go) or the project released it (kill)."""
         if msg.error:
-            assert self.step
-            self._complete(self.step, msg.attempt, None, RuntimeError(msg.error))
+            if self.step is not None:  # else late: this actor released the task since it asked
+                self._complete(self.step, msg.attempt, None, RuntimeError(msg.error))
         elif self.step is TaskStatus.archive_release_sandbox and msg.attempt == self.run:
             self._offload(TaskStatus.archive_release_sandbox, msg.attempt, self._destroy)
         else:
@@ -319,9 +320,9 @@ class TaskActor(TaskCommands):
     def _complete(
         self, step: TaskStatus, run: int, result: dict[str, Any] | None, error: BaseException | None
     ) -> None:
-        assert self.store and self.bound
         if run != self.run or step != self.step or not self.in_flight:
-            return  # a late outcome of an attempt that was given up
+            return  # a late outcome of an attempt that was given up (its task since deleted, perhaps)
+        assert self.store and self.bound
         self.in_flight = False
         row = self.store.step(step)
         if error is None:

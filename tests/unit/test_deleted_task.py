@@ -47,3 +47,28 @@ def test_a_command_for_a_task_deleted_before_it_came_is_a_404_and_leaves_no_file
     assert not_found(deleted.command("archive"))
     deleted.actor.receiveMessage(PassivateOk(), PROJECT)
     assert deleted.actor.task_id is None and deleted.actor.prepared and deleted.actor.prepared.exists()
+
+
+def test_the_late_outcome_of_an_interrupted_step_after_the_delete_is_ignored(tmp_path, monkeypatch):
+    """A kill interrupts a step in flight; its outcome can come after the task is deleted, and it failed
+    the handler (`assert self.store` ran before the staleness check)."""
+    from structlog.testing import capture_logs
+    from thespian.actors import WatchMessage
+
+    from tests.helpers.task_harness import SELF
+
+    harness = Harness(tmp_path, FakeProvider(), monkeypatch)
+    harness.initialize(TASK)
+    harness.run_until_status("init_create_sandbox")  # its work done, the outcome held back
+    late = harness.offload.held[:]
+    harness.offload.held.clear()
+    assert late, "the step's outcome is held back"
+    harness.command("kill")
+    harness.pump()
+    assert harness.record()["status"] == "killed"
+    harness.command("delete")
+    harness.offload.ready += late
+    with capture_logs() as logged:
+        harness.actor.receiveMessage(WatchMessage([]), SELF)  # delivers the outcome
+    assert not harness.offload.ready  # delivered
+    assert [e["event"] for e in logged if e["log_level"] == "error"] == []
