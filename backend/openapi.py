@@ -45,10 +45,13 @@ def components() -> Object:
 
 _TASK = {"task_id": "$response.body#/id"}
 _TASK_OPS = ("getTask", "taskHistory", "archiveTask", "killTask", "retryTask", "deleteTask", "taskEvents")
+_TO_TASK = {op: (op, _TASK) for op in _TASK_OPS}
 _WS = {"ws": "$response.body#/name"}
 _PROJECT = {"ws": "$request.path.ws", "project": "$response.body#/name"}
 # Where a response's values lead (OpenAPI links): for generated clients, and for the fuzz test's stateful
-# phase, which follows them from a created task to its record, history, actions and delete.
+# phase, which follows them from a created workspace to its projects, from a registered project to its
+# tasks, and from a task (created, read, or just acted on) to its record, history, events and
+# every action: so a chain reaches the states an action needs (a kill, then a delete).
 LINKS: dict[tuple[str, str], dict[str, tuple[str, Object]]] = {
     ("createWorkspace", "201"): {
         op: (op, _WS) for op in ("listProjects", "registerProject", "listTasks", "workspaceEvents")
@@ -56,9 +59,12 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, Object]]] = {
     ("registerProject", "201"): {
         "getProject": ("getProject", _PROJECT),
         "createTask": ("createTask", _PROJECT),
+        "listTasks": ("listTasks", {"ws": "$request.path.ws", "project": "$response.body#/name"}),
     },
-    ("createTask", "201"): {op: (op, _TASK) for op in _TASK_OPS},
-    ("createTask", "200"): {op: (op, _TASK) for op in _TASK_OPS},
+    ("createTask", "201"): _TO_TASK,
+    ("createTask", "200"): _TO_TASK,
+    ("getTask", "200"): _TO_TASK,
+    **{(f"{action}Task", "202"): _TO_TASK for action in ("archive", "kill", "retry")},
     ("listTasks", "200"): {
         "nextPage": ("listTasks", {"ws": "$request.path.ws", "cursor": "$response.body#/next_cursor"})
     },
