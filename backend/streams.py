@@ -106,6 +106,8 @@ async def _stream(
             if incoming.done():
                 break
             await _deliver(ws, sub, fill)
+    except ConnectionResetError:
+        pass  # the client went while a frame was being written: a normal end, not a server error
     finally:
         hub.unsubscribe(sub)
         incoming.cancel()

@@ -156,3 +156,18 @@ async def test_a_deletion_takes_a_feed_cursor_of_its_own_live_and_replayed(serve
             session, ws_url(server, f"/v1/workspaces/default/events?since={since}"), limit=2
         )
     assert replayed[0] == gone and replayed[1]["task"]["id"] == kept
+
+
+async def test_clients_that_drop_mid_replay_end_quietly_with_no_error_logged(server):
+    """A client gone while its replay is written is a normal end, not a server error (it had logged
+    `request.failed` with a traceback, once per such client)."""
+    task_id = server.create().body["id"]
+    server.wait_status(task_id, {"running"})
+    async with aiohttp.ClientSession() as session:
+        for _ in range(50):
+            ws = await session.ws_connect(ws_url(server, f"/v1/tasks/{task_id}/events?since=0"))
+            ws._response.connection.transport.abort()  # gone, with no close handshake
+        frames = await collect(session, ws_url(server, f"/v1/tasks/{task_id}/events?since=0"))
+    assert frames[-1]["kind"] == "task.initialized"  # the server still streams
+    logged = [json.loads(line) for line in server.log.read_text().splitlines()]
+    assert [e for e in logged if e.get("level") == "error"] == []
