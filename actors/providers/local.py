@@ -7,9 +7,13 @@ from typing import Any
 import psutil
 
 from actors.git import GitError, git
+from actors.providers import acp
 from actors.providers import agent_process as agents
 from actors.providers.base import PermanentError, TaskContext, TransientError
 from schemas.settings import Settings
+
+# Our JSON-RPC request ids: each request is found again by its id in the agent's stream (open_session).
+INITIALIZE_ID, SESSION_NEW_ID, PROMPT_ID = "crucible-initialize", "crucible-session-new", "crucible-prompt"
 
 
 class LocalProvider:
@@ -60,23 +64,25 @@ class LocalProvider:
         return {"endpoint": endpoint, "pid": pid}
 
     def open_session(self, ctx: TaskContext) -> str:
-        """The ACP server named by the task id (idempotent on the agent's side), then a session in it."""
-        url = f"{self._endpoint(ctx)}/v1/acp/{ctx.task_id}?agent={ctx.agent}"
-        timeout = self._s.agent_http_timeout_s
-        init = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"protocolVersion": 1, "clientCapabilities": {}},
-        }
-        self._rpc(url, init, timeout)
-        new = {
-            "jsonrpc": "2.0",
-            "id": 2,
-            "method": "session/new",
-            "params": {"cwd": str(ctx.sandbox_path), "mcpServers": []},
-        }
-        result = self._rpc(url, new, timeout)
+        """The ACP server named by the task id (idempotent on the agent's side), then one session in it.
+        Run again after a crash, it adopts what the agent already answered (the server's stream replays
+        it): never a second `initialize` or `session/new`, so never a second session. Each request has an
+        id of its own, found again by it."""
+        endpoint, timeout = self._endpoint(ctx), self._s.agent_http_timeout_s
+        try:
+            answered = acp.answers(endpoint, ctx.task_id, (INITIALIZE_ID, SESSION_NEW_ID), timeout)
+        except (OSError, ValueError) as exc:
+            raise TransientError(f"agent unreachable: {exc}") from exc
+        url = f"{endpoint}/v1/acp/{ctx.task_id}?agent={ctx.agent}"
+        if INITIALIZE_ID not in answered and SESSION_NEW_ID not in answered:
+            params = {"protocolVersion": 1, "clientCapabilities": {}}
+            init = {"jsonrpc": "2.0", "id": INITIALIZE_ID, "method": "initialize", "params": params}
+            self._rpc(url, init, timeout)
+        if SESSION_NEW_ID not in answered:
+            params = {"cwd": str(ctx.sandbox_path), "mcpServers": []}
+            new = {"jsonrpc": "2.0", "id": SESSION_NEW_ID, "method": "session/new", "params": params}
+            answered[SESSION_NEW_ID] = self._rpc(url, new, timeout)
+        result = answered[SESSION_NEW_ID]
         session_id = result.get("sessionId") if isinstance(result, dict) else None
         return str(session_id or ctx.task_id)  # the mock agent only echoes: the server id names the session
 
@@ -85,7 +91,7 @@ class LocalProvider:
         url = f"{self._endpoint(ctx)}/v1/acp/{ctx.task_id}"
         prompt = {
             "jsonrpc": "2.0",
-            "id": 3,
+            "id": PROMPT_ID,
             "method": "session/prompt",
             "params": {"sessionId": session_id, "prompt": [{"type": "text", "text": ctx.prompt}]},
         }

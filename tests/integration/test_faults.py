@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from actors.faults import MARKER
+from actors.providers import acp
 from tests.server import RESULT_KINDS, Server, agents_under, wait_until
 
 STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session", "running"]
@@ -18,6 +19,18 @@ POINTS = ["before", "after_effect", "after_persist"]
 def acp_servers(endpoint: str) -> list[str]:
     with urllib.request.urlopen(f"{endpoint}/v1/acp", timeout=5) as resp:
         return [s["serverId"] for s in json.load(resp)["servers"]]
+
+
+# What the agent received, once each, whatever the crash: the mock agent echoes every request.
+ONE_SESSION = {"initialize": 1, "session/new": 1, "session/prompt": 1}
+
+
+def requests_seen(endpoint: str, server: str) -> dict[str, int]:
+    """The requests the agent received, by method, from its stream (the mock echoes each one)."""
+    echoed = [
+        m["params"]["message"] for m in acp.replay(endpoint, server, 5.0) if m.get("method") == "mock/echo"
+    ]
+    return dict(Counter(e["method"] for e in echoed if "method" in e))
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -39,6 +52,7 @@ def test_a_crash_at_every_point_of_every_step_is_survived(make_server, repo, ste
     assert all(kinds[k] == 1 for k in RESULT_KINDS), kinds  # one result event per step
     assert [p.environ()["CRUCIBLE_TASK_ID"] for p in agents_under(server.data)] == [task_id]  # one agent
     assert acp_servers(record["agent_endpoint"]) == [task_id]  # one ACP server
+    assert requests_seen(record["agent_endpoint"], task_id) == ONE_SESSION  # one session, one prompt
     assert [p.name for p in (server.data / "sandboxes").iterdir()] == [task_id]  # one checkout
     assert not (server.data / "tmp" / f"sandbox-{task_id}").exists()
 
