@@ -17,6 +17,7 @@ from actors import hosts, logs, system
 from backend import worker
 from backend.app import create_app
 from backend.bridge import Bridge
+from backend.errors import quiet_client_errors
 from backend.hub import EventHub
 from backend.reader import Reader
 from backend.runtime import Runtime
@@ -77,6 +78,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def serve(settings: Settings) -> int:
     logs.configure(settings.log_format, settings.log_level)
+    quiet_client_errors()
     log = structlog.get_logger().bind(component="serve")
     refused = system.prepare(settings.cluster_address, settings.allow_public)
     if refused:

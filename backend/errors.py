@@ -1,10 +1,12 @@
 """One error format for every failure: {"error": {"code", "message", "details"?}}, never a traceback."""
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from backend.bridge import BridgeError
@@ -73,3 +75,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         structlog.get_logger().exception("request.failed", path=request.path)
         return error_response(500, "internal_error", "an internal error occurred; see the server log")
+
+
+class ClientErrorsAsWarnings(logging.Filter):
+    """aiohttp logs a request it cannot parse (a NUL byte in a header, a line too long) at error level,
+    with a traceback, though it answers 400 and nothing failed here: such a record is a client's mistake,
+    so it goes out as a warning, and an error in the log still means the server failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 500) < 500:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_client_errors() -> None:
+    """Once per process: aiohttp's server logger gets the filter above."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorsAsWarnings) for f in server.filters):
+        server.addFilter(ClientErrorsAsWarnings())
