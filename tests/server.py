@@ -112,12 +112,16 @@ class ProcessGroup:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
             self.proc = None
-        for proc in victims:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                continue
-        psutil.wait_procs(victims, timeout=10)
+        # A process forked while the first ones die (a pool's next task actor) is not among them: again,
+        # until the session is empty, as a kill of the whole session (a container's stop) would leave it.
+        for _ in range(10):
+            for proc in victims:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    proc.kill()
+            psutil.wait_procs(victims, timeout=10)
+            victims = self.actor_processes()
+            if not victims:
+                return
 
     def cleanup(self) -> None:
         """End everything it started: its group, its actor system, its agents."""
