@@ -56,11 +56,7 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, Object]]] = {
     ("createWorkspace", "201"): {
         op: (op, _WS) for op in ("listProjects", "registerProject", "listTasks", "workspaceEvents")
     },
-    ("registerProject", "201"): {
-        "getProject": ("getProject", _PROJECT),
-        "createTask": ("createTask", _PROJECT),
-        "listTasks": ("listTasks", {"ws": "$request.path.ws", "project": "$response.body#/name"}),
-    },
+    ("registerProject", "201"): {op: (op, _PROJECT) for op in ("getProject", "createTask", "listTasks")},
     ("createTask", "201"): _TO_TASK,
     ("createTask", "200"): _TO_TASK,
     ("getTask", "200"): _TO_TASK,
