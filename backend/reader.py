@@ -62,8 +62,11 @@ class Reader:
         path = self.workspace_db(name)
         if not path.exists():
             return None
-        async with self._open(path) as conn:
-            row = await (await conn.execute("SELECT value FROM meta WHERE key='created_at'")).fetchone()
+        try:
+            async with self._open(path) as conn:
+                row = await (await conn.execute("SELECT value FROM meta WHERE key='created_at'")).fetchone()
+        except sqlite3.OperationalError:
+            return None  # being created: its file exists before its schema is committed
         return {"name": name, "created_at": row[0]} if row else None
 
     async def projects(self, workspace: str) -> list[dict[str, Any]]:

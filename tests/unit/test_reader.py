@@ -2,6 +2,7 @@
 but a task database that moved on after its projection row (a crash in between) is read and wins."""
 
 import os
+import sqlite3
 from pathlib import Path
 
 from actors import db
@@ -58,3 +59,12 @@ async def test_the_leaders_revive_check_lists_only_the_running_tasks_it_holds(tm
     project_row(tmp_path, "e" * 22, "running", db.utcnow(), host="w1")
     project_row(tmp_path, "f" * 22, "init_create_sandbox", db.utcnow())
     assert await Reader(tmp_path).running("w") == ["d" * 22]
+
+
+async def test_a_workspace_whose_schema_is_not_yet_committed_is_not_listed(tmp_path: Path) -> None:
+    """A list racing a create sees the file before its tables; it answers without it, never a 500."""
+    path = tmp_path / "workspaces" / "new" / "workspace.sqlite"
+    path.parent.mkdir(parents=True)
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()
+    project_row(tmp_path, "g" * 22, "running", db.utcnow())
+    assert [w["name"] for w in await Reader(tmp_path).workspaces()] == ["w"]
