@@ -11,6 +11,7 @@ from typing import Any
 HOST = "crucible.host"  # the host's name: "leader", or a worker's --name
 DATA = "crucible.data"  # its data directory
 CAPACITY = "crucible.capacity"  # tasks it may hold; a worker's --capacity
+JOINED = "crucible.joined"  # in requirements only: when the host joined (see on_host)
 LEADER = "leader"
 
 
@@ -23,9 +24,10 @@ def worker_capabilities(name: str, data: Path, capacity: int, leader: tuple[str,
     return {"Convention Address.IPv4": leader, HOST: name, DATA: str(data), CAPACITY: capacity}
 
 
-def on_host(host: str) -> dict[str, str]:
-    """Requirements that place an actor on `host`."""
-    return {HOST: host}
+def on_host(host: str, joined: str = "") -> dict[str, str]:
+    """Requirements that place an actor on `host`; `joined` (when it last joined) tells a worker that
+    rejoined from its earlier run, whose runners are gone (actors/runtime/runner.py)."""
+    return {HOST: host, JOINED: joined}
 
 
 def stranded(summary: dict[str, Any], down_since: str) -> dict[str, Any]:

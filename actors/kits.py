@@ -104,4 +104,4 @@ class Kit:
         self.mirror, self.pool, self.ready, self.forking = None, None, [], 0
 
     def _where(self) -> dict[str, str] | None:
-        return hosts.on_host(self.host.name) if self.host.name != hosts.LEADER else None
+        return hosts.on_host(self.host.name, self.host.since) if self.host.name != hosts.LEADER else None

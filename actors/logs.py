@@ -20,12 +20,23 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
     process writes to stderr is routed through the same renderer (`route_stderr`)."""
     out = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
+    global _actor_setup
+    _actor_setup = None
     _configure(console, level, structlog.WriteLoggerFactory(cast(TextIO, Lossy(out))))
     route_stderr(out, console, level)
 
 
+_actor_setup: tuple[Any, ...] | None = None  # what configure_actor last set up in this process
+
+
 def configure_actor(s: Settings) -> None:
-    """Actor processes are daemons that outlive the server's stdio: they append to one log file."""
+    """Actor processes are daemons that outlive the server's stdio: they append to one log file. A runner
+    hosts many actors, each calling this as it starts: the file is opened once."""
+    global _actor_setup
+    setup = (s.data_dir, s.log_max_mb, s.log_keep, s.log_format, s.log_level)
+    if setup == _actor_setup:
+        return
+    _actor_setup = setup
     log = SharedLog(s.data_dir / "logs" / "actors.log", s.log_max_mb * 2**20, s.log_keep)
     factory = structlog.WriteLoggerFactory(cast(TextIO, log))  # it uses only write() and flush()
     _configure(s.log_format == "console", s.log_level, factory)

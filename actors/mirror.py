@@ -16,7 +16,7 @@ from typing import Any
 from actors import logs
 from actors.git import git
 from actors.hosts import HostBound
-from actors.offload import Offloader, OffloadingActor
+from actors.offload import OffloadingActor
 from schemas.project_messages import (
     BranchDone,
     EnsureMirror,
@@ -74,7 +74,7 @@ class MirrorActor(HostBound, OffloadingActor):
             actor="mirror", workspace=msg.project.workspace, project=msg.project.name, pid=os.getpid()
         )
         self.start = msg
-        self.offload = Offloader("mirror")
+        self.start_offload()
         if s.provider.value == "local":
             self._sync()
 

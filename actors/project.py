@@ -76,7 +76,7 @@ class ProjectActor(ProjectActorBase):
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
         path = s.data_dir / "workspaces" / p.workspace / "projects" / f"{p.name}.sqlite"
         self.registry = TaskRegistry(path, s.sqlite_synchronous)
-        self.pusher = Pusher(s.hub_socket)
+        self.pusher = Pusher.shared(s.hub_socket)
         leader = Host(name=hosts.LEADER, data=s.data_dir, capacity=0)
         self._start_kit(Kit.on(leader, p, s, self.workspace_addr, self.myAddress), scan=[])
         self.cluster_addr = msg.cluster_addr

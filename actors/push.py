@@ -17,6 +17,15 @@ SEND_TIMEOUT_S = 1.0  # a hub stalled this long loses the push (and fills it in 
 
 
 class Pusher:
+    _shared: dict[Path, "Pusher"] = {}
+
+    @classmethod
+    def shared(cls, path: Path) -> "Pusher":
+        """This process's one connection to the hub: its actors all push through it, in turn."""
+        if path not in cls._shared:
+            cls._shared[path] = cls(path)
+        return cls._shared[path]
+
     def __init__(self, path: Path) -> None:
         self._path = str(path)
         self._sock: socket.socket | None = None

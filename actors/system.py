@@ -138,6 +138,13 @@ def end_session(sid: int | None, grace: float = 0.0) -> int:
     return len(procs)
 
 
+def process_alive(pid: int) -> bool:
+    try:
+        return _alive(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _alive(proc: psutil.Process) -> bool:
     """Zombies count as dead: they hold nothing, and their reaping is their parent's (or init's) affair."""
     try:

@@ -5,6 +5,7 @@ committed. The lifecycle itself (actors/task.py) reads top to bottom without it.
 import fcntl
 import json
 import os
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 from actors import logs
 from actors.faults import crash_point
 from actors.observe import Observer
-from actors.offload import Offloader, OffloadingActor
+from actors.offload import OffloadingActor
 from actors.providers.base import Provider, TaskContext
 from actors.push import Pusher
 from actors.task_reads import summary_from_record
@@ -60,12 +61,12 @@ class TaskActorBase(OffloadingActor):
         s = msg.settings
         logs.configure_actor(s)
         self.bound = msg
-        self.pusher = Pusher(msg.settings.hub_socket) if msg.relay is None else None
-        self.offload = Offloader("task-work")
+        self.pusher = Pusher.shared(msg.settings.hub_socket) if msg.relay is None else None
+        self.start_offload()
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
         self.unbound_log = self.log
         # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
-        self.prepared = s.data_dir / "tmp" / "pool" / f"{os.getpid()}.sqlite"
+        self.prepared = s.data_dir / "tmp" / "pool" / f"{os.getpid()}-{secrets.token_hex(6)}.sqlite"
         prepare_database(self.prepared)
         self.send(msg.project_addr, TaskActorReady(host=msg.host))
 

@@ -94,7 +94,7 @@ class WorkspaceActor(DrainingParent):
     def receiveMsg_StartWorkspace(self, msg: StartWorkspace, sender: Any) -> None:
         if self.conn is None:
             self.name, self.settings = msg.name, msg.settings
-            self.pusher = Pusher(msg.settings.hub_socket)
+            self.pusher = Pusher.shared(msg.settings.hub_socket)
             logs.configure_actor(msg.settings)
             self.log = logs.get(actor="workspace", workspace=msg.name, pid=os.getpid())
             path = msg.settings.data_dir / "workspaces" / msg.name / "workspace.sqlite"

@@ -91,12 +91,22 @@ def _graceful_exit() -> None:
     raise web.GracefulExit()
 
 
+async def _watch_runners(runtime: Runtime, starting: "asyncio.Task[None]") -> None:
+    """Once started: a runner that dies stops the server (Runtime.watch_runners)."""
+    with contextlib.suppress(Exception):
+        await asyncio.shield(starting)
+    loop = asyncio.get_running_loop()
+    await runtime.watch_runners(lambda: loop.call_soon(_graceful_exit))
+
+
 async def _runtime_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Resume in the background, so that health can say `starting` meanwhile."""
     runtime = app[RUNTIME]
     await runtime.hub.start()
     starting = asyncio.create_task(runtime.start())
+    watching = asyncio.create_task(_watch_runners(runtime, starting))
     yield
+    watching.cancel()
     runtime.health = "draining"
     starting.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):

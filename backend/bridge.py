@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from thespian.actors import PoisonMessage
 
+from actors.runtime.refs import addressed
 from schemas.messages import Reply, Request
 
 
@@ -47,7 +48,7 @@ class Bridge:
         return reply
 
     async def create_actor(self, cls: type, global_name: str) -> Any:
-        """Look up (or create) a named actor, from a bridge thread."""
+        """Look up (or create) a named thespian actor (a runner), from a bridge thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool, lambda: self._context().createActor(cls, globalName=global_name)
@@ -66,7 +67,7 @@ class Bridge:
     def _ask(self, addr: Any, msg: Request, timeout: float) -> Reply:
         ctx = self._context()
         deadline = time.monotonic() + timeout
-        reply = ctx.ask(addr, msg, timeout)
+        reply = ctx.ask(*addressed(addr, msg), timeout)
         while True:
             if reply is None:
                 raise BridgeError(f"no answer from the actors within {timeout:.0f}s")

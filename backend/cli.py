@@ -66,6 +66,7 @@ BUNDLED_AGENT = (
 )
 
 
+RUNNER_DIED = 3  # exit code: a runner process died, and the server stopped so as to be started again
 WORKER_ONLY = ("command", "role", "leader", "capacity", "name")
 
 
@@ -124,7 +125,7 @@ def serve(settings: Settings) -> int:
             total_ms=round((time.monotonic() - began) * 1000),
         )
         os.close(lock_fd)
-    return 0
+    return RUNNER_DIED if runtime.lost else 0
 
 
 def main(argv: list[str] | None = None) -> Any:

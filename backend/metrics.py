@@ -17,6 +17,7 @@ from prometheus_client import (
 )
 
 from schemas.messages import ActorInfo, Observations
+from schemas.runner_messages import RunnerLoaded
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STEP_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 180.0)
@@ -48,7 +49,20 @@ class Metrics:
         )
         self.tasks = Gauge("crucible_tasks", "tasks by status (projection)", ["status"], registry=r)
         self.actors = Gauge("crucible_live_actors", "live actors by kind", ["kind"], registry=r)
-        self.pool = Gauge("crucible_pool_ready", "ready task-actor processes", registry=r)
+        self.pool = Gauge("crucible_pool_ready", "ready task actors", registry=r)
+        self.hosted = Gauge(
+            "crucible_runner_actors", "actors hosted by a runner", ["runner", "kind"], registry=r
+        )
+        self.mailbox = Gauge(
+            "crucible_runner_mailbox", "messages waiting in a runner's mailbox", ["runner"], registry=r
+        )
+        self.runner_wait = Histogram(
+            "crucible_runner_wait_seconds",
+            "a message's wait in its runner's mailbox",
+            ["runner"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.subscribers = Gauge("crucible_websocket_subscribers", "open websocket subscriptions", registry=r)
 
     def observe(self, observed: Observations) -> None:
@@ -59,8 +73,11 @@ class Metrics:
         for step in observed.errors:
             self.provider_errors.labels(step).inc()
 
-    def render(self, by_status: dict[str, int], actors: list[ActorInfo], subscribers: int) -> bytes:
-        """The scrape: gauges set from what the runtime read just now, then every metric as text."""
+    def render(
+        self, by_status: dict[str, int], actors: list[ActorInfo], subscribers: int, loads: list[RunnerLoaded]
+    ) -> bytes:
+        """The scrape: gauges set from what the runtime read just now (the runners' waits are those since
+        the last scrape), then every metric as text."""
         self.tasks.clear()
         for status, count in by_status.items():
             self.tasks.labels(status).set(count)
@@ -70,4 +87,11 @@ class Metrics:
             self.actors.labels(kind).set(count)
         self.pool.set(kinds.get("ready", 0))
         self.subscribers.set(subscribers)
+        self.hosted.clear()
+        for load in loads:
+            for kind, count in load.hosted.items():
+                self.hosted.labels(load.name, kind).set(count)
+            self.mailbox.labels(load.name).set(load.mailbox)
+            for seconds in load.waits:
+                self.runner_wait.labels(load.name).observe(seconds)
         return generate_latest(self.registry)

@@ -47,6 +47,19 @@ class Reader:
             conn.row_factory = sqlite3.Row
             yield conn
 
+    @asynccontextmanager
+    async def _open_task(self, path: Path) -> AsyncIterator[aiosqlite.Connection]:
+        """A task database that existed when asked for. Deleted while it was open (a delete racing this
+        read), its `-shm` file may be made anew by this reader: it goes too, as the delete meant (a task
+        id is never used again, so nothing else can own it)."""
+        try:
+            async with self._open(path) as conn:
+                yield conn
+        finally:
+            if not path.exists():
+                for companion in (f"{path}-shm", f"{path}-wal"):
+                    Path(companion).unlink(missing_ok=True)
+
     def _workspace_names(self) -> list[str]:
         return [path.parent.name for path in sorted((self.data / "workspaces").glob("*/workspace.sqlite"))]
 
@@ -159,7 +172,7 @@ class Reader:
             read = await self._elsewhere(task_id, 0, 0)
             return read[0] if read else None
         try:
-            async with self._open(path) as conn:
+            async with self._open_task(path) as conn:
                 await conn.execute("BEGIN")  # one snapshot: the task row and its steps agree
                 task = await (await conn.execute(SELECT_TASK)).fetchone()
                 steps = await (await conn.execute(SELECT_STEPS)).fetchall()
@@ -176,7 +189,7 @@ class Reader:
             read = await self._elsewhere(task_id, after, limit)
             return read[1] if read else []
         try:
-            async with self._open(path) as conn:
+            async with self._open_task(path) as conn:
                 rows = await (await conn.execute(SELECT_EVENTS, (after, limit))).fetchall()
         except sqlite3.OperationalError:
             if path.exists():

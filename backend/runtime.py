@@ -4,13 +4,16 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Literal
 
 import structlog
 
 from actors import system
 from actors.cluster import ClusterActor
+from actors.hosts import LEADER
+from actors.runtime.refs import Ref, runner_for
+from actors.runtime.runner import Runner
 from actors.workspace import WorkspaceActor
 from backend.bridge import Bridge
 from backend.errors import ApiError
@@ -20,12 +23,14 @@ from backend.reader import Reader
 from schemas.api import HostInfo, Workspace
 from schemas.cluster_messages import FindLostAgents, HostsListed, ListHosts, LostAgents, StartCluster
 from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure, Reply, Request
+from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, RunnerStarted, Spawn, Spawned
 from schemas.settings import Settings
 from schemas.task_messages import ReadTask, TaskAction, TaskCommand, TaskRead
 from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
 
 Health = Literal["starting", "ok", "draining"]
 DEFAULT_WORKSPACE = "default"
+RUNNER_CHECK_S = 1.0  # how often the web process looks whether its runners live
 
 
 class Runtime:
@@ -33,6 +38,9 @@ class Runtime:
         self.settings, self.asys, self.bridge, self.reader, self.hub = settings, asys, bridge, reader, hub
         reader.remote = self
         self.cluster: Any = None
+        self.runners: list[tuple[str, Any]] = []  # (name, address) of this host's runners
+        self.runner_pids: dict[str, int] = {}
+        self.lost: list[str] = []  # runners that died: the server stops (watch_runners)
         self.metrics = Metrics()
         hub.on_observed = self.metrics.observe
         self.health: Health = "starting"
@@ -41,9 +49,10 @@ class Runtime:
         self.log = structlog.get_logger().bind(component="runtime")
 
     async def start(self) -> None:
-        """Start the cluster's and every workspace's actor (creating `default`), then resume every
-        unfinished task here (a worker's resume when it joins)."""
-        self.cluster = await self.bridge.create_actor(ClusterActor, "cluster")
+        """Start the runners, then the cluster's and every workspace's actor on them (creating `default`),
+        then resume every unfinished task here (a worker's resume when it joins)."""
+        await self._start_runners()
+        self.cluster = await self._spawn(ClusterActor, "cluster")
         await self.ask(
             self.cluster, StartCluster(request_id=self.bridge.request_id(), settings=self.settings)
         )
@@ -64,6 +73,47 @@ class Runtime:
         revived = await self._revive_dead_agents()
         self.log.info("runtime.ready", resumed=len(unfinished), revived=revived)
         self.health = "ok"
+
+    async def _start_runners(self) -> None:
+        """The leader's runners, by global name (`runner:N`: the admin script finds them there), each told
+        its siblings: a hosted actor's children are spread over them."""
+        addrs = [await self.bridge.create_actor(Runner, f"runner:{i}") for i in range(self.settings.runners)]
+        self.runners = [(f"{LEADER}/{i}", addr) for i, addr in enumerate(addrs)]
+        for name, addr in self.runners:
+            start = RunnerStart(
+                request_id=self.bridge.request_id(),
+                name=name,
+                host=LEADER,
+                siblings=self.runners,
+                settings=self.settings,
+            )
+            started = await self.ask(addr, start)
+            assert isinstance(started, RunnerStarted)
+            self.runner_pids[name] = started.pid
+
+    async def watch_runners(self, stop: Callable[[], object]) -> None:
+        """A runner that dies takes every actor it hosted with it, while the others still route to them:
+        the server stops (exit code 3), for its supervisor to start it again, and every task resumes from
+        its persisted steps as after a kill -9 (docs/operations.md, "A runner died")."""
+        while not self.lost:
+            await asyncio.sleep(RUNNER_CHECK_S)
+            self.lost = [name for name, pid in self.runner_pids.items() if not system.process_alive(pid)]
+        self.log.error("runner.died", runners=self.lost)
+        stop()
+
+    async def _spawn(self, cls: type, key: str) -> Ref:
+        """A top-level actor, on the runner its key names (actors/runtime/refs.py, runner_for)."""
+        _, addr = self.runners[runner_for(key, len(self.runners))]
+        reply = await self.ask(addr, Spawn(request_id=self.bridge.request_id(), cls=cls, key=key))
+        assert isinstance(reply, Spawned) and isinstance(reply.ref, Ref)
+        return reply.ref
+
+    async def runner_loads(self) -> list[RunnerLoaded]:
+        """Each runner's hosted actors and mailbox, for /metrics."""
+        loads = await asyncio.gather(
+            *(self.ask(a, RunnerLoad(request_id=self.bridge.request_id())) for _, a in self.runners)
+        )
+        return [load for load in loads if isinstance(load, RunnerLoaded)]
 
     async def _revive_dead_agents(self) -> int:
         """A running task here whose agent died (a reboot, an OOM) gets one back; one whose checkout
@@ -119,7 +169,8 @@ class Runtime:
         by_status: Counter[str] = Counter()
         for ws, _ in self.started():
             by_status.update(await self.reader.status_counts(ws))
-        return self.metrics.render(dict(by_status), await self.describe(), self.hub.subscribers())
+        actors, loads = await self.describe(), await self.runner_loads()
+        return self.metrics.render(dict(by_status), actors, self.hub.subscribers(), loads)
 
     @contextlib.contextmanager
     def workspace_slot(self, name: str) -> Iterator[None]:
@@ -137,7 +188,7 @@ class Runtime:
             self.creating.discard(name)
 
     async def start_workspace(self, name: str) -> tuple[bool, Workspace]:
-        addr = await self.bridge.create_actor(WorkspaceActor, f"workspace:{name}")
+        addr = await self._spawn(WorkspaceActor, f"workspace:{name}")
         msg = StartWorkspace(
             request_id=self.bridge.request_id(), name=name, settings=self.settings, cluster_addr=self.cluster
         )

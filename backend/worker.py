@@ -74,11 +74,11 @@ def _join(
 
 
 def leader_generation(asys: Any, leader: tuple[str, int]) -> str | None:
-    """Which run of the leader this is: the address of its cluster actor, new at every start (None
+    """Which run of the leader this is: the address of its first runner, new at every start (None
     while the leader does not answer)."""
     from thespian.system.messages.status import Thespian_StatusReq
     from thespian.system.transport.TCPTransport import TCPTransport
 
     status = asys.ask(TCPTransport.getAddressFromString(leader), Thespian_StatusReq(), LEADER_PROBE_TIMEOUT)
-    cluster = getattr(status, "globalActors", {}).get("cluster")
-    return str(cluster) if cluster is not None else None
+    runner = getattr(status, "globalActors", {}).get("runner:0")
+    return str(runner) if runner is not None else None

@@ -1,5 +1,6 @@
 """Settings: command line > CRUCIBLE_* environment > these defaults (one model, handed to actors)."""
 
+import os
 import re
 from pathlib import Path
 
@@ -59,6 +60,12 @@ class Settings(BaseSettings):
     pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per busy project")
     pool_idle_s: float = Field(
         300.0, gt=0, description="a project no task has needed an actor of for this long shrinks, or goes"
+    )
+    runners: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="runner processes hosting the actors on this host (default: one per core)",
     )
     max_workspaces: int = Field(
         32, ge=1, description="workspaces this server holds; past it POST /v1/workspaces answers 409"

@@ -6,14 +6,17 @@ thespian Admin's own table of global names (a status request), never created.
 """
 
 import os
+import secrets
 import socket
 import time
 from pathlib import Path
 from typing import Any
 
 from actors import loopback
+from actors.runtime.refs import Ref, addressed
 from actors.system import SYSTEM_BASE
 from schemas.messages import Failure, Reply, Request
+from schemas.runner_messages import RunnerLoad, RunnerLoaded
 
 
 class Unreachable(Exception):
@@ -44,23 +47,29 @@ class ActorLink:
         self.timeout_s = timeout_s
 
     def workspaces(self) -> dict[str, Any]:
-        """Workspace name → actor address, from the Admin's global names."""
+        """Workspace name → actor address: the runners (the Admin's global names `runner:N`) say which
+        top-level actors they host."""
         from thespian.system.messages.status import Thespian_StatusReq
 
         status = self.asys.ask(self.asys._systemBase.adminAddr, Thespian_StatusReq(), self.timeout_s)
         if status is None:
             raise Unreachable("the actor system did not answer a status request")
-        return {
-            name.removeprefix("workspace:"): addr
-            for name, addr in status.globalActors.items()
-            if name.startswith("workspace:")
-        }
+        found = {}
+        for global_name, addr in status.globalActors.items():
+            if not global_name.startswith("runner:"):
+                continue
+            load = self.ask(addr, RunnerLoad(request_id=secrets.token_hex(8)))
+            assert isinstance(load, RunnerLoaded)
+            for key in load.top:
+                if key.startswith("workspace:"):
+                    found[key.removeprefix("workspace:")] = Ref(addr, load.name, key)
+        return found
 
     def ask(self, addr: Any, msg: Request, timeout_s: float | None = None) -> Reply:
         """One request, its reply matched by request id (a stray message, e.g. a followed task's
         events, is skipped); a Failure is raised as Refused."""
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
-        reply = self.asys.ask(addr, msg, timeout_s or self.timeout_s)
+        reply = self.asys.ask(*addressed(addr, msg), timeout_s or self.timeout_s)
         while not (isinstance(reply, Reply) and reply.request_id == msg.request_id):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -69,6 +78,9 @@ class ActorLink:
         if isinstance(reply, Failure):
             raise Refused(reply)
         return reply
+
+    def tell(self, addr: Any, msg: Any) -> None:
+        self.asys.tell(*addressed(addr, msg))
 
     def listen(self, timeout_s: float) -> Any:
         return self.asys.listen(timeout_s)

@@ -204,7 +204,7 @@ def cmd_history(args: argparse.Namespace, data: Path) -> int:
             link.listen(1.0)
     finally:
         unfollow = TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction.unfollow)
-        link.asys.tell(addr, unfollow)
+        link.tell(addr, unfollow)
 
 
 def cmd_task_action(args: argparse.Namespace, data: Path) -> int:

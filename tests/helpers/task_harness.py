@@ -94,6 +94,13 @@ class HarnessActor(TaskActor):
     myAddress = SELF  # type: ignore[assignment]
 
 
+class HarnessCell:
+    """What a runner gives its actors, as far as a task actor uses it: work runs inline."""
+
+    def offloader(self) -> InlineOffloader:
+        return InlineOffloader()
+
+
 class RecordingPusher:
     """Keeps what the actor pushes to the hub, in order."""
 
@@ -113,6 +120,7 @@ class Harness:
 
     def _new_actor(self) -> HarnessActor:
         actor = HarnessActor()
+        actor._myRef = HarnessCell()
         actor.send = lambda addr, msg: self.sent.append((addr, msg))  # type: ignore[method-assign]
         actor.wakeupAfter = lambda delay, payload=None: self.wakeups.append(  # type: ignore[method-assign]
             (delay.total_seconds(), payload)
@@ -129,8 +137,6 @@ class Harness:
             ),
             PROJECT,
         )
-        actor.offload.close()  # type: ignore[union-attr]
-        actor.offload = InlineOffloader()  # type: ignore[assignment]
         actor.pusher = RecordingPusher(self.pushed)  # type: ignore[assignment]
         return actor
 

@@ -7,12 +7,11 @@ import os
 import signal
 import time
 import urllib.request
+from pathlib import Path
 
-import psutil
 import pytest
 
 from actors.providers.sim import effects_log
-from tests.helpers.admin import admin_json
 from tests.server import RESULT_KINDS, Server, agents_under, wait_until
 
 pytestmark = pytest.mark.integration
@@ -75,27 +74,28 @@ def test_local_tasks_survive_a_kill_mid_provisioning(make_server, repo, tmp_path
     assert not list((data / "tmp").glob("sandbox-*")), "no half-made checkout left"
 
 
-def test_creates_reach_a_restarted_project_actor(make_server, repo):
-    """A project actor killed -9 is started again by its workspace (its state is on disk), and creates
-    reach the new one: every one answers 201 and provisions."""
-    server = make_server("sim", CRUCIBLE_SIM_STEP_MS=20).start()
+def runner_pids(data: Path) -> list[int]:
+    lines = (data / "logs" / "actors.log").read_text().splitlines()
+    return [e["pid"] for e in map(json.loads, lines) if e.get("event") == "runner.started"]
+
+
+def test_a_dead_runner_stops_the_server_and_the_restart_resumes_its_tasks(make_server, repo, tmp_path):
+    """A runner killed -9 takes the actors it hosted with it: the server stops on its own, with exit
+    code 3 and `runner.died` in its log, leaving no actor process; started again, every task provisions,
+    each side effect once."""
+    data = tmp_path / "data"
+    server = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=300).start()
     server.register(repo)
-    assert server.create().status == 201
-
-    def project_address() -> str:
-        return str(next(a["address"] for a in admin_json(server, "actors") if a["kind"] == "project"))
-
-    old = project_address()
-    port = int(old.rsplit(":", 1)[1].rstrip(")"))
-    (pid,) = {
-        p.pid
-        for p in server.actor_processes()
-        for c in p.net_connections("tcp")
-        if c.status == psutil.CONN_LISTEN and c.laddr.port == port
-    }
-    os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: project_address() != old, timeout=30)
-    created = [server.create() for _ in range(3)]
-    assert [c.status for c in created] == [201, 201, 201]
-    for c in created:
-        server.wait_status(c.body["id"], {"running"}, timeout=30)
+    ids = [server.create({"prompt": f"task {i}"}).body["id"] for i in range(4)]
+    os.kill(runner_pids(data)[0], signal.SIGKILL)
+    assert server.proc and server.proc.wait(30) == 3
+    assert "runner.died" in server.log.read_text()
+    wait_until(lambda: server.actor_processes() == [], timeout=10)
+    server = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=300).start()
+    for task_id in ids:
+        assert server.wait_status(task_id, {"running", "error"})["status"] == "running"
+        assert_history_is_exact(server, task_id)
+    effects = collections.Counter(
+        (e["task_id"], e["effect"]) for e in map(json.loads, effects_log(data).read_text().splitlines())
+    )
+    assert set(effects.values()) == {1}

@@ -30,6 +30,10 @@ def test_metrics_parse_and_move_with_creates_steps_errors_actors_and_subscribers
     assert total(after, "crucible_provider_errors_total") > 0
     assert total(after, "crucible_queue_wait_seconds_count", actor="workspace", message="TaskChanged") > 0
     assert total(after, "crucible_live_actors", kind="task") >= 1
+    # the runners host them all: one runner per core by default, each counting its own
+    assert total(after, "crucible_runner_actors", kind="workspace") == 1
+    assert total(after, "crucible_runner_actors", kind="task") >= 1
+    assert total(after, "crucible_runner_wait_seconds_count") > 0
 
     async def subscribed() -> float:
         url = f"ws://127.0.0.1:{server.port}/v1/tasks/{ids[0]}/events"

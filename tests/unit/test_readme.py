@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic_core import PydanticUndefined
 
 from schemas.settings import Settings
 
@@ -38,7 +39,7 @@ def setting_rows() -> dict[str, list[str]]:
 
 def documented(default: Any) -> str | None:
     """A default as the table writes it; None for one written in words (empty, none, a secret)."""
-    if default is None or default == "":
+    if default is None or default == "" or default is PydanticUndefined:  # or computed: one per core
         return None
     if isinstance(default, bool):
         return str(default).lower()

@@ -1,0 +1,52 @@
+"""Addresses of hosted actors, and what travels between runners to reach them."""
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from thespian.actors import ActorAddress
+
+
+class Ref(ActorAddress):  # type: ignore[misc]
+    """A hosted actor: its runner (a thespian address and a name unique in the system) and its key there.
+
+    It is an ActorAddress so that the actors' own code sends to it as to any address; only runners
+    (and the web process's bridge) ever resolve it. Equal and hashable by (runner name, key).
+    """
+
+    def __init__(self, runner: ActorAddress, runner_name: str, key: str) -> None:
+        super().__init__(("hosted", runner_name, key))
+        self.runner = runner
+        self.runner_name = runner_name
+        self.key = key
+
+    def __hash__(self) -> int:
+        return hash(self.addressDetails)
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.runner_name}"
+
+    __repr__ = __str__
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A message for a hosted actor, sent to its runner. `sender` None: the thespian sender (the web
+    process's bridge, the admin script) is the one to answer."""
+
+    to: Ref
+    msg: Any
+    sender: Any = None
+
+
+def addressed(addr: Any, msg: Any) -> tuple[Any, Any]:
+    """The thespian address and message that reach `addr`, hosted or not: for a caller outside the runners."""
+    if isinstance(addr, Ref):
+        return addr.runner, Envelope(addr, msg)
+    return addr, msg
+
+
+def runner_for(name: str, count: int) -> int:
+    """Which of the leader's runners hosts the top-level actor `name` (a workspace): stable across restarts
+    and processes, so the admin script finds it as the web process placed it."""
+    return zlib.crc32(name.encode()) % count

@@ -1,0 +1,312 @@
+"""Runner: one thespian actor process hosting many lightweight actors (docs/design.md, "Runners").
+
+A hosted actor is an instance of an ordinary actor class (workspace, project, task, …) whose thespian
+API — send, createActor, wakeupAfter — runs on its runner instead of on a process of its own (Cell).
+The runner keeps one mailbox for all of them: messages are handled one at a time, in the order they
+came, so each actor sees its messages in order and never two at once. A message between two actors of
+one runner is an in-process append to that mailbox; to another runner it is an Envelope over thespian.
+
+What a process per actor gave for free, the runner does for its actors:
+- an actor that handles ActorExitRequest ends: its children are told to exit, its parent hears
+  ChildActorExited; a runner on another host that ends (its worker died) ends the children it hosted;
+- wakeups are kept in one heap, with one thespian wakeup armed for the earliest;
+- slow work runs on one bounded pool of threads (actors/runtime/work.py).
+"""
+
+import itertools
+import os
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from thespian.actors import (
+    Actor,
+    ActorExitRequest,
+    ActorSystemConventionUpdate,
+    ChildActorExited,
+    WakeupMessage,
+    WatchMessage,
+)
+
+from actors import logs
+from actors.hosts import HOST, JOINED, HostBound, on_host
+from actors.runtime.refs import Envelope, Ref
+from actors.runtime.timers import Timers
+from actors.runtime.work import Offload, WorkPool
+from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, RunnerStarted, Spawn, Spawned
+
+TURN = 500  # messages handled before the runner lets thespian's own traffic in
+THREADS = 32  # the work pool's size: blocking provider calls (git, agent start) in flight per runner
+UNBORN_S = 10.0  # how long a message waits for an actor whose Spawn has not arrived yet
+WAIT_SAMPLE = 1000  # mailbox waits kept between two RunnerLoad asks
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The runner's own wakeup: hosted timers may be due."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The runner's message to itself: its mailbox is not empty yet."""
+
+
+class Cell:
+    """What a hosted actor's thespian API runs on (thespian calls it the actor's `_myRef`)."""
+
+    def __init__(self, runner: "Runner", ref: Ref) -> None:
+        self.runner, self.address = runner, ref
+        self.globalName = None
+
+    def createActor(
+        self, cls: type, requirements: Any = None, globalName: Any = None, sourceHash: Any = None
+    ) -> Ref:
+        return self.runner.spawn(cls, requirements, parent=self.address)
+
+    def actor_send(self, target: Any, msg: Any) -> None:
+        self.runner.route(target, msg, self.address)
+
+    def wakeupAfter(self, period: timedelta, payload: Any = None) -> None:
+        self.runner.timers.add(self.address.key, period.total_seconds(), payload)
+
+    def notifyOnSystemRegistrationChanges(self, address: Any, start: bool) -> None:
+        self.runner.watch_convention(self.address.key, start)
+
+    def offloader(self) -> Offload:
+        return self.runner.offload_for(self.address.key)
+
+
+class Hosted:
+    __slots__ = ("actor", "children", "kind", "parent")
+
+    def __init__(self, actor: Actor, parent: Ref | None, kind: str) -> None:
+        self.actor, self.parent, self.kind = actor, parent, kind
+        self.children: list[Ref] = []
+
+
+def kind_of(cls: type) -> str:
+    return cls.__name__.removesuffix("Actor").lower()
+
+
+class Runner(HostBound, Actor):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.name, self.host = "", ""
+        self.siblings: list[tuple[str, Any]] = []
+        self.settings: Any = None
+        self.hosted: dict[str, Hosted] = {}
+        self.mailbox: deque[tuple[str, Any, Any, float]] = deque()
+        self.unborn: dict[str, list[tuple[Any, Any, float]]] = {}
+        self.ended: set[str] = set()
+        self.timers = Timers()
+        self.armed: list[float] = []  # due times of the thespian wakeups on their way
+        self.work: WorkPool | None = None
+        self.remote: dict[tuple[str, str], tuple[str, Any]] = {}  # (host, joined) → the runner made there
+        self.convention: list[str] = []  # keys of the actors that follow the convention's members
+        self.turn_asked = False
+        self.counter = itertools.count()
+        self.placed = itertools.count()
+        self.waits: list[float] = []
+        self.log: Any = logs.get()
+
+    # ---- thespian's side ------------------------------------------------------------------------
+
+    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        match msg:
+            case Envelope(to=to, msg=inner, sender=origin):
+                self._enqueue(to.key, inner, sender if origin is None else origin)
+            case Spawn():
+                self._host(msg.key, msg.cls, msg.parent)
+                if msg.request_id:
+                    self.send(sender, Spawned(request_id=msg.request_id, ref=self._ref(msg.key)))
+            case WatchMessage():
+                for key in self.work.collect() if self.work else []:
+                    self._enqueue(key, WatchMessage([]), self.myAddress)
+            case WakeupMessage(payload=Tick()):
+                self.armed = [t for t in self.armed if t > time.monotonic() + 0.001]
+                for key, delay_s, payload in self.timers.due():
+                    self._enqueue(key, WakeupMessage(timedelta(seconds=delay_s), payload), self.myAddress)
+            case Turn():
+                self.turn_asked = False
+            case RunnerStart():
+                self._start(msg)
+                self.send(sender, RunnerStarted(request_id=msg.request_id, pid=os.getpid()))
+            case RunnerLoad():
+                self.send(msg.reply_to or sender, self._load(msg.request_id))
+            case ChildActorExited():
+                self._runner_ended(msg.childAddress)
+            case ActorSystemConventionUpdate():
+                for key in self.convention:
+                    self._enqueue(key, msg, sender)
+            case ActorExitRequest():
+                self._exit_all()
+                return None
+        self._run()
+        self._arm()
+        return self.work.watch() if self.work else None
+
+    def _start(self, msg: RunnerStart) -> None:
+        self.name, self.host, self.siblings, self.settings = msg.name, msg.host, msg.siblings, msg.settings
+        logs.configure_actor(msg.settings)
+        self.log = logs.get(actor="runner", runner=msg.name, pid=os.getpid())
+        self.work = self.work or WorkPool(THREADS)
+        self.log.info("runner.started", host=msg.host, siblings=len(msg.siblings))
+
+    # ---- the hosted actors' side ----------------------------------------------------------------
+
+    def spawn(self, cls: type, requirements: Any, parent: Ref) -> Ref:
+        """A child of `parent`: on another runner of this host (in turn, spreading the load), or on a
+        runner of the host the requirements name (made there at first need)."""
+        host = (requirements or {}).get(HOST) or self.host
+        if host == self.host:
+            name, addr = self.siblings[next(self.placed) % len(self.siblings)]
+        else:
+            name, addr = self._remote_runner(host, requirements.get(JOINED, ""))
+        key = f"{kind_of(cls)}-{self.name}-{next(self.counter)}"
+        child = Ref(addr, name, key)
+        if name == self.name:
+            self._host(key, cls, parent)
+        else:
+            self.send(addr, Spawn(request_id="", cls=cls, key=key, parent=parent))
+        self.hosted[parent.key].children.append(child)
+        return child
+
+    def route(self, target: Any, msg: Any, sender: Ref) -> None:
+        if not isinstance(target, Ref):
+            self.send(target, msg)  # the web process's bridge, the admin script
+        elif target.runner_name == self.name:
+            self._enqueue(target.key, msg, sender)
+        else:
+            self.send(target.runner, Envelope(target, msg, sender))
+
+    def watch_convention(self, key: str, start: bool) -> None:
+        if start and key not in self.convention:
+            self.convention.append(key)
+            self.notifyOnSystemRegistrationChanges(True)
+
+    def offload_for(self, key: str) -> Offload:
+        assert self.work
+        return Offload(self.work, key)
+
+    # ---- the mailbox ----------------------------------------------------------------------------
+
+    def _ref(self, key: str) -> Ref:
+        return Ref(self.myAddress, self.name, key)
+
+    def _host(self, key: str, cls: type, parent: Ref | None) -> None:
+        actor = cls()
+        actor._myRef = Cell(self, self._ref(key))
+        self.hosted[key] = Hosted(actor, parent, kind_of(cls))
+        for msg, sender, at in self.unborn.pop(key, []):
+            self.mailbox.append((key, msg, sender, at))
+
+    def _enqueue(self, key: str, msg: Any, sender: Any) -> None:
+        now = time.monotonic()
+        if key in self.hosted:
+            self.mailbox.append((key, msg, sender, now))
+        elif key not in self.ended:
+            # Its Spawn may still be on its way (from another runner than this message): kept a while.
+            self.unborn.setdefault(key, []).append((msg, sender, now))
+
+    def _run(self) -> None:
+        """Handle what the mailbox holds, up to a turn's worth; then let thespian in (Turn)."""
+        for _ in range(TURN):
+            if not self.mailbox:
+                break
+            key, msg, sender, at = self.mailbox.popleft()
+            entry = self.hosted.get(key)
+            if entry is None:
+                continue  # ended since: a dead letter
+            if len(self.waits) < WAIT_SAMPLE:
+                self.waits.append(time.monotonic() - at)
+            try:
+                entry.actor.receiveMessage(msg, sender)
+            except Exception:  # the actors guard their handlers; this is a bug, and the runner lives on
+                self.log.exception("runner.handler_failed", actor=key, message=type(msg).__name__)
+            if isinstance(msg, ActorExitRequest):
+                self._ended(key)
+        if self.mailbox and not self.turn_asked:
+            self.turn_asked = True
+            self.send(self.myAddress, Turn())
+        self._expire_unborn()
+
+    def _ended(self, key: str) -> None:
+        """The actor exited: its children are told to, its parent hears of it."""
+        entry = self.hosted.pop(key, None)
+        if entry is None:
+            return
+        self.ended.add(key)
+        offload = getattr(entry.actor, "offload", None)
+        if isinstance(offload, Offload):
+            offload.close()
+        me = self._ref(key)
+        for child in entry.children:
+            self.route(child, ActorExitRequest(), me)
+        if entry.parent is not None:
+            self.route(entry.parent, ChildActorExited(me), me)
+
+    def _runner_ended(self, addr: Any) -> None:
+        """A runner this one made on another host ended (its worker died or left): every actor it hosted
+        is gone, and their parents here hear so, as they would of a process that died."""
+        gone = [where for where, (_, a) in self.remote.items() if a == addr]
+        for where in gone:
+            name, _ = self.remote.pop(where)
+            for key, entry in self.hosted.items():
+                for child in [c for c in entry.children if c.runner_name == name]:
+                    entry.children.remove(child)
+                    self.mailbox.append((key, ChildActorExited(child), child, time.monotonic()))
+            self.log.warning("runner.remote_ended", host=where[0], runner=name)
+
+    def _remote_runner(self, host: str, joined: str) -> tuple[str, Any]:
+        """This runner's runner on a worker, made at first need. One per run of the worker: a worker
+        that rejoined is a fresh actor system, and the runner of its earlier run is gone with it."""
+        if (host, joined) not in self.remote:
+            addr = self.createActor(Runner, targetActorRequirements=on_host(host, joined))
+            name = f"{host}/{self.name}/{len(self.remote)}"
+            start = RunnerStart(
+                request_id="", name=name, host=host, siblings=[(name, addr)], settings=self.settings
+            )
+            self.send(addr, start)
+            self.remote[host, joined] = (name, addr)
+        return self.remote[host, joined]
+
+    def _expire_unborn(self) -> None:
+        if not self.unborn:
+            return
+        old = time.monotonic() - UNBORN_S
+        for key in [k for k, msgs in self.unborn.items() if msgs[0][2] < old]:
+            self.log.warning("runner.dead_letters", actor=key, count=len(self.unborn.pop(key)))
+
+    def _arm(self) -> None:
+        """One thespian wakeup on its way for the earliest hosted timer (none can be cancelled: an
+        earlier timer arms another, and a wakeup that finds nothing due is harmless)."""
+        due = self.timers.next_due()
+        if due is None or any(t <= due + 0.001 for t in self.armed):
+            return
+        self.armed.append(due)
+        self.wakeupAfter(timedelta(seconds=max(0.0, due - time.monotonic())), payload=Tick())
+
+    def _exit_all(self) -> None:
+        """The system shuts down: every hosted actor hears ActorExitRequest (closing what it holds)."""
+        for key, entry in list(self.hosted.items()):
+            try:
+                entry.actor.receiveMessage(ActorExitRequest(), self.myAddress)
+            except Exception:
+                self.log.exception("runner.exit_failed", actor=key)
+        self.hosted.clear()
+        if self.work:
+            self.work.close()
+
+    def _load(self, request_id: str) -> RunnerLoaded:
+        hosted = Counter(entry.kind for entry in self.hosted.values())
+        waits, self.waits = self.waits, []
+        return RunnerLoaded(
+            request_id=request_id,
+            name=self.name,
+            top=[key for key, entry in self.hosted.items() if entry.parent is None],
+            hosted=dict(hosted),
+            mailbox=len(self.mailbox),
+            waits=waits,
+        )

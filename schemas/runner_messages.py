@@ -1,0 +1,44 @@
+"""Messages to the runners themselves (actors/runtime): starting them, hosting an actor, their load."""
+
+from typing import Any
+
+from schemas.messages import Reply, Request
+from schemas.settings import Settings
+
+
+class RunnerStart(Request):
+    """Web process (or a leader's runner, for one on a worker) → runner: its name, host and siblings."""
+
+    name: str  # unique in the system: "leader/0", or "w1/leader/0" for a worker's
+    host: str
+    siblings: list[tuple[str, Any]]  # (name, address) of every runner of its host, itself included
+    settings: Settings
+
+
+class RunnerStarted(Reply):
+    pid: int  # the web process watches it: a runner that dies stops the server
+
+
+class Spawn(Request):
+    """Host a new actor of `cls` under `key` here. From the web process (a top-level actor: answered with
+    Spawned), or from another runner (a child: `parent` hears ChildActorExited when it ends)."""
+
+    cls: Any
+    key: str
+    parent: Any = None
+
+
+class Spawned(Reply):
+    ref: Any
+
+
+class RunnerLoad(Request):
+    """Web (/metrics) → runner: what it hosts and how its mailbox is doing."""
+
+
+class RunnerLoaded(Reply):
+    name: str
+    top: list[str]  # keys of its top-level actors (workspace:NAME, cluster): the admin script's way in
+    hosted: dict[str, int]  # kind → actors hosted
+    mailbox: int  # messages waiting now
+    waits: list[float]  # seconds each message handled since the last ask waited in the mailbox (a sample)

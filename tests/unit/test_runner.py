@@ -1,0 +1,237 @@
+"""The runner hosts many actors in one process: driven here without thespian, what it sends out and what
+its actors receive are recorded."""
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from thespian.actors import (
+    Actor,
+    ActorAddress,
+    ActorExitRequest,
+    ChildActorExited,
+    WakeupMessage,
+    WatchMessage,
+)
+
+from actors.runtime.refs import Envelope, Ref, runner_for
+from actors.runtime.runner import Runner, Tick
+from actors.runtime.timers import Timers
+from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, Spawn, Spawned
+from schemas.settings import Settings
+
+HERE, THERE, WEB = ActorAddress("here"), ActorAddress("there"), ActorAddress("web")
+
+
+@dataclass
+class Do:
+    """Tells a Probe what to do with its thespian API: `fn(actor)`."""
+
+    fn: Any
+
+
+class Probe(Actor):  # type: ignore[misc]
+    """Records what it receives; runs any Do it is sent."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[Any, Any]] = []
+        self.children: list[Ref] = []
+
+    def receiveMessage(self, msg: Any, sender: Any) -> None:
+        self.got.append((msg, sender))
+        if isinstance(msg, Do):
+            msg.fn(self)
+
+
+@dataclass
+class RunnerCell:
+    """The runner's own thespian side: what it sends and the wakeups it arms."""
+
+    sent: list[tuple[Any, Any]] = field(default_factory=list)
+    wakeups: list[tuple[timedelta, Any]] = field(default_factory=list)
+    address: Any = field(default_factory=lambda: HERE)
+    globalName: Any = None
+
+    def actor_send(self, target: Any, msg: Any) -> None:
+        self.sent.append((target, msg))
+
+    def wakeupAfter(self, period: timedelta, payload: Any) -> None:
+        self.wakeups.append((period, payload))
+
+    def createActor(self, cls: type, requirements: Any, *_: Any) -> Any:
+        return ActorAddress(f"made-on-{requirements['crucible.host']}")
+
+    def notifyOnSystemRegistrationChanges(self, address: Any, start: bool) -> None: ...
+
+
+@pytest.fixture
+def runner(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr("actors.runtime.runner.logs.configure_actor", lambda s: None)
+    made = Runner()
+    made._myRef = RunnerCell()
+    siblings = [("leader/0", HERE), ("leader/1", THERE)]
+    settings = Settings(data_dir=tmp_path)
+    made.receiveMessage(
+        RunnerStart(request_id="r", name="leader/0", host="leader", siblings=siblings, settings=settings),
+        WEB,
+    )
+    made.placed = itertools.repeat(0)  # every child on this runner, unless a test says otherwise
+    yield made
+    made.receiveMessage(ActorExitRequest(), WEB)
+
+
+def host(runner: Runner, key: str) -> Probe:
+    runner.receiveMessage(Spawn(request_id="s", cls=Probe, key=key), WEB)
+    actor = runner.hosted[key].actor
+    assert isinstance(actor, Probe)
+    return actor
+
+
+def ref(key: str, runner_name: str = "leader/0", addr: str = HERE) -> Ref:
+    return Ref(addr, runner_name, key)
+
+
+def test_a_spawn_from_the_web_is_answered_with_the_actors_ref(runner):
+    host(runner, "workspace:w")
+    to, reply = runner._myRef.sent[-1]
+    assert to == WEB and isinstance(reply, Spawned)
+    assert (reply.request_id, reply.ref) == ("s", ref("workspace:w"))
+
+
+def test_actors_of_one_runner_talk_in_process_in_order_and_nothing_goes_through_thespian(runner):
+    a, b = host(runner, "a"), host(runner, "b")
+    sent_before = len(runner._myRef.sent)
+    runner.receiveMessage(Envelope(ref("a"), Do(lambda me: [me.send(ref("b"), n) for n in range(3)])), WEB)
+    assert [m for m, _ in b.got] == [0, 1, 2]
+    assert {s for _, s in b.got} == {ref("a")}  # the sender is the hosted actor, not the runner
+    assert len(runner._myRef.sent) == sent_before
+    assert [type(m) for m, _ in a.got] == [Do]
+
+
+def test_a_message_to_an_actor_of_another_runner_goes_to_that_runner_in_an_envelope(runner):
+    host(runner, "a")
+    far = ref("b", "leader/1", THERE)
+    runner.receiveMessage(Envelope(ref("a"), Do(lambda me: me.send(far, "hi"))), WEB)
+    assert runner._myRef.sent[-1] == (THERE, Envelope(far, "hi", ref("a")))
+
+
+def test_a_reply_to_an_outside_sender_goes_straight_to_it(runner):
+    host(runner, "a")
+    runner.receiveMessage(Envelope(ref("a"), Do(lambda me: me.send(me.got[-1][1], "answer"))), WEB)
+    assert runner._myRef.sent[-1] == (WEB, "answer")
+
+
+def test_an_actor_that_exits_ends_its_children_and_its_parent_hears_of_it(runner):
+    parent = host(runner, "p")
+    runner.receiveMessage(Envelope(ref("p"), Do(lambda me: me.children.append(me.createActor(Probe)))), WEB)
+    (child_ref,) = parent.children
+    runner.receiveMessage(Envelope(ref("p"), Do(lambda me: me.send(child_ref, ActorExitRequest()))), WEB)
+    assert child_ref.key not in runner.hosted
+    assert parent.got[-1] == (ChildActorExited(child_ref), child_ref)
+    runner.receiveMessage(Envelope(ref("p"), ActorExitRequest()), WEB)
+    assert "p" not in runner.hosted
+
+
+def test_children_go_to_the_runners_of_the_host_in_turn(runner):
+    host(runner, "p")
+    runner.placed = itertools.count()
+    runner.receiveMessage(Envelope(ref("p"), Do(lambda me: [me.createActor(Probe) for _ in range(2)])), WEB)
+    here, there = runner.hosted["p"].children
+    assert (here.runner_name, there.runner_name) == ("leader/0", "leader/1")
+    spawn = runner._myRef.sent[-1]
+    assert spawn[0] == THERE and isinstance(spawn[1], Spawn) and spawn[1].parent == ref("p")
+
+
+def test_a_wakeup_is_one_thespian_wakeup_and_reaches_its_actor_once_due(runner):
+    a = host(runner, "a")
+    runner.receiveMessage(
+        Envelope(ref("a"), Do(lambda me: me.wakeupAfter(timedelta(seconds=0.05), "late"))), WEB
+    )
+    runner.receiveMessage(
+        Envelope(ref("a"), Do(lambda me: me.wakeupAfter(timedelta(seconds=0.01), "soon"))), WEB
+    )
+    assert [p for _, p in runner._myRef.wakeups] == [Tick(), Tick()]  # the earlier timer armed another
+    time.sleep(0.02)
+    runner.receiveMessage(WakeupMessage(timedelta(0), Tick()), runner.myAddress)
+    assert [m.payload for m, _ in a.got if isinstance(m, WakeupMessage)] == ["soon"]
+    time.sleep(0.04)
+    runner.receiveMessage(WakeupMessage(timedelta(0), Tick()), runner.myAddress)
+    assert [m.payload for m, _ in a.got if isinstance(m, WakeupMessage)] == ["soon", "late"]
+
+
+def test_a_message_that_comes_before_its_actors_spawn_waits_for_it(runner):
+    runner.receiveMessage(Envelope(ref("late"), "first", "someone"), THERE)
+    actor = host(runner, "late")
+    assert actor.got == [("first", "someone")]
+
+
+def test_a_message_for_an_actor_that_ended_is_dropped(runner):
+    host(runner, "a")
+    runner.receiveMessage(Envelope(ref("a"), ActorExitRequest()), WEB)
+    runner.receiveMessage(Envelope(ref("a"), "too late"), WEB)
+    assert "a" not in runner.unborn and "a" not in runner.hosted
+
+
+def test_a_runner_on_a_worker_that_ends_ends_the_children_it_hosted(runner):
+    parent = host(runner, "p")
+    where = {"crucible.host": "w1", "crucible.joined": "t1"}
+    runner.receiveMessage(
+        Envelope(ref("p"), Do(lambda me: me.children.append(me.createActor(Probe, where)))), WEB
+    )
+    (child,) = parent.children
+    assert child.runner == ActorAddress("made-on-w1") and child.runner_name.startswith("w1/")
+    runner.receiveMessage(ChildActorExited(ActorAddress("made-on-w1")), WEB)
+    assert parent.got[-1] == (ChildActorExited(child), child)
+    assert runner.remote == {}
+
+
+def test_slow_work_runs_off_the_mailbox_and_its_outcome_reaches_the_actor(runner):
+    a = host(runner, "a")
+    outcomes: list[Any] = []
+
+    def start(me: Any) -> None:
+        me.offload = me._myRef.offloader()
+        me.offload.submit(lambda result, error: outcomes.append((result, error)), lambda x: x * 2, 21)
+
+    runner.receiveMessage(Envelope(ref("a"), Do(start)), WEB)
+    deadline = time.monotonic() + 5
+    while not outcomes and time.monotonic() < deadline:
+        runner.receiveMessage(WatchMessage([]), runner.myAddress)
+        for msg, _ in a.got:
+            if isinstance(msg, WatchMessage):
+                a.offload.deliver()
+        time.sleep(0.01)
+    assert outcomes == [(42, None)]
+
+
+def test_the_load_names_its_top_level_actors_and_counts_each_kind(runner):
+    host(runner, "workspace:w")
+    runner.receiveMessage(RunnerLoad(request_id="l"), WEB)
+    load = runner._myRef.sent[-1][1]
+    assert isinstance(load, RunnerLoaded)
+    assert (load.top, load.hosted, load.mailbox) == (["workspace:w"], {"probe": 1}, 0)
+
+
+@pytest.mark.parametrize(
+    ("added", "now", "due"),
+    [
+        ([("a", 1.0), ("b", 0.5)], 0.6, ["b"]),
+        ([("a", 1.0), ("b", 0.5)], 1.0, ["b", "a"]),
+        ([("a", 0.5), ("b", 0.5)], 0.5, ["a", "b"]),  # equal times keep their order
+        ([("a", 1.0)], 0.9, []),
+    ],
+)
+def test_timers_fire_in_due_order(added, now, due):
+    timers = Timers()
+    for key, delay in added:
+        timers.add(key, delay, key, now=0.0)
+    assert [key for key, _, _ in timers.due(now=now)] == due
+    assert len(timers) == len(added) - len(due)
+
+
+def test_a_workspace_is_placed_by_its_name_alone():
+    assert runner_for("workspace:default", 4) == runner_for("workspace:default", 4)
+    assert {runner_for(f"workspace:{n}", 4) for n in range(40)} == {0, 1, 2, 3}
