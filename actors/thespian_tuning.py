@@ -5,10 +5,6 @@ every forked actor inherits them.
 - It builds its DEBUG text eagerly, whether DEBUG logging is on or off: every send calls
   TransmitIntent.identify() twice and every receive calls ReceiveEnvelope.identify() once, and each
   renders str(message) — a pydantic repr, about 45% of a send's CPU. We name the message's type instead.
-- Each wakeupAfter() appends to the list of pending wakeups and sorts it all again, comparing timers in
-  Python. A recycled task actor's step deadlines (minutes each) pile up there by the hundred: the sort was
-  9% of its CPU. We insert in order instead (bisect: log n comparisons; the same order, equal times
-  keeping their order of arrival).
 - Each turn of the TCP transport's loop builds a new selector for every socket it holds (~5 turns per
   message). The default, epoll, takes a system call to create, one per socket registered and one to
   close. `selectors.PollSelector` made none, but its bookkeeping per socket (a key object, a map, a
@@ -20,7 +16,6 @@ every forked actor inherits them.
   call); comparing the clock with its deadline is the same answer: with 60 sockets, 3.59 → 3.20 ms.
 """
 
-import bisect
 import math
 import select
 import selectors
@@ -28,8 +23,8 @@ import types
 from typing import Any
 
 from thespian.system import transport
-from thespian.system.timing import ExpirationTimer, currentTime
-from thespian.system.transport import TCPTransport, wakeupTransportBase
+from thespian.system.timing import currentTime
+from thespian.system.transport import TCPTransport
 
 EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
@@ -40,14 +35,6 @@ def _intent(self: Any) -> str:
 
 def _envelope(self: Any) -> str:
     return f"ReceiveEnvelope({type(self.message).__name__} from {self.sender})"
-
-
-def _add_wakeup(self: Any, period: Any, payload: Any) -> None:
-    timer = ExpirationTimer(period)
-    with self._wakeup_lock:
-        bisect.insort(self._pendingWakeups, (timer, payload), key=lambda pending: pending[0])
-    if timer < self.run_time:  # as the original: the transport's next turn may now end sooner
-        self.run_time = timer
 
 
 class _Key:
@@ -99,7 +86,6 @@ def _idle_expired(self: Any) -> bool:
 def apply() -> None:
     transport.TransmitIntent.identify = _intent
     transport.ReceiveEnvelope.identify = _envelope
-    wakeupTransportBase.wakeupTransportBase.addWakeup = _add_wakeup
     TCPTransport.selectors = types.SimpleNamespace(
         DefaultSelector=_TurnSelector, EVENT_READ=EVENT_READ, EVENT_WRITE=EVENT_WRITE
     )

@@ -6,8 +6,11 @@ opens it (actors/migrations.py)."""
 from collections.abc import Iterator
 from pathlib import Path
 
-from actors import cluster, projection, registry, task_store
+from actors.cluster import actor as cluster
 from actors.migrations import Schema, SchemaTooNew, stored_version
+from actors.project import registry
+from actors.task import store as task_store
+from actors.workspace import projection
 
 # Where each kind of database lives under a data directory (a worker's has only tasks).
 LAYOUT: tuple[tuple[str, Schema], ...] = (

@@ -56,6 +56,18 @@ class Metrics:
         self.mailbox = Gauge(
             "crucible_runner_mailbox", "messages waiting in a runner's mailbox", ["runner"], registry=r
         )
+        self.envelopes = Gauge(
+            "crucible_runner_envelopes",
+            "messages for actors of other runners, since start",
+            ["runner"],
+            registry=r,
+        )
+        self.posts = Gauge(
+            "crucible_runner_posts",
+            "thespian messages that carried them, batched by turn",
+            ["runner"],
+            registry=r,
+        )
         self.runner_wait = Histogram(
             "crucible_runner_wait_seconds",
             "a message's wait in its runner's mailbox",
@@ -92,6 +104,8 @@ class Metrics:
             for kind, count in load.hosted.items():
                 self.hosted.labels(load.name, kind).set(count)
             self.mailbox.labels(load.name).set(load.mailbox)
+            self.envelopes.labels(load.name).set(load.envelopes)
+            self.posts.labels(load.name).set(load.posts)
             for seconds in load.waits:
                 self.runner_wait.labels(load.name).observe(seconds)
         return generate_latest(self.registry)

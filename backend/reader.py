@@ -14,15 +14,15 @@ import aiosqlite
 
 from actors.db import parse
 from actors.hosts import LEADER
-from actors.projection import MAX_CURSOR, deleted_frame, summary_from_row, task_frame
-from actors.task_reads import (
+from actors.task.reads import (
     SELECT_EVENTS,
     SELECT_STEPS,
     SELECT_TASK,
     event_from_row,
     record_from_rows,
 )
-from actors.task_store import task_db_path
+from actors.task.store import task_db_path
+from actors.workspace.projection import MAX_CURSOR, deleted_frame, summary_from_row, task_frame
 from schemas.status import AT_REST, settled
 
 

@@ -10,11 +10,11 @@ from typing import Any, Literal
 import structlog
 
 from actors import system
-from actors.cluster import ClusterActor
+from actors.cluster.actor import ClusterActor
 from actors.hosts import LEADER
 from actors.runtime.refs import Ref, runner_for
 from actors.runtime.runner import Runner
-from actors.workspace import WorkspaceActor
+from actors.workspace.actor import WorkspaceActor
 from backend.bridge import Bridge
 from backend.errors import ApiError
 from backend.hub import EventHub

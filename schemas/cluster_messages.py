@@ -1,4 +1,4 @@
-"""Messages of the ClusterActor (actors/cluster.py): which hosts serve task actors, and where each
+"""Messages of the ClusterActor (actors/cluster/actor.py): which hosts serve task actors, and where each
 task lives."""
 
 from pathlib import Path

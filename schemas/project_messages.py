@@ -1,4 +1,4 @@
-"""Messages of the ProjectActor (actors/project.py)."""
+"""Messages of the ProjectActor (actors/project/actor.py)."""
 
 from pathlib import Path
 from typing import Any

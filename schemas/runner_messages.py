@@ -41,4 +41,6 @@ class RunnerLoaded(Reply):
     top: list[str]  # keys of its top-level actors (workspace:NAME, cluster): the admin script's way in
     hosted: dict[str, int]  # kind → actors hosted
     mailbox: int  # messages waiting now
+    envelopes: int  # messages for actors of other runners, since it started
+    posts: int  # thespian messages that carried them (batched by turn)
     waits: list[float]  # seconds each message handled since the last ask waited in the mailbox (a sample)

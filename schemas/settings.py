@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="a task actor at rest this long passivates (back to the pool)"
     )
     max_live_tasks: int = Field(
-        64,
+        1000,
         ge=1,
         description="live task actors per workspace, shared equally by its projects in use;"
         " provisioning beyond a project's share waits, in creation order",

@@ -1,4 +1,4 @@
-"""Messages of the TaskActor (actors/task.py)."""
+"""Messages of the TaskActor (actors/task/actor.py)."""
 
 from enum import StrEnum
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Messages of the WorkspaceActor (actors/workspace.py)."""
+"""Messages of the WorkspaceActor (actors/workspace/actor.py)."""
 
 from typing import Any, Literal
 
@@ -59,7 +59,7 @@ class TaskChanged(Message):
 
 class FeedChanged(Message):
     """Workspace → hub (a push, actors/push.py): a task changed or was deleted, taking the next cursor;
-    `frame` is what feed subscribers get (actors/projection.py)."""
+    `frame` is what feed subscribers get (actors/workspace/projection.py)."""
 
     kind: Literal["feed"] = "feed"
     observed: Observations | None = None

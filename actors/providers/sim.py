@@ -1,18 +1,23 @@
-"""The `sim` provider: steps that only take time, for tests and benchmarks.
+"""The `sim` provider: steps that only take time, for tests and benchmarks. Its calls are coroutines:
+they wait on the runner's event loop, as calls to a remote sandbox API would.
 
 Its side effects stay inside the data directory: one marker file per effect under the task's sandbox
 directory, created exclusively, so a repeated call adopts instead of duplicating. Each creation is
 also appended to `<data>/sim/effects.jsonl`, which lets tests and benchmarks count duplicates.
 """
 
+import asyncio
 import json
 import os
 import random
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 from actors.providers.base import TaskContext, TransientError
+
+CANCEL_CHECK_S = 0.05
 
 
 class SimProvider:
@@ -22,43 +27,48 @@ class SimProvider:
         self._delay = step_ms / 1000
         self._fail = fail
 
-    def ensure_name(self, ctx: TaskContext) -> dict[str, Any]:
-        self._work(ctx)
+    async def ensure_name(self, ctx: TaskContext) -> dict[str, Any]:
+        await self._work(ctx)
         return {}
 
-    def create_sandbox(self, ctx: TaskContext) -> dict[str, Any]:
-        self._work(ctx)
+    async def create_sandbox(self, ctx: TaskContext) -> dict[str, Any]:
+        await self._work(ctx)
         ctx.sandbox_path.mkdir(parents=True, exist_ok=True)
         self._effect(ctx, "sandbox")
         return {"id": ctx.task_id, "path": str(ctx.sandbox_path)}
 
-    def ensure_agent(self, ctx: TaskContext) -> dict[str, Any]:
-        self._work(ctx)
+    async def ensure_agent(self, ctx: TaskContext) -> dict[str, Any]:
+        await self._work(ctx)
         self._effect(ctx, "agent")
         return {"endpoint": f"sim://{ctx.task_id}", "pid": None}
 
-    def open_session(self, ctx: TaskContext) -> str:
-        self._work(ctx)
+    async def open_session(self, ctx: TaskContext) -> str:
+        await self._work(ctx)
         self._effect(ctx, "session")
         return ctx.task_id
 
-    def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
+    async def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
         self._effect(ctx, "prompt")
 
-    def release(self, ctx: TaskContext) -> None:
-        self._work(ctx)
+    async def release(self, ctx: TaskContext) -> None:
+        await self._work(ctx)
 
-    def destroy(self, ctx: TaskContext) -> None:
-        self._work(ctx)
+    async def destroy(self, ctx: TaskContext) -> None:
+        await self._work(ctx)
         shutil.rmtree(ctx.sandbox_path, ignore_errors=True)
 
     def health(self, ctx: TaskContext) -> dict[str, Any]:
         ok = ctx.sandbox_path.is_dir()
         return {"status": "healthy" if ok else "down", "message": "" if ok else "sandbox missing"}
 
-    def _work(self, ctx: TaskContext) -> None:
-        if ctx.cancelled.wait(self._delay):
-            raise TransientError("cancelled (the task is being archived or killed)")
+    async def _work(self, ctx: TaskContext) -> None:
+        """Wait as a remote provider's call would: on the event loop, holding no thread (so thousands of
+        tasks can wait at once), and looking every CANCEL_CHECK_S whether the task is being stopped."""
+        deadline = time.monotonic() + self._delay
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, CANCEL_CHECK_S))
+            if ctx.cancelled.is_set():
+                raise TransientError("cancelled (the task is being archived or killed)")
         if self._fail and random.random() < self._fail:
             raise TransientError("simulated transient failure")
 

@@ -39,6 +39,13 @@ class Envelope:
     sender: Any = None
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Every Envelope one runner's turn made for another runner: one thespian message instead of many."""
+
+    envelopes: list[Envelope]
+
+
 def addressed(addr: Any, msg: Any) -> tuple[Any, Any]:
     """The thespian address and message that reach `addr`, hosted or not: for a caller outside the runners."""
     if isinstance(addr, Ref):

@@ -32,7 +32,7 @@ from thespian.actors import (
 
 from actors import logs
 from actors.hosts import HOST, JOINED, HostBound, on_host
-from actors.runtime.refs import Envelope, Ref
+from actors.runtime.refs import Batch, Envelope, Ref
 from actors.runtime.timers import Timers
 from actors.runtime.work import Offload, WorkPool
 from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, RunnerStarted, Spawn, Spawned
@@ -109,6 +109,8 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.counter = itertools.count()
         self.placed = itertools.count()
         self.waits: list[float] = []
+        self.outbox: dict[str, tuple[Any, list[Envelope]]] = {}  # runner name → (address, envelopes)
+        self.envelopes = self.posts = 0
         self.log: Any = logs.get()
 
     # ---- thespian's side ------------------------------------------------------------------------
@@ -117,6 +119,9 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         match msg:
             case Envelope(to=to, msg=inner, sender=origin):
                 self._enqueue(to.key, inner, sender if origin is None else origin)
+            case Batch(envelopes=envelopes):
+                for envelope in envelopes:
+                    self._enqueue(envelope.to.key, envelope.msg, envelope.sender)
             case Spawn():
                 self._host(msg.key, msg.cls, msg.parent)
                 if msg.request_id:
@@ -145,6 +150,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                 return None
         self._run()
         self._arm()
+        self._post()
         return self.work.watch() if self.work else None
 
     def _start(self, msg: RunnerStart) -> None:
@@ -157,10 +163,13 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
     # ---- the hosted actors' side ----------------------------------------------------------------
 
     def spawn(self, cls: type, requirements: Any, parent: Ref) -> Ref:
-        """A child of `parent`: on another runner of this host (in turn, spreading the load), or on a
-        runner of the host the requirements name (made there at first need)."""
+        """A child of `parent`: beside it, or (a kind that is `spread`: projects) on this host's runners in
+        turn, spreading the load; or on a runner of the host the requirements name (made there at first
+        need). Beside its parent, a message between the two is an in-process call."""
         host = (requirements or {}).get(HOST) or self.host
-        if host == self.host:
+        if host == self.host and not getattr(cls, "spread", False):
+            name, addr = self.name, self.myAddress
+        elif host == self.host:
             name, addr = self.siblings[next(self.placed) % len(self.siblings)]
         else:
             name, addr = self._remote_runner(host, requirements.get(JOINED, ""))
@@ -178,8 +187,10 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             self.send(target, msg)  # the web process's bridge, the admin script
         elif target.runner_name == self.name:
             self._enqueue(target.key, msg, sender)
-        else:
-            self.send(target.runner, Envelope(target, msg, sender))
+        else:  # posted at the end of this turn, with whatever else it has for that runner
+            self.outbox.setdefault(target.runner_name, (target.runner, []))[1].append(
+                Envelope(target, msg, sender)
+            )
 
     def watch_convention(self, key: str, start: bool) -> None:
         if start and key not in self.convention:
@@ -279,6 +290,13 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         for key in [k for k, msgs in self.unborn.items() if msgs[0][2] < old]:
             self.log.warning("runner.dead_letters", actor=key, count=len(self.unborn.pop(key)))
 
+    def _post(self) -> None:
+        """What this turn has for other runners: one thespian message to each (a Batch if more than one)."""
+        outbox, self.outbox = self.outbox, {}
+        for addr, envelopes in outbox.values():
+            self.send(addr, envelopes[0] if len(envelopes) == 1 else Batch(envelopes))
+            self.envelopes, self.posts = self.envelopes + len(envelopes), self.posts + 1
+
     def _arm(self) -> None:
         """One thespian wakeup on its way for the earliest hosted timer (none can be cancelled: an
         earlier timer arms another, and a wakeup that finds nothing due is harmless)."""
@@ -308,5 +326,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             top=[key for key, entry in self.hosted.items() if entry.parent is None],
             hosted=dict(hosted),
             mailbox=len(self.mailbox),
+            envelopes=self.envelopes,
+            posts=self.posts,
             waits=waits,
         )

@@ -1,15 +1,21 @@
-"""Slow work (git, process starts, HTTP) off a runner's mailbox, on one bounded pool of threads.
+"""Slow work off a runner's mailbox: on one event loop, and on one bounded pool of threads.
 
-A runner handles one message at a time for all its actors: work that blocks runs on the pool, and its
-outcome comes back through one pipe the runner watches (ThespianWatch), so completion is pushed to the
-runner, never polled. Each outcome then reaches its actor as a WatchMessage, in its mailbox, and the
-actor's callback runs there, on the runner's thread, as any message would.
+A runner handles one message at a time for all its actors, so work that waits or blocks runs elsewhere
+and reports back. A coroutine function (a provider call that waits on the network or a timer) runs on
+the runner's event loop: waiting holds no thread, so thousands of tasks can wait at once. A plain
+function (git, starting a process) runs on the loop's pool of threads. Either way the outcome comes back
+through one pipe the runner watches (ThespianWatch), so completion is pushed to the runner, never
+polled, and reaches its actor as a WatchMessage, in its mailbox: the actor's callback runs there, on the
+runner's thread, as any handler would.
 """
 
+import asyncio
+import inspect
 import os
 import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from thespian.actors import ThespianWatch
@@ -18,16 +24,34 @@ Done = Callable[[Any, BaseException | None], None]
 Outcome = tuple[Done, Any, BaseException | None]
 
 
+async def call(fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args): awaited if it is a coroutine function, else run on the loop's threads."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def _after(owner: "Offload", fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """fn(*args) once the owner's previous piece of work is over (coroutines start in submission order)."""
+    previous, owner.tail = owner.tail, asyncio.current_task()
+    if previous is not None:
+        await asyncio.wait([previous])
+    return await call(fn, *args)
+
+
 class Offload:
-    """One actor's share of its runner's pool: what the actor's code calls `self.offload`."""
+    """One actor's share of its runner's work: what the actor's code calls `self.offload`. Its work runs
+    one piece at a time, in the order submitted, as on a thread of its own: a kill's cleanup runs after
+    the step it interrupted has stopped, and a mirror's git commands never overlap."""
 
     def __init__(self, pool: "WorkPool", key: str) -> None:
         self._pool, self.key = pool, key
         self.outcomes: list[Outcome] = []
         self.closed = False
+        self.tail: asyncio.Task[Any] | None = None  # the last piece submitted (touched on the loop only)
 
     def submit(self, done: Done, fn: Callable[..., Any], *args: Any) -> None:
-        """Run fn(*args) on the pool; later, in this actor's mailbox, done(result, error)."""
+        """Run fn(*args) off the mailbox; later, in this actor's mailbox, done(result, error)."""
         self._pool.submit(self, done, fn, args)
 
     def deliver(self) -> None:
@@ -46,22 +70,27 @@ class WorkPool:
     def __init__(self, threads: int) -> None:
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
-        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="runner-work")
         self._finished: queue.SimpleQueue[tuple[Offload, Outcome]] = queue.SimpleQueue()
+        self._loop = asyncio.new_event_loop()
+        self._loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="runner-work")
+        )
+        self._thread = threading.Thread(target=self._loop.run_forever, name="runner-loop", daemon=True)
+        self._thread.start()
 
     def watch(self) -> ThespianWatch:
         return ThespianWatch([self._read_fd])
 
     def submit(self, owner: Offload, done: Done, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        def run() -> None:
-            try:
-                outcome: Outcome = (done, fn(*args), None)
-            except BaseException as exc:  # reported to the actor, which decides what it means
-                outcome = (done, None, exc)
+        def finished(future: Future[Any]) -> None:
+            if future.cancelled():
+                return  # the runner is stopping
+            error = future.exception()
+            outcome: Outcome = (done, None, error) if error else (done, future.result(), None)
             self._finished.put((owner, outcome))
             os.write(self._write_fd, b"x")
 
-        self._threads.submit(run)
+        asyncio.run_coroutine_threadsafe(_after(owner, fn, args), self._loop).add_done_callback(finished)
 
     def collect(self) -> list[str]:
         """Hand each finished outcome to its actor's Offload; return the keys of the actors that got one."""
@@ -81,6 +110,7 @@ class WorkPool:
                 ready[owner.key] = None
 
     def close(self) -> None:
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=1.0)
         for fd in (self._read_fd, self._write_fd):
             os.close(fd)

@@ -1,16 +1,18 @@
 """Drive a TaskActor without an actor system: messages in, sends and wakeups recorded, step work run
 inline (or held back, to stand for work still in progress when a crash or a deadline strikes)."""
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from thespian.actors import WatchMessage
 
-from actors import task as task_module
 from actors.providers.base import PermanentError, TaskContext
-from actors.task import TaskActor
-from actors.task_wakeups import TaskWakeup
+from actors.task import actor as task_module
+from actors.task.actor import TaskActor
+from actors.task.wakeups import TaskWakeup
 from schemas.project_messages import BranchDone, KeepBranch, ReleaseBranch
 from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind, TaskStatus
@@ -77,7 +79,8 @@ class InlineOffloader:
 
     def submit(self, done: Callable[..., None], fn: Callable[..., Any], *args: Any) -> None:
         try:
-            outcome = (done, fn(*args), None)
+            result = fn(*args)
+            outcome = (done, asyncio.run(result) if inspect.iscoroutine(result) else result, None)
         except BaseException as exc:
             outcome = (done, None, exc)
         (self.held if self.hold else self.ready).append(outcome)

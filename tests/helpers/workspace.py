@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from actors import workspace as workspace_module
-from actors.workspace import WorkspaceActor
+from actors.workspace import actor as workspace_module
+from actors.workspace.actor import WorkspaceActor
 from schemas.settings import Settings
 from schemas.workspace_messages import RegisterProject, StartWorkspace
 

@@ -18,7 +18,7 @@ import pytest
 from actors import loopback
 from actors.providers import agent_process as agents
 from actors.providers.sim import effects_log
-from actors.task_store import task_db_path
+from actors.task.store import task_db_path
 from tests.helpers.admin import admin_json
 from tests.helpers.network import non_loopback_ipv4
 from tests.server import RESULT_KINDS, ROOT, Server, Worker, agents_under, make_repo, wait_until

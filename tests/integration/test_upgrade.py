@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from actors import cluster, projection, registry, task_store
+from actors.cluster import actor as cluster
 from actors.migrations import stored_version
+from actors.project import registry
+from actors.task import store as task_store
+from actors.workspace import projection
 from tests.server import Server
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from actors import projection
 from actors.guard import disk_full
 from actors.logs import Lossy, SharedLog
+from actors.workspace import projection
 from schemas.messages import Failure
 from schemas.task_messages import TaskInitialized
 from tests.helpers.disk import full_disk

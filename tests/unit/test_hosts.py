@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from actors import hosts, loopback
-from actors.cluster import ClusterActor
+from actors.cluster.actor import ClusterActor
 from schemas.cluster_messages import Host
 
 

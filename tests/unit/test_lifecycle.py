@@ -2,8 +2,8 @@
 
 import pytest
 
-from actors.task_wakeups import RetryDue
-from actors.transitions import refusal, repeated
+from actors.task.transitions import refusal, repeated
+from actors.task.wakeups import RetryDue
 from schemas.project_messages import TaskRemoved
 from schemas.status import TaskStatus
 from schemas.task_messages import CommandDone, TaskAction

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from actors import cluster, db, projection, registry, task_store, upgrades
+from actors import db, upgrades
+from actors.cluster import actor as cluster
 from actors.migrations import Schema, SchemaTooNew, create, stored_version, user_version
+from actors.project import registry
+from actors.task import store as task_store
+from actors.workspace import projection
 
 KINDS = [task_store.SCHEMA, projection.SCHEMA, registry.SCHEMA, cluster.SCHEMA]
 

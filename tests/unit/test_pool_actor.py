@@ -5,8 +5,8 @@ from typing import Any
 from thespian.actors import ChildActorExited
 
 from actors.hosts import LEADER
-from actors.kits import Kit
-from actors.pool import TaskPoolActor
+from actors.project.kits import Kit
+from actors.project.pool import TaskPoolActor
 from schemas.api import Project
 from schemas.cluster_messages import Host
 from schemas.project_messages import StartPool, TaskActorExited

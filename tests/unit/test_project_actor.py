@@ -6,12 +6,12 @@ from typing import Any
 import pytest
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from actors import project as project_module
 from actors.hosts import LEADER
-from actors.kits import Kit
-from actors.project import ProjectActor
-from actors.project_base import RETIRE_AFTER, Quiet, Retire
-from actors.registry import Reserved
+from actors.project import actor as project_module
+from actors.project.actor import ProjectActor
+from actors.project.base import RETIRE_AFTER, Quiet, Retire
+from actors.project.kits import Kit
+from actors.project.registry import Reserved
 from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host, Hosts, Place, Unplace
 from schemas.messages import Drain, Drained, Failure

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from actors import db
 from actors.hosts import LEADER
-from actors.projection import SCHEMA
-from actors.task_store import TaskStore, task_db_path
+from actors.task.store import TaskStore, task_db_path
+from actors.workspace.projection import SCHEMA
 from backend.reader import Reader
 from schemas.status import KILL_STEPS, TaskStatus
 

@@ -1,7 +1,9 @@
 """The runner hosts many actors in one process: driven here without thespian, what it sends out and what
 its actors receive are recorded."""
 
+import asyncio
 import itertools
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,9 +19,10 @@ from thespian.actors import (
     WatchMessage,
 )
 
-from actors.runtime.refs import Envelope, Ref, runner_for
+from actors.runtime.refs import Batch, Envelope, Ref, runner_for
 from actors.runtime.runner import Runner, Tick
 from actors.runtime.timers import Timers
+from actors.runtime.work import Offload, WorkPool
 from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, Spawn, Spawned
 from schemas.settings import Settings
 
@@ -78,7 +81,6 @@ def runner(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
         RunnerStart(request_id="r", name="leader/0", host="leader", siblings=siblings, settings=settings),
         WEB,
     )
-    made.placed = itertools.repeat(0)  # every child on this runner, unless a test says otherwise
     yield made
     made.receiveMessage(ActorExitRequest(), WEB)
 
@@ -118,6 +120,26 @@ def test_a_message_to_an_actor_of_another_runner_goes_to_that_runner_in_an_envel
     assert runner._myRef.sent[-1] == (THERE, Envelope(far, "hi", ref("a")))
 
 
+def test_what_a_turn_has_for_another_runner_travels_as_one_batch_in_order(runner):
+    host(runner, "a")
+    far, near = ref("b", "leader/1", THERE), ref("c", "leader/1", THERE)
+    sent_before = len(runner._myRef.sent)
+    runner.receiveMessage(
+        Envelope(ref("a"), Do(lambda me: [me.send(t, n) for n, t in enumerate((far, near, far))])), WEB
+    )
+    assert runner._myRef.sent[sent_before:] == [
+        (THERE, Batch([Envelope(far, 0, ref("a")), Envelope(near, 1, ref("a")), Envelope(far, 2, ref("a"))]))
+    ]
+
+
+def test_a_batch_reaches_each_of_its_actors_in_order(runner):
+    a, b = host(runner, "a"), host(runner, "b")
+    runner.receiveMessage(
+        Batch([Envelope(ref("a"), 1, WEB), Envelope(ref("b"), 2, WEB), Envelope(ref("a"), 3, WEB)]), THERE
+    )
+    assert [m for m, _ in a.got] == [1, 3] and [m for m, _ in b.got] == [2]
+
+
 def test_a_reply_to_an_outside_sender_goes_straight_to_it(runner):
     host(runner, "a")
     runner.receiveMessage(Envelope(ref("a"), Do(lambda me: me.send(me.got[-1][1], "answer"))), WEB)
@@ -135,12 +157,17 @@ def test_an_actor_that_exits_ends_its_children_and_its_parent_hears_of_it(runner
     assert "p" not in runner.hosted
 
 
-def test_children_go_to_the_runners_of_the_host_in_turn(runner):
+class Spread(Probe):
+    spread = True
+
+
+def test_a_child_lives_beside_its_parent_unless_its_kind_is_spread_over_the_runners_in_turn(runner):
     host(runner, "p")
     runner.placed = itertools.count()
-    runner.receiveMessage(Envelope(ref("p"), Do(lambda me: [me.createActor(Probe) for _ in range(2)])), WEB)
-    here, there = runner.hosted["p"].children
-    assert (here.runner_name, there.runner_name) == ("leader/0", "leader/1")
+    make = Do(lambda me: [me.createActor(kind) for kind in (Probe, Probe, Spread, Spread)])
+    runner.receiveMessage(Envelope(ref("p"), make), WEB)
+    placed = [child.runner_name for child in runner.hosted["p"].children]
+    assert placed == ["leader/0", "leader/0", "leader/0", "leader/1"]
     spawn = runner._myRef.sent[-1]
     assert spawn[0] == THERE and isinstance(spawn[1], Spawn) and spawn[1].parent == ref("p")
 
@@ -235,3 +262,44 @@ def test_timers_fire_in_due_order(added, now, due):
 def test_a_workspace_is_placed_by_its_name_alone():
     assert runner_for("workspace:default", 4) == runner_for("workspace:default", 4)
     assert {runner_for(f"workspace:{n}", 4) for n in range(40)} == {0, 1, 2, 3}
+
+
+def wait_outcomes(pool: WorkPool, offloads: list[Offload], count: int) -> None:
+    deadline = time.monotonic() + 10
+    while sum(len(o.outcomes) for o in offloads) < count and time.monotonic() < deadline:
+        pool.collect()
+        time.sleep(0.01)
+
+
+def test_one_actors_work_runs_one_piece_at_a_time_in_the_order_submitted():
+    pool = WorkPool(threads=4)
+    mine = Offload(pool, "a")
+    ran: list[str] = []
+
+    def slow() -> None:
+        time.sleep(0.1)
+        ran.append("slow")
+
+    mine.submit(lambda *_: None, slow)
+    mine.submit(lambda *_: None, lambda: ran.append("quick"))
+    wait_outcomes(pool, [mine], 2)
+    pool.close()
+    assert ran == ["slow", "quick"]
+
+
+def test_waiting_work_holds_no_thread():
+    """Fifty actors' coroutines wait at once on a pool of two threads, and each gets its outcome."""
+    pool = WorkPool(threads=2)
+    offloads = [Offload(pool, f"t{i}") for i in range(50)]
+
+    async def wait_then(value: int) -> int:
+        await asyncio.sleep(0.2)
+        return value
+
+    for i, offload in enumerate(offloads):
+        offload.submit(lambda *_: None, wait_then, i)
+    time.sleep(0.1)
+    assert len([t for t in threading.enumerate() if t.name.startswith("runner-work")]) <= 2
+    wait_outcomes(pool, offloads, 50)
+    pool.close()
+    assert sorted(o.outcomes[0][1] for o in offloads) == list(range(50))

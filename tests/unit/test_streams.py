@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from actors.push import Pusher
-from actors.task_store import TaskStore, task_db_path
+from actors.task.store import TaskStore, task_db_path
 from backend.app import create_app
 from backend.hub import EventHub
 from backend.reader import Reader

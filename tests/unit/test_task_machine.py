@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from actors.providers.base import PermanentError, TransientError
-from actors.task_wakeups import DeadlineDue, IdleDue, ProjectDue, ResumeDue, RetryDue
+from actors.task.wakeups import DeadlineDue, IdleDue, ProjectDue, ResumeDue, RetryDue
 from schemas.task_messages import TaskInitialized
 from tests.helpers.disk import full_disk
 from tests.helpers.task_harness import CLEAN_EVENTS, CLIENT, PROJECT, WORKSPACE, FakeProvider, Harness
@@ -250,7 +250,7 @@ def test_a_create_that_cannot_write_is_answered_and_gives_its_actor_back_whole(h
     """A full disk failed the create (its record, or the preparing of its database at the actor's last
     release): the client is answered 507 at once, the actor goes back to the pool holding no lock, and it
     serves the next create. Before, it stayed bound to the task it could not make, holding a slot."""
-    from actors.task_store import TaskStore, task_db_path
+    from actors.task.store import TaskStore, task_db_path
     from schemas.messages import Failure
     from schemas.project_messages import Passivate, PassivateOk
 

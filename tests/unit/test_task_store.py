@@ -2,8 +2,8 @@
 
 import pytest
 
-from actors.task_reads import read_on_disk
-from actors.task_store import TaskStore, prepare_database
+from actors.task.reads import read_on_disk
+from actors.task.store import TaskStore, prepare_database
 from schemas.status import TaskStatus
 
 FIELDS = {

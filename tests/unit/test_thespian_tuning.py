@@ -3,16 +3,13 @@
 import select
 import selectors
 import socket
-import threading
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from thespian.actors import Actor, ActorSystem
 from thespian.system.timing import ExpirationTimer
 from thespian.system.transport.TCPTransport import IdleSocket
-from thespian.system.transport.wakeupTransportBase import wakeupTransportBase
 
 from actors import thespian_tuning
 from tests.server import free_port
@@ -37,23 +34,6 @@ def test_thespian_never_renders_a_message_to_name_it():
     assert "Costly" in TransmitIntent(None, Costly()).identify()
     assert "Costly" in ReceiveEnvelope(None, Costly()).identify()
     assert rendered == []
-
-
-def test_a_new_wakeup_joins_the_pending_ones_in_order_with_few_comparisons(monkeypatch):
-    """Hundreds of pending deadlines were all compared again at each new wakeup; now log n of them
-    are, and the order is the same: by time, equal times in their order of arrival."""
-    thespian_tuning.apply()
-    compared = []
-    original = ExpirationTimer.__lt__
-    monkeypatch.setattr(ExpirationTimer, "__lt__", lambda a, b: compared.append(1) or original(a, b))
-    never = ExpirationTimer(None)
-    transport = SimpleNamespace(_wakeup_lock=threading.Lock(), _pendingWakeups=[], run_time=never)
-    delays = [(i * 37) % 512 for i in range(512)] + [5, 5]
-    for n, seconds in enumerate(delays):
-        wakeupTransportBase.addWakeup(transport, timedelta(seconds=1000 + seconds), n)
-    order = [payload for _timer, payload in transport._pendingWakeups]
-    assert order == sorted(range(len(delays)), key=lambda n: (delays[n], n))
-    assert len(compared) < 20 * len(delays)  # sorting each time: over 100,000
 
 
 EPOLLS_MADE: list[int] = []  # in each actor process, forked with it

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from actors.registry import derive_branch, derive_title
+from actors.project.registry import derive_branch, derive_title
 from backend.validation import is_task_id
 from schemas.api import valid_branch
 
@@ -64,7 +64,7 @@ def test_two_tasks_of_one_title_whose_ids_end_alike_get_distinct_branches(tmp_pa
     """A derived branch takes the id's last 6 characters, and more where they clash (they did in a
     benchmark: 409 branch_taken for a branch the client never asked for). A branch the client names is
     refused while held, and the refusal names its holder."""
-    from actors import registry
+    from actors.project import registry
     from schemas.api import TaskCreate
     from schemas.workspace_messages import CreateTask
 

@@ -1,5 +1,5 @@
 """The workspace database: its schema, and the task projection every list and feed reads. Written only
-by the WorkspaceActor (actors/workspace.py); read by the web process (backend/reader.py).
+by the WorkspaceActor (actors/workspace/actor.py); read by the web process (backend/reader.py).
 
 The workspace feed is keyed by cursor: every change to the projection takes the next one, a task's row
 keeps its latest, and a deleted task's row leaves a cursor of its own in `deleted` (else that cursor

@@ -1,15 +1,15 @@
-"""How commands steer a task's step machine (actors/task.py): the TaskCommand handler and what each
+"""How commands steer a task's step machine (actors/task/actor.py): the TaskCommand handler and what each
 command does. Archive, kill and revive replace the steps left with their own; retry restarts the failed
 step; resume skips a backoff; delete removes the task's files; follow streams its history to an admin.
-actors/transitions.py says which command is allowed from which status.
+actors/task/transitions.py says which command is allowed from which status.
 """
 
 import threading
 from typing import Any
 
-from actors.task_base import TaskActorBase
-from actors.task_store import remove_task_files
-from actors.transitions import refusal, repeated
+from actors.task.base import TaskActorBase
+from actors.task.store import remove_task_files
+from actors.task.transitions import refusal, repeated
 from schemas.messages import Failure
 from schemas.project_messages import TaskRemoved
 from schemas.status import ARCHIVE_STEPS, KILL_STEPS, REVIVE_STEPS, TaskStatus

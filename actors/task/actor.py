@@ -8,8 +8,8 @@ Lifecycle, top to bottom:
 Each step: enter (`task.status`, persisted) → work off the message loop → finish (result + result event in
 one transaction) → next step. A transient failure schedules a retry (`task.retry`, backoff by wakeupAfter);
 a permanent one, too many attempts or the step deadline end in `error`.
-Commands (TaskCommand, from the admin script or HTTP; actors/task_commands.py, allowed as
-actors/transitions.py says) activate a passive task first. Archive and kill replace the steps left with their
+Commands (TaskCommand, from the admin script or HTTP; actors/task/commands.py, allowed as
+transitions.py says) activate a passive task first. Archive and kill replace the steps left with their
 own, persisted and resumed like provisioning:
   archive_release_sandbox → archive_finalize → archived;   kill_destroy_sandbox → kill_finalize → killed.
 A running task whose agent died gets init_ensure_agent → init_create_session → running again (revive).
@@ -32,10 +32,10 @@ from thespian.actors import WakeupMessage
 from actors.db import parse, utcnow
 from actors.providers import make_provider
 from actors.providers.base import PermanentError
-from actors.task_base import TaskGone, iso, until
-from actors.task_commands import TaskCommands
-from actors.task_store import initial_fields, record_updates
-from actors.task_wakeups import DeadlineDue, IdleDue, ProjectDue, ResumeDue, RetryDue, TaskWakeup
+from actors.task.base import TaskGone, iso, until
+from actors.task.commands import TaskCommands
+from actors.task.store import initial_fields, record_updates
+from actors.task.wakeups import DeadlineDue, IdleDue, ProjectDue, ResumeDue, RetryDue, TaskWakeup
 from schemas.messages import Failure
 from schemas.project_messages import (
     AgentSlot,

@@ -1,6 +1,6 @@
 """The plumbing under ProjectActor: its state, and handing tasks to task actors on their hosts (ready
 actors, the cap of live ones, passivation back into the pool, hosts going down). The messages themselves
-(actors/project.py) read top to bottom without it.
+(actors/project/actor.py) read top to bottom without it.
 """
 
 import bisect
@@ -13,9 +13,9 @@ from thespian.actors import ActorExitRequest
 
 from actors import db, hosts, logs
 from actors.drain import DrainingParent
-from actors.kits import Kit
+from actors.project.kits import Kit
+from actors.project.registry import Reserved, TaskRegistry
 from actors.push import Pusher
-from actors.registry import Reserved, TaskRegistry
 from schemas.api import Project
 from schemas.cluster_messages import Place, Unplace
 from schemas.messages import Failure

@@ -1,5 +1,5 @@
 """The plumbing under TaskActor: binding, becoming a task's single writer, and publishing what it
-committed. The lifecycle itself (actors/task.py) reads top to bottom without it.
+committed. The lifecycle itself (actors/task/actor.py) reads top to bottom without it.
 """
 
 import fcntl
@@ -17,9 +17,10 @@ from actors.observe import Observer
 from actors.offload import OffloadingActor
 from actors.providers.base import Provider, TaskContext
 from actors.push import Pusher
-from actors.task_reads import summary_from_record
-from actors.task_store import TaskStore, prepare_database, task_db_path
-from actors.task_wakeups import ProjectDue
+from actors.runtime.work import call
+from actors.task.reads import summary_from_record
+from actors.task.store import TaskStore, prepare_database, task_db_path
+from actors.task.wakeups import ProjectDue
 from schemas.api import TaskSummary
 from schemas.messages import Drain, Drained
 from schemas.status import AT_REST, TaskStatus
@@ -144,26 +145,26 @@ class TaskActorBase(OffloadingActor):
             agent_info=json.loads(agent["result"]) if agent["result"] else None,
         )
 
-    # ---- step work (runs on the worker thread) --------------------------------------------------
+    # ---- step work (off the mailbox: actors/runtime/work.py) -------------------------------------
 
-    def _named(self, ctx: TaskContext) -> dict[str, Any]:
+    async def _named(self, ctx: TaskContext) -> dict[str, Any]:
         assert self.provider and self.store
-        self.provider.ensure_name(ctx)
+        await call(self.provider.ensure_name, ctx)
         record = self.store.record()
         return {"title": record["title"], "branch": record["branch"], "existing": False, "base": None}
 
-    def _destroy(self, ctx: TaskContext) -> dict[str, Any]:
+    async def _destroy(self, ctx: TaskContext) -> dict[str, Any]:
         assert self.provider
-        self.provider.destroy(ctx)
+        await call(self.provider.destroy, ctx)
         return {}
 
-    def _open_session_and_prompt(self, ctx: TaskContext) -> dict[str, Any]:
+    async def _open_session_and_prompt(self, ctx: TaskContext) -> dict[str, Any]:
         """The prompt goes at most once: its send is recorded before it is made, and never repeated."""
         assert self.provider and self.store
-        session_id = self.provider.open_session(ctx)
+        session_id = await call(self.provider.open_session, ctx)
         if self.store.prompt_sent_at() is None:
             self.store.mark_prompt_sent()
-            self.provider.send_prompt(ctx, session_id)
+            await call(self.provider.send_prompt, ctx, session_id)
         return {"session_id": session_id}
 
     # ---- publishing ------------------------------------------------------------------------------

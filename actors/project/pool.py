@@ -17,9 +17,9 @@ from thespian.actors import ChildActorExited
 from actors.guard import GuardedActor
 from actors.hosts import HostBound
 from actors.providers import agent_process as agents
-from actors.task import TaskActor
-from actors.task_reads import read_on_disk
-from actors.task_store import task_db_path
+from actors.task.actor import TaskActor
+from actors.task.reads import read_on_disk
+from actors.task.store import task_db_path
 from schemas.messages import Failure
 from schemas.project_messages import HostScanned, StartPool, TaskActorExited
 from schemas.status import settled

@@ -1,6 +1,6 @@
 """A project's footing on one host: the mirror its task actors check out from, and the pool that
 forks them there. The leader has one kit per project; each worker of the convention gets another when
-it joins (actors/cluster.py), created there by capability (actors/hosts.py).
+it joins (actors/cluster/actor.py), created there by capability (actors/hosts.py).
 """
 
 import time
@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import hosts
-from actors.mirror import MirrorActor, mirror_path
-from actors.pool import TaskPoolActor
+from actors.project.mirror import MirrorActor, mirror_path
+from actors.project.pool import TaskPoolActor
 from schemas.api import Project
 from schemas.cluster_messages import Host
 from schemas.project_messages import StartMirror, StartPool

@@ -16,7 +16,7 @@ from typing import Any
 
 from actors import db
 from actors.migrations import Schema, create
-from actors.task_reads import read_rows, record_from_rows
+from actors.task.reads import read_rows, record_from_rows
 from schemas.status import AT_REST, PROVISION_STEPS, STATUS_MESSAGE, EventKind, TaskStatus
 from schemas.task_messages import Initialize
 

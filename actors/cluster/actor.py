@@ -21,8 +21,8 @@ from thespian.actors import ActorSystemConventionUpdate, ActorTypeDispatcher
 from actors import db, hosts, logs
 from actors.migrations import Schema, create
 from actors.providers import agent_process as agents
-from actors.task_reads import read_on_disk
-from actors.task_store import task_db_path
+from actors.task.reads import read_on_disk
+from actors.task.store import task_db_path
 from schemas.api import HostInfo
 from schemas.cluster_messages import (
     ClusterStarted,

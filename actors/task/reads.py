@@ -1,5 +1,5 @@
 """Reading a task database: the record (row and steps) and the history, read alike by its writer
-(actors/task_store.py), the web process's reader (backend/reader.py) and, read-only, a worker's pool.
+(actors/task/store.py), the web process's reader (backend/reader.py) and, read-only, a worker's pool.
 """
 
 import json

@@ -1,5 +1,5 @@
 """A project's durable registry (project.sqlite), written only by its ProjectActor: task ids, branch
-reservations, idempotency keys, each task's host, and the live-agent slots (actors/agent_slots.py).
+reservations, idempotency keys, each task's host, and the live-agent slots (actors/workspace/agent_slots.py).
 """
 
 import hashlib

@@ -1,6 +1,6 @@
-"""ProjectActor: owns a project's registry (actors/registry.py), and hands tasks to ready task actors on
-their host (actors/kits.py: the leader's, and one per worker of the convention). How a task gets an actor,
-and gives it back, is in actors/project_base.py.
+"""ProjectActor: owns a project's registry (registry.py, beside it), and hands tasks to ready task actors
+on their host (kits.py: the leader's, and one per worker of the convention). How a task gets an actor,
+and gives it back, is in base.py.
 
   StartProject   → open the registry, start the leader's kit (mirror and pool), watch the cluster.
   LiveTasks      → its share of the workspace's live task actors changed: tasks at rest give theirs back,
@@ -32,10 +32,10 @@ from typing import Any
 from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors import db, hosts, logs
-from actors.kits import Kit
-from actors.project_base import KitActorEnded, ProjectActorBase, Quiet, Retire, unreachable
+from actors.project.base import KitActorEnded, ProjectActorBase, Quiet, Retire, unreachable
+from actors.project.kits import Kit
+from actors.project.registry import Refusal, TaskRegistry
 from actors.push import Pusher
-from actors.registry import Refusal, TaskRegistry
 from schemas.cluster_messages import Host, Hosts, Placed, WatchHosts
 from schemas.messages import ActorInfo, Describe, Described, Failure, Reply
 from schemas.project_messages import (
@@ -67,6 +67,8 @@ WORKER_RESTART_DELAY = timedelta(seconds=5)  # longer than the convention takes 
 
 
 class ProjectActor(ProjectActorBase):
+    spread = True  # projects go to the runners in turn; their mirror, pool and tasks live beside them
+
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr

@@ -9,7 +9,7 @@
                     it has exited (then they start a fresh one) or says ProjectBusy (then they are sent).
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
   TaskChanged     → keep the projection current; a newer seq wins, so late or repeated news is harmless.
-  TaskDeleted     → out of the projection; the deletion takes a feed cursor of its own (actors/projection.py).
+  TaskDeleted     → out of the projection; the deletion takes a feed cursor of its own (projection.py).
   ResumeTasks     → start-up: hand each project the tasks it must activate (all started first).
   HostState       → a worker left or rejoined: its tasks' rows say so (their own status is kept).
   AgentSlot       → (task, local provider) one of the workspace's live agents, at once or when one frees:
@@ -29,13 +29,14 @@ from typing import Any
 
 from thespian.actors import ChildActorExited
 
-from actors import db, hosts, logs, projection
-from actors.agent_slots import AgentSlots
+from actors import db, hosts, logs
 from actors.drain import DrainingParent, FanIn
 from actors.observe import Observer
-from actors.project import ProjectActor
+from actors.project.actor import ProjectActor
 from actors.push import Pusher
-from actors.task_store import task_db_path
+from actors.task.store import task_db_path
+from actors.workspace import projection
+from actors.workspace.agent_slots import AgentSlots
 from schemas.api import Project, TaskSummary, Workspace
 from schemas.messages import ActorInfo, Describe, Described, Failure
 from schemas.project_messages import (

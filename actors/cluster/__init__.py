@@ -1,0 +1,1 @@
+"""The cluster actor: the hosts of the convention, and where each task lives."""
