@@ -8,7 +8,7 @@ no provisioning afterwards. What it keeps is Crucible's own code for each part:
 
     POST /tasks    the bridge (backend/bridge.py) asks a ready TaskActor-like actor, round robin, to
                    Initialize: it takes the task's lock, renames its prepared database into place
-                   (actors/task_store.py: prepare_database) and commits the record (TaskStore.create);
+                   (actors/task/store.py: prepare_database) and commits the record (TaskStore.create);
                    --hops 1: it answers the bridge;
                    --hops 2: it tells a projection actor, which upserts the summary into a shared
                    database (as the workspace's projection) and answers the bridge (read-your-writes);
@@ -33,8 +33,8 @@ from aiohttp import web
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
 from actors import db, migrations, system  # system: the loopback bind and thespian tuning, as in Crucible
-from actors.task_base import take_task
-from actors.task_store import TaskStore, initial_fields, prepare_database
+from actors.task.base import take_task
+from actors.task.store import TaskStore, initial_fields, prepare_database
 from backend.bridge import Bridge
 from schemas.messages import Reply
 from schemas.status import AgentKind, ProviderKind
@@ -113,7 +113,7 @@ class ReadyActor(ActorTypeDispatcher):
 
 def initialize(data: Path, msg: Initialize, prepared: Path) -> tuple[TaskStore, int]:
     """Crucible's create in a task actor: the task's lock, its prepared database renamed into place
-    (actors/task_base.py: take_task), the record committed. Returns the open store and the lock's
+    (actors/task/base.py: take_task), the record committed. Returns the open store and the lock's
     descriptor."""
     store, lock_fd = take_task(data, msg.task_id, prepared, create=True, synchronous="NORMAL")
     fields = initial_fields(msg, "default", "demo")
