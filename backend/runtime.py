@@ -75,8 +75,7 @@ class Runtime:
         self.health = "ok"
 
     async def _start_runners(self) -> None:
-        """The leader's runners, by global name (`runner:N`: the admin script finds them there), each told
-        its siblings: a hosted actor's children are spread over them."""
+        """The leader's runners, by global name (`runner:N`: the admin script finds them there)."""
         addrs = [await self.bridge.create_actor(Runner, f"runner:{i}") for i in range(self.settings.runners)]
         self.runners = [(f"{LEADER}/{i}", addr) for i, addr in enumerate(addrs)]
         for name, addr in self.runners:
@@ -84,7 +83,6 @@ class Runtime:
                 request_id=self.bridge.request_id(),
                 name=name,
                 host=LEADER,
-                siblings=self.runners,
                 settings=self.settings,
             )
             started = await self.ask(addr, start)

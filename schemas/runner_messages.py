@@ -7,11 +7,10 @@ from schemas.settings import Settings
 
 
 class RunnerStart(Request):
-    """Web process (or a leader's runner, for one on a worker) → runner: its name, host and siblings."""
+    """Web process (or a leader's runner, for one on a worker) → runner: its name and host."""
 
     name: str  # unique in the system: "leader/0", or "w1/leader/0" for a worker's
     host: str
-    siblings: list[tuple[str, Any]]  # (name, address) of every runner of its host, itself included
     settings: Settings
 
 

@@ -67,8 +67,6 @@ WORKER_RESTART_DELAY = timedelta(seconds=5)  # longer than the convention takes 
 
 
 class ProjectActor(ProjectActorBase):
-    spread = True  # projects go to the runners in turn; their mirror, pool and tasks live beside them
-
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr

@@ -2,7 +2,6 @@
 its actors receive are recorded."""
 
 import asyncio
-import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -75,10 +74,9 @@ def runner(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr("actors.runtime.runner.logs.configure_actor", lambda s: None)
     made = Runner()
     made._myRef = RunnerCell()
-    siblings = [("leader/0", HERE), ("leader/1", THERE)]
     settings = Settings(data_dir=tmp_path)
     made.receiveMessage(
-        RunnerStart(request_id="r", name="leader/0", host="leader", siblings=siblings, settings=settings),
+        RunnerStart(request_id="r", name="leader/0", host="leader", settings=settings),
         WEB,
     )
     yield made
@@ -157,19 +155,13 @@ def test_an_actor_that_exits_ends_its_children_and_its_parent_hears_of_it(runner
     assert "p" not in runner.hosted
 
 
-class Spread(Probe):
-    spread = True
-
-
-def test_a_child_lives_beside_its_parent_unless_its_kind_is_spread_over_the_runners_in_turn(runner):
+def test_a_child_lives_beside_its_parent(runner):
     host(runner, "p")
-    runner.placed = itertools.count()
-    make = Do(lambda me: [me.createActor(kind) for kind in (Probe, Probe, Spread, Spread)])
-    runner.receiveMessage(Envelope(ref("p"), make), WEB)
-    placed = [child.runner_name for child in runner.hosted["p"].children]
-    assert placed == ["leader/0", "leader/0", "leader/0", "leader/1"]
-    spawn = runner._myRef.sent[-1]
-    assert spawn[0] == THERE and isinstance(spawn[1], Spawn) and spawn[1].parent == ref("p")
+    sent_before = len(runner._myRef.sent)
+    runner.receiveMessage(Envelope(ref("p"), Do(lambda me: [me.createActor(Probe) for _ in range(3)])), WEB)
+    assert [child.runner_name for child in runner.hosted["p"].children] == ["leader/0"] * 3
+    assert all(child.key in runner.hosted for child in runner.hosted["p"].children)
+    assert len(runner._myRef.sent) == sent_before  # no Spawn went anywhere
 
 
 def test_a_wakeup_is_one_thespian_wakeup_and_reaches_its_actor_once_due(runner):
