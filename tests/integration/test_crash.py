@@ -24,6 +24,19 @@ def assert_history_is_exact(server: Server, task_id: str) -> None:
     assert [e["kind"] for e in events if e["kind"] != "task.status"] == RESULT_KINDS  # one per step
 
 
+def assert_each_runs_with_each_effect_once(server: Server, ids: list[str]) -> None:
+    """Every task reaches `running` with an exact history, and the sim made each of its effects once."""
+    for task_id in ids:
+        assert server.wait_status(task_id, {"running", "error"})["status"] == "running"
+        assert_history_is_exact(server, task_id)
+    effects = collections.Counter(
+        (e["task_id"], e["effect"])
+        for e in map(json.loads, effects_log(server.data).read_text().splitlines())
+    )
+    assert set(effects.values()) == {1}
+    assert {t for t, _ in effects} == set(ids)
+
+
 def test_sim_tasks_survive_a_kill_inside_every_step(make_server, repo, tmp_path):
     """Four crashes, each landing while the newest task is inside a different provisioning step."""
     data = tmp_path / "data"
@@ -38,14 +51,7 @@ def test_sim_tasks_survive_a_kill_inside_every_step(make_server, repo, tmp_path)
         server.kill9()
         assert server.actor_processes() == []
     server = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=400).start()
-    for task_id in ids:
-        assert server.wait_status(task_id, {"running", "error"})["status"] == "running"
-        assert_history_is_exact(server, task_id)
-    effects = collections.Counter(
-        (e["task_id"], e["effect"]) for e in map(json.loads, effects_log(data).read_text().splitlines())
-    )
-    assert set(effects.values()) == {1}
-    assert {t for t, _ in effects} == set(ids)
+    assert_each_runs_with_each_effect_once(server, ids)
     listed = lambda: {t["id"]: t["status"] for t in server.get("/v1/workspaces/default/tasks").body["tasks"]}  # noqa: E731
     wait_until(lambda: listed() == dict.fromkeys(ids, "running"))  # the projection agrees with the databases
 
@@ -92,10 +98,4 @@ def test_a_dead_runner_stops_the_server_and_the_restart_resumes_its_tasks(make_s
     assert "runner.died" in server.log.read_text()
     wait_until(lambda: server.actor_processes() == [], timeout=10)
     server = make_server("sim", data=data, CRUCIBLE_SIM_STEP_MS=300).start()
-    for task_id in ids:
-        assert server.wait_status(task_id, {"running", "error"})["status"] == "running"
-        assert_history_is_exact(server, task_id)
-    effects = collections.Counter(
-        (e["task_id"], e["effect"]) for e in map(json.loads, effects_log(data).read_text().splitlines())
-    )
-    assert set(effects.values()) == {1}
+    assert_each_runs_with_each_effect_once(server, ids)
