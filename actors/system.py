@@ -70,7 +70,9 @@ def acquire_data_dir(data: Path) -> int:
         os.close(fd)
         raise AlreadyRunning(f"another server (pid {info['server_pid']}) uses {data}")
     sids = {info["actor_sid"]} if info.get("actor_sid") else {os.getsid(p.pid) for p in _holders(lock)}
-    live = [sid for sid in sids if _leader_alive(sid)]
+    # A live server leads its session (or shares a shell's); a stale actor system's leader is gone, since
+    # the thespian Admin daemonizes (setsid, then fork and exit).
+    live = [sid for sid in sids if process_alive(sid)]
     if live or not sids:
         os.close(fd)
         raise AlreadyRunning(f"another server uses {data} (session {live or 'unknown'})")
@@ -139,6 +141,7 @@ def end_session(sid: int | None, grace: float = 0.0) -> int:
 
 
 def process_alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie is not)."""
     try:
         return _alive(psutil.Process(pid))
     except psutil.NoSuchProcess:
@@ -267,15 +270,6 @@ def _serving(pid: int | None, lock: Path) -> bool:
         proc = psutil.Process(pid) if pid else None
         return proc is not None and _alive(proc) and any(f.path == str(lock) for f in proc.open_files())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
-
-
-def _leader_alive(sid: int) -> bool:
-    """A live server leads its session (or shares a shell's); a stale actor system's leader is gone,
-    since the thespian Admin daemonizes (setsid, then fork and exit)."""
-    try:
-        return psutil.Process(sid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
         return False
 
 
