@@ -1,8 +1,9 @@
 """Where actors run in a multi-host convention: each actor system advertises capabilities naming its
 host, and actors that must live on one host (pool, mirror) are created with that host as requirement.
 
-thespian tries the local system first, then each convention member, calling the class's
-`actorSystemCapabilityCheck`; a task actor is forked by its host's pool, so it lands beside it.
+Their runner (actors/runtime/runner.py) makes a runner on that host for them: thespian tries the local
+system first, then each convention member, calling the Runner class's `actorSystemCapabilityCheck`. A
+task actor is made by its host's pool, so it lands beside it.
 """
 
 from pathlib import Path
@@ -39,7 +40,8 @@ def stranded(summary: dict[str, Any], down_since: str) -> dict[str, Any]:
 
 
 class HostBound:
-    """Mixin: the actor runs only on the host its creator names (or anywhere, if none is named)."""
+    """Mixin of the thespian actor that hosts ours (the Runner): it runs only on the host its creator
+    names (or anywhere, if none is named)."""
 
     @staticmethod
     def actorSystemCapabilityCheck(capabilities: dict[str, Any], requirements: dict[str, Any]) -> bool:

@@ -15,7 +15,6 @@ from typing import Any
 
 from actors import logs
 from actors.git import git
-from actors.hosts import HostBound
 from actors.offload import OffloadingActor
 from schemas.project_messages import (
     BranchDone,
@@ -59,7 +58,7 @@ def drop_branch(mirror: Path, msg: ReleaseBranch) -> None:
     git("update-ref", "-d", f"refs/heads/{msg.branch}", cwd=mirror)
 
 
-class MirrorActor(HostBound, OffloadingActor):
+class MirrorActor(OffloadingActor):
     def __init__(self) -> None:
         super().__init__()
         self.start: StartMirror | None = None

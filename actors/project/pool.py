@@ -15,7 +15,6 @@ from typing import Any
 from thespian.actors import ChildActorExited
 
 from actors.guard import GuardedActor
-from actors.hosts import HostBound
 from actors.providers import agent_process as agents
 from actors.task.actor import TaskActor
 from actors.task.reads import read_on_disk
@@ -26,7 +25,7 @@ from schemas.status import settled
 from schemas.task_messages import Bind, ReadTask, TaskRead
 
 
-class TaskPoolActor(HostBound, GuardedActor):
+class TaskPoolActor(GuardedActor):
     def __init__(self) -> None:
         super().__init__()
         self.bind: Bind | None = None

@@ -79,10 +79,10 @@ class Cell:
 
 
 class Hosted:
-    __slots__ = ("actor", "children", "kind", "parent")
+    __slots__ = ("actor", "children", "parent")
 
-    def __init__(self, actor: Actor, parent: Ref | None, kind: str) -> None:
-        self.actor, self.parent, self.kind = actor, parent, kind
+    def __init__(self, actor: Actor, parent: Ref | None) -> None:
+        self.actor, self.parent = actor, parent
         self.children: list[Ref] = []
 
 
@@ -205,7 +205,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
     def _host(self, key: str, cls: type, parent: Ref | None) -> None:
         actor = cls()
         actor._myRef = Cell(self, self._ref(key))
-        self.hosted[key] = Hosted(actor, parent, kind_of(cls))
+        self.hosted[key] = Hosted(actor, parent)
         for msg, sender, at in self.unborn.pop(key, []):
             self.mailbox.append((key, msg, sender, at))
 
@@ -312,7 +312,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             self.work.close()
 
     def _load(self, request_id: str) -> RunnerLoaded:
-        hosted = Counter(entry.kind for entry in self.hosted.values())
+        hosted = Counter(kind_of(type(entry.actor)) for entry in self.hosted.values())
         waits, self.waits = self.waits, []
         return RunnerLoaded(
             request_id=request_id,

@@ -74,9 +74,6 @@ class InlineOffloader:
         self.held: list[tuple[Callable[..., None], Any, BaseException | None]] = []
         self.hold = False
 
-    def watch(self) -> None:
-        return None
-
     def submit(self, done: Callable[..., None], fn: Callable[..., Any], *args: Any) -> None:
         try:
             result = fn(*args)
