@@ -173,8 +173,8 @@ class Runtime:
     @contextlib.contextmanager
     def workspace_slot(self, name: str) -> Iterator[None]:
         """Room for one more workspace (CRUCIBLE_MAX_WORKSPACES), held while it starts: creates in flight
-        count, so concurrent ones cannot pass the limit together. Each workspace costs actor processes
-        and memory for as long as the server runs, so any client could otherwise fill the machine."""
+        count, so concurrent ones cannot pass the limit together. Each workspace costs memory (about 250
+        KiB, docs/benchmarks.md) for as long as the server runs, so any client could otherwise fill it."""
         limit = self.settings.max_workspaces
         if len(self.workspaces.keys() | self.creating) >= limit:
             message = f"this server holds at most {limit} workspaces (CRUCIBLE_MAX_WORKSPACES)"

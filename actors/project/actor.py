@@ -21,8 +21,8 @@ and gives it back, is in base.py.
                    answered when they have.
   ProjectIdleOk  → the workspace holds this project's messages: it exits if still idle (quiet, nothing
                    live: it offered with ProjectIdle), and is started again on demand; else ProjectBusy.
-Nothing here blocks: no fork (the pools fork), no thread, no git (the mirror actors run git). A fork
-taken while another thread holds a lock (tempfile's, a pipe's write end) would leave the child hung.
+Nothing here blocks: it shares its runner with every actor there, so git runs in the mirror actors'
+work, off the mailbox.
 """
 
 import os

@@ -1,5 +1,5 @@
 """A project's footing on one host: the mirror its task actors check out from, and the pool that
-forks them there. The leader has one kit per project; each worker of the convention gets another when
+makes them there. The leader has one kit per project; each worker of the convention gets another when
 it joins (actors/cluster/actor.py), created there by capability (actors/hosts.py).
 """
 

@@ -1,13 +1,13 @@
-"""TaskPoolActor: forks task actors ahead of need, so that a create never waits for a fork.
+"""TaskPoolActor: makes task actors ahead of need, each with its empty database prepared, so that a create
+never waits for one.
 
-  StartPool        → fork `size` task actors and Bind them; each, once bound, tells the project it is ready.
+  StartPool        → make `size` task actors and Bind them; each, once bound, tells the project it is ready.
                      On a worker that (re)joined, also say which of the project's tasks there must resume,
                      and which run without their agent (revived, as the leader's are at its start).
-  Taken            → the project put one to work: fork a replacement.
+  Taken            → the project put one to work: make a replacement.
   ChildActorExited → tell the project (once), which drops the actor from its registry.
   ReadTask         → the reader interface for this host's tasks: their databases are read here, as the
                      web process reads the leader's; a read activates no task actor.
-A fork takes 10-30 ms; in the project actor it would stall every create queued behind it.
 """
 
 from typing import Any
