@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import resource
-import shutil
 import signal
 import socket
 import time
@@ -93,9 +92,8 @@ def read_pid_file(data: Path) -> dict[str, Any] | None:
 
 
 def clear_for_start(data: Path, actor_port: int) -> None:
-    """Before a new system starts here: no databases prepared by the previous one, and a pid file that
-    names no session yet (the new one's is written once it is known)."""
-    shutil.rmtree(data / "tmp" / "pool", ignore_errors=True)
+    """Before a new system starts here: a pid file that names no session yet (the new one's is written
+    once it is known)."""
     write_pid_file(data, actor_port, None)
 
 

@@ -3,7 +3,7 @@
 Counters and histograms move as things happen: create latency here in the web process; step
 durations, queue waits and provider errors as the actors observed them, carried by their pushes to
 the hub (actors/observe.py). Gauges are read when scraped: tasks by status from the projection, live
-actors and the pool by asking the actors, websocket subscribers from the hub.
+actors by asking the actors, websocket subscribers from the hub.
 """
 
 import collections
@@ -49,7 +49,6 @@ class Metrics:
         )
         self.tasks = Gauge("crucible_tasks", "tasks by status (projection)", ["status"], registry=r)
         self.actors = Gauge("crucible_live_actors", "live actors by kind", ["kind"], registry=r)
-        self.pool = Gauge("crucible_pool_ready", "ready task actors", registry=r)
         self.hosted = Gauge(
             "crucible_runner_actors", "actors hosted by a runner", ["runner", "kind"], registry=r
         )
@@ -97,7 +96,6 @@ class Metrics:
         self.actors.clear()
         for kind, count in kinds.items():
             self.actors.labels(kind).set(count)
-        self.pool.set(kinds.get("ready", 0))
         self.subscribers.set(subscribers)
         self.hosted.clear()
         for load in loads:

@@ -12,7 +12,7 @@ Each figure on a fresh real server (sim provider, runners as the machine gives: 
    processes and PSS of the whole server.
 3. 2,000 tasks [200], 3 s steps, every other setting at its default: created by 32 concurrent clients;
    creates/s, create errors, seconds from the first create to the last one answered and to all `running`.
-4. Create on a quiet project against a busy one (0 ms steps, CRUCIBLE_POOL_IDLE_S=5): 20 [5] projects
+4. Create on a quiet project against a busy one (0 ms steps): 20 [5] projects
    registered, one create in each never-used project one after the other (quiet: the create starts the
    project's actors), then 8 more in the project just used, one after the other (busy): p50 of each and
    quiet ÷ busy (of the medians).
@@ -117,7 +117,7 @@ def tasks(run: Run, total: int) -> dict[str, float]:
 
 
 def quiet_busy(run: Run, count: int) -> dict[str, float]:
-    crucible = run.crucible({"CRUCIBLE_SIM_STEP_MS": "0", "CRUCIBLE_POOL_IDLE_S": "5"})
+    crucible = run.crucible({"CRUCIBLE_SIM_STEP_MS": "0"})
     names = register(crucible, count, "q")
     _, quiet = create_each(crucible, names)
     _, busy = create_each(crucible, [names[-1]] * BURST)

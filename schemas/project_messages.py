@@ -14,29 +14,12 @@ class StartProject(Message):
     settings: Settings
     workspace_addr: Any
     cluster_addr: Any = None
-    live_tasks: int  # its share of the workspace's live task actors (see LiveTasks)
-
-
-class LiveTasks(Message):
-    """Workspace → project: its share of the workspace's cap of live task actors, anew (a project
-    started using task actors, stopped, or went). The projects in use share the cap equally; one not in
-    use holds the share it would have once in use. At least one."""
-
-    share: int
-
-
-class ProjectInUse(Message):
-    """Project → workspace: it now has (or no longer has) a task actor live or a task waiting for one.
-    Only projects in use divide the cap between them."""
-
-    project: str
-    in_use: bool
 
 
 class StartMirror(Message):
     project: Project
-    mirror: Path
-    settings: Settings
+    bind: Bind  # the host's: its data directory, the mirror's path, the project's address
+    scan: list[str] = []  # the project's tasks on this host: which must resume? (HostScanned)
 
 
 class EnsureMirror(Message):
@@ -61,14 +44,8 @@ class ActivateTasks(Message):
     task_ids: list[str]
 
 
-class StartPool(Message):
-    bind: Bind
-    size: int
-    scan: list[str] = []  # the project's tasks on this host: which must resume? (HostScanned)
-
-
 class HostScanned(Message):
-    """Pool → project, once it started on a host: of the scanned tasks, those to resume (not at rest)
+    """Mirror → project, once it started on a worker: of the scanned tasks, those to resume (not at rest)
     and those to revive (running, their agent gone)."""
 
     host: str
@@ -76,33 +53,39 @@ class HostScanned(Message):
     revive: list[str] = []
 
 
-class Taken(Message):
-    """Project → pool: one ready actor was put to work; fork a replacement."""
-
-
-class TaskActorExited(Message):
-    """Pool → project: a task actor's process ended."""
-
-    address: Any
-
-
 class Passivate(Message):
-    """Task → project: stop routing to me. At rest and idle; or `resting` (just at rest: the project
-    answers at once if tasks wait for a slot or an actor, or half its cap is live, and later if its pool
-    runs short); or `queued` (created while the project was at its cap of live task actors: activate me
-    again when a slot frees)."""
+    """Task → project: may I go? At rest past its idle timeout; or `queued`: made at the cap of live
+    task actors, it waits for a slot (activate it again when one frees); or `resting`: just at rest (it
+    goes at once if a task waits for a slot, else it is listed as evictable: gate.py). `routed`: the
+    messages the project routed to it that it has handled. The project answers with ActorExitRequest if
+    that is all it routed, else with Stay (something is on its way: the actor asks again once at rest);
+    a `resting` notice gets no Stay."""
 
     task_id: str
-    resting: bool = False
+    routed: int
     queued: bool = False
+    resting: bool = False
 
 
-class PassivateOk(Message):
-    """Project → task: nothing more will be routed to you (anything already sent arrived first)."""
+class Stay(Message):
+    """Project → task: not now, a message for you is on its way."""
+
+
+class Evict(Message):
+    """Project → project of the same runner: let this task's actor go, if still at rest: I wait for a
+    slot (actors/project/gate.py)."""
+
+    task_id: str
+
+
+class SlotFree(Message):
+    """Project → project of the same runner: a live task actor exited; activate your oldest waiting
+    task (actors/project/gate.py)."""
 
 
 class ProjectIdle(Message):
-    """Project → workspace: every kit quiet and no task live here; may I go? (Single host only.)"""
+    """Project → workspace: quiet past its idle timeout and no task live here; may I go? (Single host
+    only.)"""
 
     project: str
 

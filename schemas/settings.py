@@ -46,20 +46,18 @@ class Settings(BaseSettings):
         30.0, gt=0, description="how long a drain waits for steps in flight to reach a boundary"
     )
     idle_timeout_s: float = Field(
-        30.0, gt=0, description="a task actor at rest this long passivates (back to the pool)"
+        30.0,
+        gt=0,
+        description="a task actor at rest, or a project with none live, this long goes from memory",
     )
     max_live_tasks: int = Field(
         1000,
         ge=1,
-        description="live task actors per workspace, shared equally by its projects in use;"
-        " provisioning beyond a project's share waits, in creation order",
+        description="live task actors per runner process (each holds its database open);"
+        " provisioning beyond it waits, in creation order",
     )
     max_live_agents: int = Field(
         32, ge=1, description="local provider: live agents per workspace; beyond, init_ensure_agent waits"
-    )
-    pool_size: int = Field(4, ge=1, description="ready task-actor processes kept per busy project")
-    pool_idle_s: float = Field(
-        300.0, gt=0, description="a project no task has needed an actor of for this long shrinks, or goes"
     )
     runners: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

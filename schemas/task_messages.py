@@ -11,7 +11,7 @@ from schemas.status import AgentKind, ProviderKind
 
 
 class Bind(Message):
-    """Sent once to a pooled task actor: who it reports to. The task id comes with Initialize/Activate."""
+    """Sent first to a new task actor: who it reports to. The task id comes with Initialize/Activate."""
 
     workspace: str
     project: str
@@ -34,7 +34,7 @@ class Initialize(Request):
     prompt: str
     agent: AgentKind
     provider: ProviderKind
-    provision: bool = True  # false at the project's share of the cap: the task waits for a slot instead
+    provision: bool = True  # false at the cap of live task actors: the task waits for a slot instead
 
 
 class Activate(Message):
@@ -88,15 +88,8 @@ class CommandDone(Reply):
     changed: bool  # false: nothing to do (e.g. resume while a step is already running)
 
 
-class TaskActorReady(Message):
-    """Task → project, once bound: ready to be given a task (so Initialize never overtakes Bind). A
-    passivated actor sends none: the project, which passivated it, counts it ready at once."""
-
-    host: str = "leader"
-
-
 class ReadTask(Request):
-    """Web process or admin → workspace → project → the pool on the task's host, which reads its
+    """Web process or admin → workspace → project → the mirror actor on the task's host, which reads its
     database: the reader interface, for a task whose database is on another host."""
 
     task_id: str

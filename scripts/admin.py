@@ -132,7 +132,6 @@ def cmd_status(args: argparse.Namespace, data: Path) -> int:
     oldest = max(unfinished, key=lambda r: r["age_s"] or 0) if unfinished else None
     report: dict[str, Any] = {
         "actors": kinds,
-        "pool_ready": kinds.get("ready", 0),
         "tasks_by_status": by_status,
         "in_flight": in_flight,
         "pending_retries": retries,

@@ -1,19 +1,18 @@
-"""ProjectActor: owns a project's registry (registry.py, beside it), and hands tasks to ready task actors
-on their host (kits.py: the leader's, and one per worker of the convention). How a task gets an actor,
-and gives it back, is in base.py.
+"""ProjectActor: owns a project's registry (registry.py, beside it), and gives each task that needs one a
+task actor on its host (kits.py: the leader's, and one per worker of the convention). How a task gets
+an actor, and gives it back, is in base.py.
 
-  StartProject   → open the registry, start the leader's kit (mirror and pool), watch the cluster.
-  LiveTasks      → its share of the workspace's live task actors changed: tasks at rest give theirs back,
-                   or tasks waiting for a slot activate.
+  StartProject   → open the registry, start the leader's kit (its mirror), watch the cluster.
   CreateTask     → reserve id and branch (durable, idempotent by key); Initialize on the task's host.
   Placed         → (with workers) the cluster chose the new task's host: recorded for good, then Initialize.
   Hosts          → a worker (re)joined: a kit there, its unfinished tasks resume and its running tasks
                    whose agent died are revived (HostScanned); or it left.
   ActivateTasks  → start-up: give each task an actor, which resumes it.
-  TaskActorReady → a new actor from a pool, bound: it takes the oldest task waiting on its host, or waits.
+  Passivate      → a task actor at rest past its idle timeout (or made at the cap) may go, if nothing was
+                   routed to it since; it exits and its slot frees (SlotFree to a project waiting for one).
   EnsureMirror   → passed to the task's host's MirrorActor, which answers the task.
-  TaskCommand    → to the task's actor, activating one if the task is passive.
-  ReadTask       → to the pool on the task's host, which reads its database: a read activates nothing.
+  TaskCommand    → to the task's actor, made if the task is passive.
+  ReadTask       → to the mirror actor on the task's host, which reads its database: a read activates nothing.
   TaskEvents     → from task actors on workers: pushed on to the hub (its socket is on this host).
   KeepBranch, ReleaseBranch, TaskRemoved → archive, kill, delete: the mirror and the reservations; the
                    task's agent slot frees at the workspace (AgentFreed).
@@ -32,7 +31,8 @@ from typing import Any
 from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors import db, hosts, logs
-from actors.project.base import KitActorEnded, ProjectActorBase, Quiet, Retire, unreachable
+from actors.project.base import MirrorEnded, ProjectActorBase, Quiet, unreachable
+from actors.project.gate import LiveGate
 from actors.project.kits import Kit
 from actors.project.registry import Refusal, TaskRegistry
 from actors.push import Pusher
@@ -42,25 +42,19 @@ from schemas.project_messages import (
     ActivateTasks,
     BranchDone,
     EnsureMirror,
+    Evict,
     HostScanned,
     KeepBranch,
-    LiveTasks,
     Passivate,
     ProjectBusy,
     ProjectIdleOk,
     ReleaseBranch,
+    SlotFree,
     StartProject,
-    TaskActorExited,
+    Stay,
     TaskRemoved,
 )
-from schemas.task_messages import (
-    Activate,
-    ReadTask,
-    TaskAction,
-    TaskActorReady,
-    TaskCommand,
-    TaskEvents,
-)
+from schemas.task_messages import Activate, ReadTask, TaskAction, TaskCommand, TaskEvents
 from schemas.workspace_messages import CreateTask
 
 WORKER_RESTART_DELAY = timedelta(seconds=5)  # longer than the convention takes to notice a lost worker
@@ -70,7 +64,7 @@ class ProjectActor(ProjectActorBase):
     def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
         p, s = msg.project, msg.settings
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
-        self.share = msg.live_tasks
+        self.gate = LiveGate.shared(s.data_dir, s.max_live_tasks)
         self.since[str(self.myAddress)] = db.utcnow()
         logs.configure_actor(s)
         self.log = logs.get(actor="project", workspace=p.workspace, project=p.name, pid=os.getpid())
@@ -82,16 +76,7 @@ class ProjectActor(ProjectActorBase):
         self.cluster_addr = msg.cluster_addr
         if self.cluster_addr is not None:
             self.send(self.cluster_addr, WatchHosts())
-
-    def receiveMsg_LiveTasks(self, msg: LiveTasks, sender: Any) -> None:
-        """Over its new share, tasks at rest give their actors back; tasks mid-step keep theirs until
-        they reach rest. Under it, tasks waiting for a slot activate."""
-        self.share = msg.share
-        for task_id in list(self.resting):
-            if len(self.tasks) < self.share:
-                break
-            self._passivate(task_id, queued=False)
-        self._fill()
+        self._watch_quiet()
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
@@ -118,7 +103,8 @@ class ProjectActor(ProjectActorBase):
 
     def receiveMsg_Hosts(self, msg: Hosts, sender: Any) -> None:
         """Workers joined or left. One that (re)joins gets a fresh kit, and its unfinished tasks resume
-        (its pool scans their databases there); one that left strands its tasks, visibly, until then."""
+        (its mirror actor scans their databases there); one that left strands its tasks, visibly, until
+        then."""
         assert self.project and self.settings
         early, self.early = self.early or [], None
         for name, host in msg.hosts.items():
@@ -160,49 +146,42 @@ class ProjectActor(ProjectActorBase):
         if kit is None:
             self.send(msg.reply_to or sender, unreachable(msg.request_id, host))
         else:
-            self.send(kit.pool, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
+            self.send(kit.mirror, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
     def receiveMsg_ActivateTasks(self, msg: ActivateTasks, sender: Any) -> None:
         for task_id in msg.task_ids:
             self._dispatch(task_id, Activate(task_id=task_id))
         self.log.info("tasks.activated", count=len(msg.task_ids))
 
-    def receiveMsg_TaskActorReady(self, msg: TaskActorReady, sender: Any) -> None:
-        kit = self._kit(msg.host)
-        if kit is None:
-            self.send(sender, ActorExitRequest())  # from a kit since replaced
-            return
-        kit.forking -= 1
-        self._ready(sender, kit)
-        self.drain_answered(None)  # a drain may have waited for this fork
-
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
         self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
 
     def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
-        """A task just at rest keeps its actor (until its idle timeout, or until its host's pool runs
-        short: see _top_up) only while nobody waits and at most half its share is live: tasks at rest
-        holding every slot stalled creates for 10-18 s."""
+        """The actor goes only if it has handled everything routed to it; else it stays, and asks again
+        once at rest (a command on its way may start a step). Just at rest, it goes at once if a task
+        of this runner waits for a slot; else it may be evicted when one does."""
+        assert self.gate
         if self.tasks.get(msg.task_id) != sender:
             return  # stale: the task has another actor now, or none
-        crowded = 2 * len(self.tasks) >= self.share
-        if msg.resting and not (self.queued or self.waiting or crowded):
-            self.resting[msg.task_id] = self._host_of(msg.task_id)
+        if msg.routed != self.routed[msg.task_id]:
+            if not msg.resting:
+                self.send(sender, Stay())
             return
-        self._passivate(msg.task_id, queued=msg.queued)
+        if msg.resting and not self.gate.waiting:
+            self._busy(msg.task_id)  # listed once
+            self.resting[msg.task_id] = msg.routed
+            self.gate.rest(self.myAddress, msg.task_id)
+            return
+        self._forget(msg.task_id, exit=True)
+        if msg.queued:
+            self._queue(msg.task_id)
+            self._fill()
 
-    def receiveMsg_TaskActorExited(self, msg: TaskActorExited, sender: Any) -> None:
-        for kit in self.kits.values():
-            if kit.pool == sender and kit.forking > 0 and not self._known(msg.address):
-                kit.forking -= 1  # a fork that ended before it was bound: not awaited any more
-        self.retired = [a for a in self.retired if a != msg.address]
-        self.tasks = {t: a for t, a in self.tasks.items() if a != msg.address}
-        self.resting = {t: h for t, h in self.resting.items() if t in self.tasks}
-        for kit in self.kits.values():
-            kit.gone(msg.address)
-        self.since.pop(str(msg.address), None)
-        self.drain_answered(msg.address)
+    def receiveMsg_SlotFree(self, msg: SlotFree, sender: Any) -> None:
         self._fill()
+
+    def receiveMsg_Evict(self, msg: Evict, sender: Any) -> None:
+        self._evict(msg.task_id)
 
     def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
         self._dispatch(msg.task_id, msg)
@@ -225,8 +204,8 @@ class ProjectActor(ProjectActorBase):
 
     def receiveMsg_TaskRemoved(self, msg: TaskRemoved, sender: Any) -> None:
         assert self.registry
-        if msg.task_id in self.tasks:  # its actor, task-less now, back to its host's pool
-            self._passivate(msg.task_id, queued=False)  # (before the registry forgets that host)
+        if msg.task_id in self.tasks:  # its actor, task-less now, exits
+            self._forget(msg.task_id, exit=True)  # (before the registry forgets that host)
         self._unplace(msg.task_id)
         self.registry.remove(msg.task_id)
         self._free_agent(msg.task_id)
@@ -234,8 +213,8 @@ class ProjectActor(ProjectActorBase):
     def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
         assert self.project
         roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
-        for kit in self.kits.values():
-            roles += kit.roles()
+        for name, kit in self.kits.items():
+            roles.append(("mirror", name, kit.mirror, f"mirror@{name}"))
         roles += [("task", task_id, a, str(a)) for task_id, a in self.tasks.items()]
         actors = [
             ActorInfo(kind=kind, id=name, address=str(addr), since=self.since.get(key, ""))
@@ -250,33 +229,39 @@ class ProjectActor(ProjectActorBase):
         self.offered = False
         if self._idle():
             self.log.info("project.passivated")
-            self.send(self.myAddress, ActorExitRequest())  # its kits' actors go with it
+            self.send(self.myAddress, ActorExitRequest())  # its mirror actors go with it
         else:
             self.send(self.workspace_addr, ProjectBusy(project=self.project.name))
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+        """Its task actors exit with it: their slots go back to the gate."""
+        assert self.gate
         self.exiting = True  # children exiting now are shutting down, not crashing
+        for task_id in list(self.tasks):
+            self._forget(task_id, exit=False)
+        self.gate.leave(self.myAddress)
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+        """A task actor that ended without being asked (its worker went) frees its slot; a mirror actor
+        that ended is started again."""
         if self.exiting:
             return
+        ended = next((t for t, addr in self.tasks.items() if addr == msg.childAddress), None)
+        if ended is not None:
+            self._forget(ended, exit=False)
         for kit in self.kits.values():
-            if msg.childAddress in (kit.mirror, kit.pool) and kit.up:
+            if msg.childAddress == kit.mirror and kit.up:
                 delay = timedelta(0) if kit.host.name == hosts.LEADER else WORKER_RESTART_DELAY
-                self.wakeupAfter(delay, payload=KitActorEnded(kit.host.name, msg.childAddress))
+                self.wakeupAfter(delay, payload=MirrorEnded(kit.host.name, msg.childAddress))
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
-        """Surplus ready actors to retire; a kit that may have gone quiet; or a mirror or pool ended: a
-        fresh one (the mirror is on disk), unless its host left meanwhile (on a worker, that is the likely
-        cause: its leaving is noticed within seconds)."""
+        """The project may have gone quiet; or a mirror actor ended: a fresh one (the mirror is on disk),
+        unless its host left meanwhile (on a worker, that is the likely cause: its leaving is noticed
+        within seconds)."""
         match msg.payload:
-            case Retire(host):
-                self._retire(host)
-            case Quiet(host):
-                self._quiet(host)
-            case KitActorEnded(host, dead):
+            case Quiet():
+                self._quiet()
+            case MirrorEnded(host, dead):
                 kit = self._kit(host)
                 if kit is not None and dead == kit.mirror:
-                    kit.start_mirror(self)
-                elif kit is not None and dead == kit.pool:
-                    kit.start_pool(self, scan=[])
+                    kit.start_mirror(self, scan=[])

@@ -1,9 +1,14 @@
-"""MirrorActor: the only writer of a project's mirror of the user's repository.
+"""MirrorActor: the only writer of a project's mirror of the user's repository, and the project's hands
+on the host it runs on (one per project per host: actors/project/kits.py).
 
-  StartMirror  → clone or fetch the mirror at once, so the first task's naming step is quick.
+  StartMirror  → clone or fetch the mirror at once, so the first task's naming step is quick. On a worker
+                 that (re)joined, also say which of the project's tasks there must resume, and which run
+                 without their agent (revived, as the leader's are at its start).
   EnsureMirror → fetch, then answer every task that asked: one fetch at a time serves all waiters.
   KeepBranch   → archive: fetch the task's branch from its checkout into the mirror.
   ReleaseBranch → kill: delete the task's branch from the mirror.
+  ReadTask     → the reader interface for this host's tasks: their databases are read here, as the web
+                 process reads the leader's; a read activates no task actor.
 Concurrent git writes to one repository fail intermittently ("config: File exists"), so every write
 to the mirror goes through this one actor, off its message loop.
 """
@@ -16,14 +21,21 @@ from typing import Any
 from actors import logs
 from actors.git import git
 from actors.offload import OffloadingActor
+from actors.providers import agent_process as agents
+from actors.task.reads import read_on_disk
+from actors.task.store import task_db_path
+from schemas.messages import Failure
 from schemas.project_messages import (
     BranchDone,
     EnsureMirror,
+    HostScanned,
     KeepBranch,
     MirrorReady,
     ReleaseBranch,
     StartMirror,
 )
+from schemas.status import settled
+from schemas.task_messages import ReadTask, TaskRead
 
 
 def mirror_path(data: Path, workspace: str, project: str) -> Path:
@@ -58,6 +70,15 @@ def drop_branch(mirror: Path, msg: ReleaseBranch) -> None:
     git("update-ref", "-d", f"refs/heads/{msg.branch}", cwd=mirror)
 
 
+def scan(host: str, data: Path, task_ids: list[str]) -> HostScanned:
+    """Of a worker's tasks, those to resume (not at rest) and those to revive (running, agent gone)."""
+    live = agents.live_task_ids(data / "sandboxes")
+    records = [read[0] for t in task_ids if (read := read_on_disk(task_db_path(data, t), 0, 0))]
+    unfinished = [r["id"] for r in records if not settled(r)]
+    revive = [r["id"] for r in records if agents.lost_agent(r, live)]
+    return HostScanned(host=host, task_ids=unfinished, revive=revive)
+
+
 class MirrorActor(OffloadingActor):
     def __init__(self) -> None:
         super().__init__()
@@ -67,15 +88,27 @@ class MirrorActor(OffloadingActor):
         self.log: Any = logs.get()
 
     def receiveMsg_StartMirror(self, msg: StartMirror, sender: Any) -> None:
-        s = msg.settings
+        s = msg.bind.settings
         logs.configure_actor(s)
         self.log = logs.get(
             actor="mirror", workspace=msg.project.workspace, project=msg.project.name, pid=os.getpid()
         )
         self.start = msg
         self.start_offload()
+        if msg.scan:
+            self.send(msg.bind.project_addr, scan(msg.bind.host, s.data_dir, msg.scan))
         if s.provider.value == "local":
             self._sync()
+
+    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
+        assert self.start
+        path = task_db_path(self.start.bind.settings.data_dir, msg.task_id)
+        read = read_on_disk(path, msg.after, msg.limit)
+        if read is None:
+            reply: TaskRead | Failure = Failure.task_not_found(msg.request_id, msg.task_id)
+        else:
+            reply = TaskRead(request_id=msg.request_id, record=read[0], events=read[1])
+        self.send(msg.reply_to or sender, reply)
 
     def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
         self.waiters.append(msg)
@@ -84,11 +117,11 @@ class MirrorActor(OffloadingActor):
 
     def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
         assert self.start
-        self._branch_work(msg.reply_to, msg.task_id, msg.attempt, keep_branch, self.start.mirror, msg)
+        self._branch_work(msg.reply_to, msg.task_id, msg.attempt, keep_branch, self.start.bind.mirror, msg)
 
     def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Any) -> None:
         assert self.start
-        self._branch_work(msg.reply_to, msg.task_id, msg.attempt, drop_branch, self.start.mirror, msg)
+        self._branch_work(msg.reply_to, msg.task_id, msg.attempt, drop_branch, self.start.bind.mirror, msg)
 
     def _branch_work(self, reply_to: Any, task_id: str, attempt: int, fn: Any, *args: Any) -> None:
         """On the worker, after any fetch already queued: one git writer for the mirror at a time."""
@@ -108,7 +141,8 @@ class MirrorActor(OffloadingActor):
         assert self.offload and self.start
         self.busy = True
         waiters, self.waiters = self.waiters, []
-        repo, mirror, timeout = self.start.project.repo, self.start.mirror, self.start.settings.git_timeout_s
+        repo, mirror = self.start.project.repo, self.start.bind.mirror
+        timeout = self.start.bind.settings.git_timeout_s
         self.offload.submit(
             lambda result, error: self._synced(waiters, result, error), sync_mirror, repo, mirror, timeout
         )
@@ -125,7 +159,7 @@ class MirrorActor(OffloadingActor):
                 MirrorReady(
                     task_id=ask.task_id,
                     attempt=ask.attempt,
-                    mirror=str(self.start.mirror),
+                    mirror=str(self.start.bind.mirror),
                     default_branch=default,
                     branch_exists=ask.branch in heads,
                     error=str(error) if error else None,

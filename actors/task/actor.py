@@ -17,9 +17,9 @@ A handler that fails mid-step (a write: a full disk) drops the attempt and resum
 a backoff, as after a crash (handler_failed).
 Local agents count against the workspace's cap: init_ensure_agent waits for a slot (AgentSlot) first.
 Drain: no new step starts; answered between steps.
-At rest, the actor tells its project (Passivate, resting), which may take it back for its pool at once (no
-fork for the next create); else, idle for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks to be taken back. Either way
-it lets go of the task (PassivateOk); the next message for the task activates another actor from the pool.
+At rest for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to go (Passivate, with the count of messages
+the project routed to it); the project answers ActorExitRequest, or Stay if a message for it is on its way.
+The next message for the task makes another actor, which opens the task where this one left it.
 """
 
 import json
@@ -46,8 +46,8 @@ from schemas.project_messages import (
     KeepBranch,
     MirrorReady,
     Passivate,
-    PassivateOk,
     ReleaseBranch,
+    Stay,
     TaskRemoved,
 )
 from schemas.status import RESULT_EVENT, REVIVE_STEPS, EventKind, TaskStatus
@@ -55,6 +55,7 @@ from schemas.task_messages import (
     Activate,
     Initialize,
     Provision,
+    TaskCommand,
     TaskInitialized,
 )
 
@@ -63,6 +64,8 @@ class TaskActor(TaskCommands):
     # ---- messages -------------------------------------------------------------------------------
 
     def receiveMessage(self, msg: Any, sender: Any) -> Any:
+        if isinstance(msg, Initialize | Activate | TaskCommand):
+            self.routed += 1  # by the project: see Passivate
         watch = super().receiveMessage(msg, sender)
         if self.draining is not None and not self.in_flight:
             self._answer_drain()  # between steps: a persisted boundary
@@ -76,6 +79,7 @@ class TaskActor(TaskCommands):
                 request_id=msg.request_id, status=503, code="task_busy", message="task busy; retry"
             )
             self.send(msg.reply_to, busy)
+            self._passivate(msg.task_id)  # the actor that holds the task is on its way out
             return
         assert self.store and self.bound
         fields = initial_fields(msg, self.bound.workspace, self.bound.project)
@@ -92,9 +96,10 @@ class TaskActor(TaskCommands):
         )
         self.send(self.bound.workspace_addr, reply)
         self.projected_at = time.monotonic()
-        if not msg.provision and self.store.wait_for_slot():  # the project is at its share
+        if not msg.provision and self.store.wait_for_slot():  # at the cap of live task actors
             self._publish()
-            self.send(self.bound.project_addr, Passivate(task_id=msg.task_id, queued=True))
+            self.slot_wanted = True
+            self._passivate(msg.task_id)
         else:
             self.send(self.myAddress, Provision(task_id=msg.task_id))
 
@@ -104,7 +109,7 @@ class TaskActor(TaskCommands):
     def _activate(self, task_id: str) -> None:
         """Open a passive task and resume it. One deleted while its command or resume was on its way is
         held as a deleted one is until the release: no store, every command answered 404 (TaskCommands),
-        and the project told it is gone, so that it takes this actor back."""
+        and the project told it is gone, so that it lets this actor go."""
         try:
             self._open(task_id, create=False)
         except TaskGone:
@@ -168,8 +173,7 @@ class TaskActor(TaskCommands):
                 self.projection_due = False
                 self._project(at_once=True)  # the gap has passed: whatever changed meanwhile goes now
             case IdleDue(run) if run == self.run and not self.in_flight:
-                assert self.bound and self.task_id
-                self.send(self.bound.project_addr, Passivate(task_id=self.task_id))
+                self._passivate(self.task_id)
             case RetryDue(step, run) if (step, run) == (self.step, self.run) and self.draining is None:
                 self._attempt(step, resumed=False)
             case ResumeDue(step, run) if (step, run) == (self.step, self.run):
@@ -181,8 +185,8 @@ class TaskActor(TaskCommands):
 
     def handler_failed(self, msg: Any, sender: Any, exc: Exception) -> None:
         """A handler failed (a write on a full disk, most likely), and a request got the failure as its
-        answer. A create that failed gives this actor back to the pool; a record it wrote lives on in its
-        database like any passive task's. Mid-step, the attempt in memory is dropped and the task resumes
+        answer. A create that failed lets this actor go; a record it wrote lives on in its database like
+        any passive task's. Mid-step, the attempt in memory is dropped and the task resumes
         from its database after a backoff that doubles while writes keep failing: safe for the reason a
         restart is, as every step is idempotent and adopts what an interrupted attempt made. Without this
         the step stayed `started` with nothing in flight, and the create's actor held its slot, until a
@@ -191,18 +195,25 @@ class TaskActor(TaskCommands):
         if self.bound is None:
             return
         if isinstance(msg, Initialize) and self.step is None:  # not a replay to a task under way
-            self.send(self.bound.project_addr, Passivate(task_id=msg.task_id))
+            self._passivate(msg.task_id)
         elif self.store is not None and self.step is not None:
             s = self.bound.settings
             delay = min(s.backoff_max_s, s.backoff_base_s * 2**self.mends)
             self.in_flight, self.run, self.mends = False, self.run + 1, self.mends + 1
             self.wakeupAfter(timedelta(seconds=delay), payload=ResumeDue(self.step, self.run))
 
-    def receiveMsg_PassivateOk(self, msg: PassivateOk, sender: Any) -> None:
-        """The project routes nothing more here: back to the pool (wakeups still pending are stale)."""
-        self.log.info("task.passivated")
-        self.step, self.in_flight, self.cancel, self.run = None, False, None, self.run + 1
-        self._release()
+    def _passivate(self, task_id: str | None) -> None:
+        assert self.bound and task_id
+        ask = Passivate(task_id=task_id, routed=self.routed, queued=self.slot_wanted)
+        self.send(self.bound.project_addr, ask)
+
+    def receiveMsg_Stay(self, msg: Stay, sender: Any) -> None:
+        """A message routed here was on its way when this actor asked to go: it has been handled now.
+        Still at rest (or still waiting for a slot), ask again; else the step it started will."""
+        if self.slot_wanted:
+            self._passivate(self.task_id)
+        elif self.store is not None and not self.in_flight and self.resting:
+            self._idle()
 
     # ---- the step machine -----------------------------------------------------------------------
 
@@ -212,6 +223,7 @@ class TaskActor(TaskCommands):
         assert self.store
         if self.in_flight:
             return
+        self.resting = self.slot_wanted = False
         if self.draining is not None:
             return  # a persisted boundary: stop here (receiveMessage answers the drain)
         steps = self.store.record()["steps"]
@@ -366,9 +378,11 @@ class TaskActor(TaskCommands):
         self._idle()
 
     def _idle(self) -> None:
-        """At rest: passivate unless something happens within the idle timeout (reads need no actor);
-        at once if tasks wait for this actor's slot (the project says so)."""
+        """At rest: the project hears so (it may let this actor go at once, for a task that waits for a
+        slot); passivate unless something happens within the idle timeout (reads need no actor)."""
         assert self.bound and self.task_id
-        self.send(self.bound.project_addr, Passivate(task_id=self.task_id, resting=True))
+        ask = Passivate(task_id=self.task_id, routed=self.routed, resting=True)
+        self.send(self.bound.project_addr, ask)
+        self.resting = True
         self.run += 1
         self.wakeupAfter(timedelta(seconds=self.bound.settings.idle_timeout_s), payload=IdleDue(self.run))

@@ -5,7 +5,6 @@ committed. The lifecycle itself (actors/task/actor.py) reads top to bottom witho
 import fcntl
 import json
 import os
-import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from actors.task.wakeups import ProjectDue
 from schemas.api import TaskSummary
 from schemas.messages import Drain, Drained
 from schemas.status import AT_REST, TaskStatus
-from schemas.task_messages import Bind, TaskActorReady, TaskEvents
+from schemas.task_messages import Bind, TaskEvents
 from schemas.workspace_messages import TaskChanged
 
 PROJECTION_GAP_S = 0.1  # a task's summary reaches the workspace at most this often while it moves
@@ -39,9 +38,7 @@ class TaskActorBase(OffloadingActor):
         self.task_id: str | None = None
         self.store: TaskStore | None = None
         self.lock_fd: int | None = None
-        self.prepared: Path | None = None
         self.log: Any = logs.get()
-        self.unbound_log: Any = self.log
         self.changed = False  # committed, not yet told to the workspace
         self.projected_at = 0.0  # monotonic time of the last summary sent to the workspace
         self.projection_due = False  # a wakeup will send the summary changed meanwhile
@@ -65,11 +62,6 @@ class TaskActorBase(OffloadingActor):
         self.pusher = Pusher.shared(msg.settings.hub_socket) if msg.relay is None else None
         self.start_offload()
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
-        self.unbound_log = self.log
-        # A new SQLite file costs milliseconds of fsync: make it now, off the create path.
-        self.prepared = s.data_dir / "tmp" / "pool" / f"{os.getpid()}-{secrets.token_hex(6)}.sqlite"
-        prepare_database(self.prepared)
-        self.send(msg.project_addr, TaskActorReady(host=msg.host))
 
     def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
         """Shutdown: start no new step, and answer once none is in flight. The task resumes from its
@@ -87,25 +79,10 @@ class TaskActorBase(OffloadingActor):
         self.frozen = self.frozen or crash_point(s.crash_at, here, s.data_dir)
         return self.frozen
 
-    def _release(self) -> None:
-        """Passivated: the task lives on in its database; this process is back in the project's pool (a
-        fork saved: the project counts it ready already) with its lock released, nothing of the task
-        kept, and a fresh database ready."""
-        assert self.bound and self.prepared
-        self._project(at_once=True)
-        if self.store:
-            self.store.close()
-            self.store = None
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)
-            self.lock_fd = None
-        self.task_id, self.provider, self.followers, self.changed = None, None, [], False
-        self.log = self.unbound_log
-        prepare_database(self.prepared)
-
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
-        if self.prepared:
-            self.prepared.unlink(missing_ok=True)
+        """Passivated, or shut down: the task lives on in its database. Its last summary goes out, its
+        lock last of all, so that the next actor for the task opens it only once this one let go."""
+        self._project(at_once=True)
         if self.offload:
             self.offload.close()
         if self.store:
@@ -113,15 +90,15 @@ class TaskActorBase(OffloadingActor):
             self.store = None
         if self.lock_fd is not None:
             os.close(self.lock_fd)
+            self.lock_fd = None
 
     def _open(self, task_id: str, create: bool) -> None:
-        """Become the task's single writer: its lock first, so a stale copy can never write beside us.
-        A new task's database is the one prepared at Bind, renamed into place (atomic: whole or absent)."""
+        """Become the task's single writer: its lock first, so a stale copy can never write beside us."""
         if self.task_id == task_id:
             return
-        assert self.bound and self.prepared and self.task_id is None, "a task actor serves one task"
+        assert self.bound and self.task_id is None, "a task actor serves one task"
         s = self.bound.settings
-        self.store, self.lock_fd = take_task(s.data_dir, task_id, self.prepared, create, s.sqlite_synchronous)
+        self.store, self.lock_fd = take_task(s.data_dir, task_id, create, s.sqlite_synchronous)
         self.task_id = task_id
         self.log = self.log.bind(task_id=task_id)
 
@@ -218,19 +195,17 @@ class TaskGone(Exception):
     """The task has no database to open: it was deleted while a command or a resume was on its way."""
 
 
-def take_task(
-    data: Path, task_id: str, prepared: Path, create: bool, synchronous: str
-) -> tuple[TaskStore, int]:
-    """The task's lock, then its database: for a new task the `prepared` one renamed into place (atomic:
-    whole or absent), else the one that exists (`prepared` is dropped). Returns the open store and the
-    lock's descriptor, held while the caller writes. BlockingIOError if another actor holds the task;
+def take_task(data: Path, task_id: str, create: bool, synchronous: str) -> tuple[TaskStore, int]:
+    """The task's lock, then its database: for a new task an empty one put in place whole (see
+    prepare_database), else the one that exists. Returns the open store and the lock's descriptor, held
+    while the caller writes. BlockingIOError if another actor holds the task;
     TaskGone if an existing task's database is not there (opened anyway, SQLite would make an empty one,
     and the deleted task would leave files behind)."""
     path = task_db_path(data, task_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.with_suffix(".lock")
     fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
-    if not _lock(fd, wait_s=5.0):  # a passivating predecessor may still be on its way out
+    if not _lock(fd, wait_s=5.0):  # a predecessor on a worker may still be on its way out
         os.close(fd)
         raise BlockingIOError(f"task {task_id} is held by another actor")
     try:
@@ -238,11 +213,7 @@ def take_task(
             lock.unlink(missing_ok=True)  # made by the open above: a deleted task leaves no file
             raise TaskGone(task_id)
         if create and not path.exists():
-            if not prepared.exists():  # preparing it at the last release failed (a full disk)
-                prepare_database(prepared)
-            prepared.rename(path)
-        else:
-            prepared.unlink(missing_ok=True)
+            prepare_database(path)
         return TaskStore(path, synchronous), fd
     except BaseException:
         os.close(fd)  # not taken: the lock goes too

@@ -27,6 +27,9 @@ class TaskCommands(TaskActorBase):
         self.cancel: threading.Event | None = None  # set to interrupt the provider call in flight
         self.waiting_agent = False  # for an agent slot (the workspace's cap of live agents)
         self.mends = 0  # failed handlers in a row, mended by resuming (TaskActor.handler_failed)
+        self.routed = 0  # messages the project routed here, handled (see Passivate)
+        self.resting = False  # at rest: no step left to run, or a failed one waiting for a user
+        self.slot_wanted = False  # made at the cap of live task actors: waits for a slot without one
 
     def _activate(self, task_id: str) -> None:
         raise NotImplementedError  # the step machine's
@@ -124,9 +127,7 @@ class TaskCommands(TaskActorBase):
 
     def _delete(self, msg: TaskCommand) -> None:
         """The task's files go first, then the workspace forgets it and answers the client (so the
-        task is gone from every read once the client hears so); the project then takes the actor back
-        for its pool (PassivateOk). It does not exit: thespian loses what an exiting actor has not yet
-        sent, and those two messages may still be on their way."""
+        task is gone from every read once the client hears so); the project then lets the actor go."""
         assert self.store and self.bound and self.task_id
         self.store.close()
         self.store = None

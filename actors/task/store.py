@@ -83,7 +83,7 @@ def remove_task_files(data: Path, task_id: str) -> None:
 
 
 def prepare_database(path: Path) -> None:
-    """An empty task database with its schema, closed (so no -wal file is left): ready to be renamed.
+    """An empty task database with its schema, closed (so no -wal file is left).
     Its bytes are made once per process: building each with SQLite took ~4 ms (an fsync at close).
     Whole or absent: written beside, then renamed, so a full disk cannot leave half a database."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -275,12 +275,12 @@ class TaskStore:
             self._append(c, EventKind.retry, step, data, now)
 
     def wait_for_slot(self) -> bool:
-        """Created at its project's share of live task actors: the wait is visible (`task.status` with a
+        """Created at the cap of live task actors: the wait is visible (`task.status` with a
         message). False if the task had already started (a replayed create)."""
         with self._write() as c:
             if c.execute("SELECT count(*) FROM steps WHERE status != 'pending'").fetchone()[0]:
                 return False
-            message = "waiting for a provisioning slot (the project's share of live task actors)"
+            message = "waiting for a provisioning slot (the cap of live task actors)"
             self._waiting(c, TaskStatus.init_enqueue_provision, {"waiting": "slot"}, message)
         return True
 

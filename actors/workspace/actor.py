@@ -4,7 +4,6 @@
                     a message is routed to it (one with tasks on workers at once: it resumes them).
   RegisterProject → record the project.
   CreateTask      → forward to the project (the reply comes back through TaskInitialized).
-  ProjectInUse    → a project started or stopped using task actors: the projects in use share the cap.
   ProjectIdle     → a quiet project with nothing live may go: its messages are held (ProjectIdleOk) until
                     it has exited (then they start a fresh one) or says ProjectBusy (then they are sent).
   TaskInitialized → the task's record is durable: project it, then answer the client (read-your-writes).
@@ -17,8 +16,6 @@
   TaskCommand, ReadTask → to the task's project (admin script, HTTP).
   Describe        → (admin, /metrics) this workspace and every project's actors: each project is asked and
                     the answer goes once all have (or exited). Drain → the same fan-in (actors/drain.py).
-The projects in use share the cap of live task actors equally; when that set changes, each hears its
-share anew (LiveTasks), and a project not in use the share it would have once in use (see _shares).
 Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
 """
 
@@ -43,11 +40,9 @@ from schemas.project_messages import (
     ActivateTasks,
     AgentFreed,
     AgentSlot,
-    LiveTasks,
     ProjectBusy,
     ProjectIdle,
     ProjectIdleOk,
-    ProjectInUse,
     StartProject,
 )
 from schemas.settings import Settings
@@ -77,8 +72,6 @@ class WorkspaceActor(DrainingParent):
         self.projects: dict[str, Project] = {}
         self.project_addrs: dict[str, Any] = {}  # of the projects with a live actor
         self.held: dict[str, list[Any]] = {}  # by project: its messages, while it may be exiting
-        self.unused: set[str] = set()  # projects with an actor but no task live or waiting for one
-        self.shares: dict[str, int] = {}  # of max_live_tasks, as last told to each project (see _shares)
         self.pusher: Pusher | None = None
         self.agents: AgentSlots | None = None
         self.cluster_addr: Any = None
@@ -160,19 +153,9 @@ class WorkspaceActor(DrainingParent):
             self.held[msg.project] = []
             self.send(sender, ProjectIdleOk())
 
-    def receiveMsg_ProjectInUse(self, msg: ProjectInUse, sender: Any) -> None:
-        if self.project_addrs.get(msg.project) == sender:  # not from an actor of it gone since
-            if msg.in_use:
-                self.unused.discard(msg.project)
-            else:
-                self.unused.add(msg.project)
-            self._reshare()  # tells only the projects whose share changed
-
     def receiveMsg_ProjectBusy(self, msg: ProjectBusy, sender: Any) -> None:
         for held in self.held.pop(msg.project, []):
             self.send(sender, held)
-        self.shares.pop(msg.project, None)  # not told while held (see _reshare): it is now
-        self._reshare()
 
     def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Any) -> None:
         self._project(msg.summary)
@@ -251,10 +234,6 @@ class WorkspaceActor(DrainingParent):
             by_project.setdefault(project, []).append(task_id)
         for project in set(by_project) - set(self.projects):
             self.log.warning("resume.unknown_project", project=project, tasks=len(by_project.pop(project)))
-        for project in by_project:  # all started and in use first: none activates beyond its share
-            self._actor_of(project)
-            self.unused.discard(project)
-        self._reshare()
         count = 0
         for project, task_ids in by_project.items():
             self._to_project(project, ActivateTasks(task_ids=sorted(task_ids)))
@@ -277,15 +256,12 @@ class WorkspaceActor(DrainingParent):
             if addr != msg.childAddress:
                 continue
             del self.project_addrs[name]
-            self.unused.discard(name)
-            self.shares.pop(name, None)
             if name in self.held:
                 for held in self.held.pop(name):
                     self._to_project(name, held)
             else:
                 self.log.warning("project.exited", project=name)
                 self._start_project(self.projects[name])
-        self._reshare()
 
     def _to_project(self, name: str, msg: Any) -> None:
         """To the project's actor, started if it has none; held while it may be exiting."""
@@ -302,39 +278,17 @@ class WorkspaceActor(DrainingParent):
         return addr
 
     def _start_project(self, project: Project) -> Any:
-        """Started not in use: it says when it is (ProjectInUse), and meanwhile holds its share-to-be."""
         assert self.settings
         addr = self.createActor(ProjectActor)
         self.project_addrs[project.name] = addr
-        self.unused.add(project.name)
-        self.shares[project.name] = self._shares()[project.name]
         start = StartProject(
             project=project,
             settings=self.settings,
             workspace_addr=self.myAddress,
             cluster_addr=self.cluster_addr,
-            live_tasks=self.shares[project.name],
         )
         self.send(addr, start)
         return addr
-
-    def _shares(self) -> dict[str, int]:
-        """The projects in use share max_live_tasks equally (at least one each), so the task actors follow
-        the cap, not the number of projects; a busy project beside idle ones gets all of it. A project
-        not in use holds the share it will have once in use: its first tasks need not wait for a message,
-        and until the others hear of their smaller shares the sum can exceed the cap by that much."""
-        assert self.settings
-        cap, in_use = self.settings.max_live_tasks, len(set(self.project_addrs) - self.unused)
-        return {name: max(1, cap // (in_use + (name in self.unused))) for name in self.project_addrs}
-
-    def _reshare(self) -> None:
-        """Each project whose share changed is told. A project over its new share keeps its tasks
-        mid-step until they reach rest. A project that may be exiting is not told: held, the share would
-        start a fresh actor once it has gone; it hears on ProjectBusy if it stays."""
-        for name, share in self._shares().items():
-            if name not in self.held and self.shares.get(name) != share:
-                self.shares[name] = share
-                self.send(self.project_addrs[name], LiveTasks(share=share))
 
     def _forget_deleted(self, settings: Settings) -> None:
         """A delete removes the task's files, then its row here: a crash in between left a row whose

@@ -224,6 +224,14 @@ class Harness:
         self.sent.clear()
         self.wakeups.clear()
 
+    def let_go(self) -> None:
+        """The project lets the actor go (ActorExitRequest); the next message for the task makes another."""
+        from thespian.actors import ActorExitRequest
+
+        self.actor.receiveMessage(ActorExitRequest(), PROJECT)
+        assert self.actor.store is None and self.actor.lock_fd is None
+        self.actor = self._new_actor()
+
     def activate(self, task_id: str = "0" * 22) -> None:
         self.actor.receiveMessage(Activate(task_id=task_id), PROJECT)
         self.pump()

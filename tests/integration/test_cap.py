@@ -1,25 +1,19 @@
 """The cap on live task actors: creates beyond it answer at once, their provisioning waits for a slot
-in creation order (visibly), every task completes, and the wait survives a kill -9. The pools of ready
-actors: recycled before a fork; a quiet project's actors all go until it is needed again."""
+in creation order (visibly), every task completes, and the wait survives a kill -9. Idle actors go: a
+task's at rest, then a quiet project's, until a create or a command needs them again."""
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.helpers.admin import admin_json
 from tests.helpers.metrics import live_actors
 from tests.server import RESULT_KINDS, Server, wait_until
 
-CAP, POOL = 2, 2
+CAP = 2
 
 
-def live_task_actors(server: Server) -> int:
-    """Task actors with a task, and ready ones: a create at the cap borrows a ready one to initialize."""
-    live = live_actors(server)
-    return live["task"] + live["ready"]
-
-
-def test_three_times_the_cap_all_complete_within_cap_plus_pool_and_survive_a_kill(make_server, repo):
-    env = {"CRUCIBLE_MAX_LIVE_TASKS": CAP, "CRUCIBLE_POOL_SIZE": POOL, "CRUCIBLE_SIM_STEP_MS": 150}
+def test_three_times_the_cap_all_complete_within_the_cap_and_survive_a_kill(make_server, repo):
+    """At most one actor beyond the cap: a create at the cap has one, briefly, to initialize."""
+    env = {"CRUCIBLE_MAX_LIVE_TASKS": CAP, "CRUCIBLE_SIM_STEP_MS": 150}
     server = make_server("sim", **env, CRUCIBLE_IDLE_TIMEOUT_S=60).start()
     server.register(repo)
     ids = [server.create().body["id"] for _ in range(3 * CAP)]
@@ -27,7 +21,7 @@ def test_three_times_the_cap_all_complete_within_cap_plus_pool_and_survive_a_kil
 
     def settled() -> bool:
         nonlocal peak
-        peak = max(peak, live_task_actors(server))
+        peak = max(peak, live_actors(server)["task"])
         return sum(server.task(t)["status"] == "running" for t in ids) >= CAP
 
     wait_until(settled, timeout=60)
@@ -39,17 +33,17 @@ def test_three_times_the_cap_all_complete_within_cap_plus_pool_and_survive_a_kil
     server.start()
     for task_id in ids:
         server.wait_status(task_id, {"running"}, timeout=90)
-        peak = max(peak, live_task_actors(server))
-    assert peak <= CAP + POOL
+        peak = max(peak, live_actors(server)["task"])
+    assert peak <= CAP + 1
     for task_id in ids:
         kinds = Counter(e["kind"] for e in server.history(task_id))
         assert all(kinds[k] == 1 for k in RESULT_KINDS), kinds  # no step's result twice
 
 
-def test_the_projects_in_use_share_the_cap_and_never_provision_more_tasks_at_once(make_server, repo):
-    """CRUCIBLE_MAX_LIVE_TASKS bounds the workspace's task actors, not each project's: with two busy
-    projects, never more than the cap's tasks provision at once (from their durable histories); the
-    rest wait for a slot, and all complete."""
+def test_the_projects_of_a_runner_share_its_cap_and_never_provision_more_tasks_at_once(make_server, repo):
+    """CRUCIBLE_MAX_LIVE_TASKS bounds a runner's task actors, not each project's: with two busy projects
+    of one workspace (hosted by one runner), never more than the cap's tasks provision at once (from
+    their durable histories); the rest wait for a slot, and all complete."""
     server = make_server("sim", CRUCIBLE_MAX_LIVE_TASKS=CAP, CRUCIBLE_SIM_STEP_MS=100).start()
     for name in ("a", "b"):
         server.register(repo, name=name)
@@ -59,9 +53,8 @@ def test_the_projects_in_use_share_the_cap_and_never_provision_more_tasks_at_onc
 
 
 def test_a_busy_project_beside_one_no_longer_in_use_provisions_up_to_the_whole_cap(make_server, repo):
-    """Only the projects using task actors share the cap: once b's task has given its actor back (at
-    rest past its idle timeout), a provisions as many tasks at once as the cap allows, not half of it
-    (b's project actor is still there: its pool waits CRUCIBLE_POOL_IDLE_S)."""
+    """No project holds a share: once b's task has let its actor go (at rest past its idle timeout), a
+    provisions as many tasks at once as the cap allows."""
     env = {"CRUCIBLE_MAX_LIVE_TASKS": CAP, "CRUCIBLE_SIM_STEP_MS": 100, "CRUCIBLE_IDLE_TIMEOUT_S": 0.5}
     server = make_server("sim", **env).start()
     for name in ("a", "b"):
@@ -70,7 +63,6 @@ def test_a_busy_project_beside_one_no_longer_in_use_provisions_up_to_the_whole_c
     wait_until(lambda: live_actors(server)["task"] == 0, timeout=30)
     ids = [server.create(project="a").body["id"] for _ in range(2 * CAP)]
     assert most_provisioning_at_once(server, ids) == CAP
-    assert live_actors(server)["project"] == 2
 
 
 def most_provisioning_at_once(server: Server, ids: list[str]) -> int:
@@ -99,34 +91,13 @@ def test_tasks_at_rest_never_hold_the_slots_new_tasks_need(make_server, repo):
     assert not any(e["data"].get("waiting") for e in server.history(latest))
 
 
-def test_a_task_at_rest_gives_its_actor_to_the_pool_instead_of_a_fork(make_server, repo):
-    """The pool runs short when a create takes its ready actor: the actor of a task at rest comes back
-    (the task lives on in its database) rather than a new process being forked."""
-    env = {"CRUCIBLE_POOL_SIZE": 1, "CRUCIBLE_SIM_STEP_MS": 20, "CRUCIBLE_IDLE_TIMEOUT_S": 60}
-    server = make_server("sim", **env).start()
-    server.register(repo)
-    first = server.wait_status(server.create().body["id"], {"running"}, timeout=30)["id"]
-    actors = admin_json(server, "actors")
-    lent = next(a["address"] for a in actors if a["kind"] == "task" and a["id"] == first)
-    second = server.wait_status(server.create().body["id"], {"running"}, timeout=30)["id"]
-
-    def lent_back() -> bool:
-        now = admin_json(server, "actors")
-        return [a["address"] for a in now if a["kind"] == "ready"] == [lent]
-
-    wait_until(lent_back, timeout=30)
-    tasks = {a["id"] for a in admin_json(server, "actors") if a["kind"] == "task"}
-    assert first not in tasks and second in tasks
-    assert server.task(first)["status"] == "running"  # at rest without an actor, readable as before
-
-
-def test_a_quiet_project_lets_its_actors_go_and_is_started_again_on_demand(make_server, repo):
-    """Idle processes follow the projects in use, not those registered: a project has no actor until a
-    task needs one; busy, its pool fills (here with the actors of its tasks at rest); quiet and with
-    nothing live, its actors all go; a create or a command brings it back. Projects that go quiet
-    together all go (a share of the cap once started a fresh actor for one that had just gone)."""
-    env = {"CRUCIBLE_POOL_SIZE": 3, "CRUCIBLE_POOL_IDLE_S": 4, "CRUCIBLE_SIM_STEP_MS": 20}
-    server = make_server("sim", **env, CRUCIBLE_IDLE_TIMEOUT_S=1).start()
+def test_idle_actors_go_and_a_quiet_project_goes_until_a_create_or_a_command_brings_it_back(
+    make_server, repo
+):
+    """A project has no actor until a task needs one. A task at rest past its idle timeout lets its
+    actor go (readable all the while), then its project, quiet with nothing live, goes too; a create or
+    a command brings them back. Projects that go quiet together all go."""
+    server = make_server("sim", CRUCIBLE_SIM_STEP_MS=20, CRUCIBLE_IDLE_TIMEOUT_S=1).start()
     projects = ("busy", "quiet", "other")
     for name in projects:
         server.register(repo, name=name)
@@ -136,13 +107,9 @@ def test_a_quiet_project_lets_its_actors_go_and_is_started_again_on_demand(make_
     for task_id in ids:
         server.wait_status(task_id, {"running"}, timeout=30)
     assert live_actors(server)["project"] == 1
-
-    def all_gone() -> bool:
-        live = live_actors(server)
-        return live["project"] + live["ready"] == 0
-
-    wait_until(lambda: live_actors(server)["ready"] >= 3, timeout=30)  # their actors back in the pool
-    wait_until(all_gone, timeout=30)
+    wait_until(lambda: live_actors(server)["task"] == 0, timeout=30)
+    assert all(server.task(t)["status"] == "running" for t in ids)  # at rest without an actor
+    wait_until(lambda: live_actors(server)["project"] == 0, timeout=30)
 
     with ThreadPoolExecutor(len(projects)) as at_once:  # so that they go quiet together
         created = list(at_once.map(lambda project: server.create(project=project).body["id"], projects))

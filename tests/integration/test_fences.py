@@ -55,8 +55,8 @@ def test_a_signal_stops_the_server_cleanly_with_no_actor_process_left(make_serve
 def test_a_stop_right_after_start_up_ends_every_actor_through_thespian_and_kills_none(
     make_server, repo, tmp_path
 ):
-    """A project's pool is still forking its ready actors then: the drain waits for those forks, so that
-    thespian's shutdown confirms; before, it waited 2 s and the new actors were killed (5 stops in 6)."""
+    """Actors are still starting then (a project, its mirror): thespian's shutdown must still confirm;
+    it once waited 2 s and killed the new actors (5 stops in 6)."""
     first = make_server("sim", data=tmp_path / "data").start()
     assert first.register(repo).status == 201
     assert first.stop() == 0

@@ -39,8 +39,7 @@ TOKEN = "fuzz-token"
 HERE = Path(__file__).parent
 WORKERS = "8"
 BUDGET_S = 90  # the main run's `--max-time`: its phases repeat until it is spent
-# One ready task actor per project: the fuzzer registers projects, and each would fork a pool.
-SIM = {"CRUCIBLE_SIM_STEP_MS": "5", "CRUCIBLE_POOL_SIZE": "1"}
+SIM = {"CRUCIBLE_SIM_STEP_MS": "5"}
 FAILING = {**SIM, "CRUCIBLE_SIM_FAIL": "0.2", "CRUCIBLE_MAX_ATTEMPTS": "2", "CRUCIBLE_BACKOFF_BASE_S": "0.01"}
 TASK_PATH = re.compile(r"/v1/tasks/[0-9a-f]{22}(?:/(\w+))?")
 

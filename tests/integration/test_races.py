@@ -43,7 +43,7 @@ async def creates_while_scraping(port: int) -> tuple[Counter[int], Counter[int]]
 def test_metrics_answer_200_while_workspaces_are_being_created(make_server):
     """A scrape asks every workspace started so far; a workspace started while it awaited one of them
     used to end it with `dictionary changed size during iteration` (a 500)."""
-    server: Server = make_server("sim", CRUCIBLE_POOL_SIZE=1).start()
+    server: Server = make_server("sim").start()
     created, scraped = asyncio.run(creates_while_scraping(server.port))
     assert created == Counter({201: CREATES})
     assert set(scraped) == {200}, scraped  # each scraper scraped at least once before the last create

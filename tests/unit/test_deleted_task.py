@@ -5,7 +5,7 @@ delete, or activate one for a task already gone. Each is answered 404, and nothi
 import pytest
 
 from schemas.messages import Failure
-from schemas.project_messages import PassivateOk, TaskRemoved
+from schemas.project_messages import TaskRemoved
 from tests.helpers.task_harness import PROJECT, FakeProvider, Harness
 
 TASK = "0" * 22
@@ -13,7 +13,7 @@ TASK = "0" * 22
 
 @pytest.fixture
 def deleted(tmp_path, monkeypatch) -> Harness:
-    """A task archived, then deleted by its actor, which the project has not yet taken back."""
+    """A task archived, then deleted by its actor, which the project has not yet let go."""
     harness = Harness(tmp_path, FakeProvider(), monkeypatch)
     harness.initialize(TASK)
     harness.pump()
@@ -35,18 +35,17 @@ def test_a_command_reaching_the_actor_after_its_delete_is_a_404(deleted, action)
 
 
 def test_a_command_for_a_task_deleted_before_it_came_is_a_404_and_leaves_no_file(deleted):
-    """A task-less actor the project gave the command to opens no database (SQLite would make an empty
-    one: the deleted task's file was back), and tells the project the task is gone, which takes the
-    actor back; meanwhile each further command is a 404 too."""
-    deleted.actor.receiveMessage(PassivateOk(), PROJECT)  # back in the pool, task-less
+    """The actor the project made for the command opens no database (SQLite would make an empty one:
+    the deleted task's file was back), and tells the project the task is gone, which lets the actor go;
+    meanwhile each further command is a 404 too."""
+    deleted.let_go()
     deleted.sent.clear()
     assert not_found(deleted.command("kill"))
     assert not list((deleted.data / "tasks").glob(f"{TASK}*"))
     told = [m for a, m in deleted.sent if a == PROJECT]
     assert [(type(m), m.task_id) for m in told] == [(TaskRemoved, TASK)]
     assert not_found(deleted.command("archive"))
-    deleted.actor.receiveMessage(PassivateOk(), PROJECT)
-    assert deleted.actor.task_id is None and deleted.actor.prepared and deleted.actor.prepared.exists()
+    assert not list((deleted.data / "tasks").glob(f"{TASK}*"))
 
 
 def test_the_late_outcome_of_an_interrupted_step_after_the_delete_is_ignored(tmp_path, monkeypatch):

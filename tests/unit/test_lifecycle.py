@@ -102,12 +102,11 @@ def test_kill_while_a_retry_waits_makes_the_pending_wakeup_stale(harness):
     assert "create_sandbox" not in harness.provider.calls[harness.provider.calls.index("destroy") :]
 
 
-def test_delete_removes_the_files_then_the_workspace_answers_and_the_actor_serves_again(harness, tmp_path):
-    """The actor does not exit after a delete (thespian would lose its last messages if it did): the
-    project takes it back, and it can initialize another task."""
+def test_delete_removes_the_files_then_the_workspace_answers_then_the_project_lets_the_actor_go(
+    harness, tmp_path
+):
+    """The actor does not exit by itself: the project, told the task is gone, lets it go."""
     from thespian.actors import ActorExitRequest
-
-    from schemas.project_messages import PassivateOk
 
     harness.initialize()
     harness.pump()
@@ -120,10 +119,8 @@ def test_delete_removes_the_files_then_the_workspace_answers_and_the_actor_serve
     assert len(deleted) == 1 and deleted[0].reply_to == "client"
     assert any(a == PROJECT and isinstance(m, TaskRemoved) for a, m in harness.sent)
     assert not any(isinstance(m, ActorExitRequest) for _, m in harness.sent)
-    harness.actor.receiveMessage(PassivateOk(), "project")  # the project's answer to TaskRemoved
-    assert harness.actor.task_id is None and harness.actor.lock_fd is None
-    harness.initialize("1" * 22)
-    assert harness.actor.task_id == "1" * 22 and (tmp_path / "tasks" / f"{'1' * 22}.sqlite").exists()
+    harness.let_go()  # the project's answer to TaskRemoved
+    assert not (tmp_path / "tasks" / f"{'0' * 22}.sqlite").exists()
 
 
 def test_a_refusal_carries_the_current_status(harness):

@@ -1,35 +1,37 @@
 """ProjectActor driven without an actor system: messages in, sends recorded."""
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from thespian.actors import ActorExitRequest, WakeupMessage
+from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors.hosts import LEADER
 from actors.project import actor as project_module
 from actors.project.actor import ProjectActor
-from actors.project.base import RETIRE_AFTER, Quiet, Retire
+from actors.project.base import Quiet
 from actors.project.kits import Kit
 from actors.project.registry import Reserved
+from actors.task.actor import TaskActor
 from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host, Hosts, Place, Unplace
 from schemas.messages import Drain, Drained, Failure
 from schemas.project_messages import (
+    ActivateTasks,
     AgentFreed,
-    LiveTasks,
-    PassivateOk,
+    Evict,
+    Passivate,
     ProjectBusy,
     ProjectIdle,
     ProjectIdleOk,
-    ProjectInUse,
+    SlotFree,
     StartProject,
-    Taken,
-    TaskActorExited,
+    Stay,
     TaskRemoved,
 )
 from schemas.settings import Settings
-from schemas.task_messages import Activate, Initialize, ReadTask, TaskActorReady
+from schemas.task_messages import Activate, Bind, Initialize, ReadTask
 from schemas.workspace_messages import CreateTask
 
 PROJECT = Project(workspace="ws", name="demo", repo="/repo", created_at="2026-11-27T00:00:00Z")
@@ -45,211 +47,232 @@ def _no_actor_logs(monkeypatch):
     monkeypatch.setattr(project_module.logs, "configure_actor", lambda *args: None)
 
 
-def started(tmp_path: Any, monkeypatch: Any, **settings: Any) -> tuple[HarnessProject, list[Any], Settings]:
-    """A project past its StartProject, with no kit (each test sets up the kits it needs); what it
-    sends is recorded."""
+def started(
+    tmp_path: Any, monkeypatch: Any, name: str = "project", **settings: Any
+) -> tuple[HarnessProject, list[Any], Settings]:
+    """A project past its StartProject with its leader's kit (mirror "mirror"); the task actors it
+    makes are named task-1, task-2, …; what it sends (and the wakeups it asks for) is recorded."""
     monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
     sent: list[tuple[Any, Any]] = []
     actor = HarnessProject()
+    actor.myAddress = name  # type: ignore[assignment]
+    made = (f"{name}-task-{n}" if name != "project" else f"task-{n}" for n in itertools.count(1))
     actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    actor.wakeupAfter = lambda delay, payload: sent.append(("wakeup", payload))  # type: ignore[method-assign]
+
+    def create_actor(cls: type, targetActorRequirements: Any = None) -> str:
+        assert cls is TaskActor
+        return next(made)
+
+    actor.createActor = create_actor  # type: ignore[method-assign]
     config = Settings(data_dir=tmp_path, **settings)
-    share = config.max_live_tasks  # alone in its workspace
-    start = StartProject(project=PROJECT, settings=config, workspace_addr="ws", live_tasks=share)
-    actor.receiveMessage(start, "ws")
+    actor.receiveMessage(StartProject(project=PROJECT, settings=config, workspace_addr="ws"), "ws")
+    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, config, "ws", name)
+    kit.mirror = "mirror"
+    actor.kits[LEADER] = kit
+    sent.clear()
     return actor, sent, config
 
 
-def leader_kit(actor: HarnessProject, settings: Settings, ready: list[Any], forking: int = 0) -> Kit:
-    """The project's kit on the leader, its pool "pool", with these actors ready and forks in flight."""
-    kit = Kit.on(Host(name=LEADER, data=settings.data_dir, capacity=0), PROJECT, settings, "ws", "project")
-    kit.pool, kit.ready, kit.forking = "pool", ready, forking
-    actor.kits[LEADER] = kit
-    return kit
+def create(actor: ProjectActor, key: str) -> None:
+    body = TaskCreate(prompt="p")
+    actor.receiveMessage(CreateTask(request_id=key, project="demo", body=body, reply_to="web"), "ws")
 
 
-def test_a_read_goes_to_the_pool_on_the_tasks_host_and_takes_no_actor_nor_slot(tmp_path, monkeypatch):
-    """The reader interface for a passive task: its host's pool reads the database; no ready actor is
-    put to work for it (it used to be: a read then ran the task's provisioning past the cap)."""
-    actor, sent, settings = started(tmp_path, monkeypatch)
+def kinds(sent: list[Any]) -> list[tuple[Any, type]]:
+    return [(to, type(msg)) for to, msg in sent if to != "wakeup"]
+
+
+def close(*actors: ProjectActor) -> None:
+    for actor in actors:
+        assert actor.registry
+        actor.registry.conn.close()
+
+
+def test_a_read_goes_to_the_mirror_actor_on_the_tasks_host_and_makes_no_task_actor(tmp_path, monkeypatch):
+    """The reader interface for a passive task: the actor on its host reads the database; no task actor
+    is made for it (a read used to run the task's provisioning past the cap)."""
+    actor, sent, _ = started(tmp_path, monkeypatch)
     read = ReadTask(request_id="r1", task_id="t" * 22, limit=5)
+    actor.receiveMessage(read, "web")
+    assert sent == [("mirror", read.model_copy(update={"reply_to": "web"}))] and actor.tasks == {}
 
-    actor.receiveMessage(read, "web")  # no kit on the task's host: it is unreachable
+    del actor.kits[LEADER]  # its host is gone: unreachable
+    sent.clear()
+    actor.receiveMessage(read, "web")
     [(to, refused)] = sent
     assert to == "web" and isinstance(refused, Failure) and refused.code == "host_unreachable"
+    close(actor)
 
+
+def test_a_create_makes_a_task_actor_binds_it_and_then_initializes_it(tmp_path, monkeypatch):
+    actor, sent, _ = started(tmp_path, monkeypatch)
+    create(actor, "c1")
+    assert kinds(sent) == [("task-1", Bind), ("task-1", Initialize)]
+    task_id, init = sent[1][1].task_id, sent[1][1]
+    assert init.provision and actor.tasks == {task_id: "task-1"} and actor.gate and actor.gate.live == 1
+    close(actor)
+
+
+def test_at_the_cap_a_create_initializes_at_once_and_its_task_waits_for_a_slot(tmp_path, monkeypatch):
+    """A create is never kept waiting: at the cap its actor initializes the task without provisioning,
+    asks to go (queued), and the task is activated by a fresh actor once a slot frees."""
+    actor, sent, _ = started(tmp_path, monkeypatch, max_live_tasks=1)
+    create(actor, "c1")
+    first = sent[1][1].task_id
+    create(actor, "c2")
+    second, init = sent[3][1].task_id, sent[3][1]
+    assert not init.provision
+    actor.receiveMessage(Passivate(task_id=second, routed=1, queued=True), "task-2")
+    assert kinds(sent[4:]) == [("task-2", ActorExitRequest)] and actor.queued == [second]
     sent.clear()
-    kit = leader_kit(actor, settings, ready=["ready-1"])
-    actor.receiveMessage(read, "web")
-    assert sent == [("pool", read.model_copy(update={"reply_to": "web"}))]
-    assert kit.ready == ["ready-1"] and actor.tasks == {} and actor.waiting == []
-    assert actor.registry
-    actor.registry.conn.close()
+
+    actor.receiveMessage(Passivate(task_id=first, routed=1), "task-1")  # at rest past its idle timeout
+    assert kinds(sent) == [("task-1", ActorExitRequest), ("task-3", Bind), ("task-3", Activate)]
+    assert sent[2][1].task_id == second and actor.queued == []
+    close(actor)
 
 
-def test_a_surplus_ready_actor_exits_only_once_idle(tmp_path, monkeypatch):
-    """An actor back in a full pool stays until idle for RETIRE_AFTER: one told to exit at once lost
-    what it had not yet sent (thespian), such as the answer to the create it had just initialized."""
-    actor, sent, settings = started(tmp_path, monkeypatch, pool_size=1)
-    wakeups: list[Any] = []
-    actor.wakeupAfter = lambda delay, payload: wakeups.append(payload)  # type: ignore[method-assign]
-    kit = leader_kit(actor, settings, ready=[])
-
-    actor._ready("first", kit)
-    actor._ready("second", kit)  # one beyond the pool's size
-    assert kit.ready == ["first", "second"] and sent == [] and wakeups == [Retire(LEADER)]
-
-    actor.receiveMessage(WakeupMessage(RETIRE_AFTER, payload=Retire(LEADER)), "system")
-    assert sent == [] and wakeups == [Retire(LEADER), Retire(LEADER)]  # not idle long enough: later
-
-    actor.since["first"] = "2026-01-01T00:00:00.000Z"  # idle since long ago
-    actor.receiveMessage(WakeupMessage(RETIRE_AFTER, payload=Retire(LEADER)), "system")
-    assert [(to, type(msg)) for to, msg in sent] == [("first", ActorExitRequest)]
-    assert kit.ready == ["second"] and len(wakeups) == 2
-    assert actor.registry
-    actor.registry.conn.close()
+def test_an_actor_that_asked_to_go_stays_if_a_message_was_routed_to_it_since(tmp_path, monkeypatch):
+    """Its Passivate crossed a command on its way: the project counts what it routed and the actor what
+    it handled, and until they agree the actor stays (that command may start a step)."""
+    actor, sent, _ = started(tmp_path, monkeypatch)
+    create(actor, "c1")
+    task_id = sent[1][1].task_id
+    actor.receiveMessage(ActivateTasks(task_ids=[task_id]), "ws")  # routed: the second message
+    sent.clear()
+    actor.receiveMessage(Passivate(task_id=task_id, routed=1), "task-1")
+    assert kinds(sent) == [("task-1", Stay)] and actor.tasks == {task_id: "task-1"}
+    actor.receiveMessage(Passivate(task_id=task_id, routed=2), "task-1")
+    assert kinds(sent[1:]) == [("task-1", ActorExitRequest)] and actor.tasks == {}
+    actor.receiveMessage(Passivate(task_id=task_id, routed=2), "task-1")  # stale: not its actor now
+    assert len(kinds(sent)) == 2
+    close(actor)
 
 
-def test_a_quiet_projects_pool_keeps_one_actor_and_grows_back_once_a_task_waits_for_one(
+def test_a_task_that_must_wait_for_a_slot_evicts_the_actor_longest_at_rest_of_any_project(
     tmp_path, monkeypatch
 ):
-    """Idle processes follow the projects in use, not those registered: a kit no task has needed an
-    actor of for pool_idle_s keeps one ready (the rest exit once idle). A create takes that one and
-    forks one replacement, as on a busy kit; the next task that must wait has the rest forked at once."""
-    actor, sent, settings = started(tmp_path, monkeypatch, pool_size=3, pool_idle_s=60)
-    wakeups: list[Any] = []
-    actor.wakeupAfter = lambda delay, payload: wakeups.append((delay, payload))  # type: ignore[method-assign]
-    kit = leader_kit(actor, settings, ready=["ready-1"])
-    assert kit.size == 1 and not kit.short  # quiet from the start: one ready actor is its whole pool
+    """Tasks at rest keep their actors for their idle timeout only while nobody needs the slot: at
+    rest, an actor is listed; a task that needs a slot at the cap has the oldest listed one let go (at
+    once if it is its own project's, else asked of its project) and takes its slot. Just at rest while
+    a task waits, an actor goes at once."""
+    a, sent_a, _ = started(tmp_path, monkeypatch, "a", max_live_tasks=2)
+    b, sent_b, _ = started(tmp_path, monkeypatch, "b", max_live_tasks=2)
+    create(a, "c1")
+    create(a, "c2")
+    first, second = sent_a[1][1].task_id, sent_a[3][1].task_id
+    a.receiveMessage(Passivate(task_id=first, routed=1, resting=True), "a-task-1")
+    assert kinds(sent_a[4:]) == [] and a.tasks[first] == "a-task-1"  # kept, listed
 
-    def create(key: str) -> None:
-        body = TaskCreate(prompt="p")
-        actor.receiveMessage(CreateTask(request_id=key, project="demo", body=body, reply_to="web"), "ws")
+    b.receiveMessage(ActivateTasks(task_ids=["0" * 22]), "ws")  # at the cap: it waits, evicting
+    assert kinds(sent_b) == [("a", Evict)]
+    a.receiveMessage(sent_b[0][1], "b")
+    assert kinds(sent_a[4:]) == [("a-task-1", ActorExitRequest), ("b", SlotFree)]
+    b.receiveMessage(SlotFree(), "a")
+    assert kinds(sent_b[1:]) == [("b-task-1", Bind), ("b-task-1", Activate)]
 
-    create("c1")
-    assert [(to, type(msg)) for to, msg in sent] == [
-        ("ready-1", Initialize),
-        ("pool", Taken),
-        ("ws", ProjectInUse),  # a task actor taken: its share of the cap now counts
-    ]
-    assert kit.size == 3 and kit.forking == 1
-    assert wakeups == [(timedelta(seconds=60), Quiet(LEADER))]
+    b.receiveMessage(ActivateTasks(task_ids=["1" * 22]), "ws")  # nothing at rest to evict: it waits
+    a.receiveMessage(Passivate(task_id=second, routed=1, resting=True), "a-task-2")
+    assert kinds(sent_a[6:]) == [("a-task-2", ActorExitRequest), ("b", SlotFree)]  # at once
+    b.receiveMessage(SlotFree(), "a")
+    b.receiveMessage(Passivate(task_id="1" * 22, routed=1, resting=True), "b-task-2")
+    sent_b.clear()
+    create(b, "c3")  # its own actor at rest goes first, and the create provisions
+    assert kinds(sent_b) == [("b-task-2", ActorExitRequest), ("b-task-3", Bind), ("b-task-3", Initialize)]
+    assert sent_b[2][1].provision
+    close(a, b)
+
+
+def test_a_slot_freed_by_one_project_wakes_the_project_of_its_runner_that_waited_longest(
+    tmp_path, monkeypatch
+):
+    """The cap is the runner's (open files): projects of one runner share one gate, and a slot given
+    back goes to whichever of them waited first for one."""
+    a, sent_a, _ = started(tmp_path, monkeypatch, "a", max_live_tasks=1)
+    b, sent_b, _ = started(tmp_path, monkeypatch, "b", max_live_tasks=1)
+    assert a.gate is b.gate
+    create(a, "c1")
+    held = sent_a[1][1].task_id
+    b.receiveMessage(ActivateTasks(task_ids=["0" * 22]), "ws")  # a resume at the cap: queued
+    assert kinds(sent_b) == [] and b.queued == ["0" * 22]
+
+    a.receiveMessage(Passivate(task_id=held, routed=1), "a-task-1")
+    assert kinds(sent_a[2:]) == [("a-task-1", ActorExitRequest), ("b", SlotFree)]
+    b.receiveMessage(SlotFree(), "a")
+    assert kinds(sent_b) == [("b-task-1", Bind), ("b-task-1", Activate)] and b.queued == []
+    close(a, b)
+
+
+def test_a_task_actor_that_ended_unasked_frees_its_slot_for_the_oldest_waiting_task(tmp_path, monkeypatch):
+    """Its worker went, taking its runner: the project hears ChildActorExited and forgets the actor."""
+    actor, sent, _ = started(tmp_path, monkeypatch, max_live_tasks=1)
+    create(actor, "c1")
+    actor.receiveMessage(ActivateTasks(task_ids=["0" * 22]), "ws")
     sent.clear()
-    create("c2")  # no actor ready: it waits, and the rest of the pool is forked
-    assert [(to, type(msg)) for to, msg in sent] == [("pool", Taken)] * 2
-    assert kit.forking == 3 and len(wakeups) == 1
-
-    for new in ("new-1", "new-2", "new-3", "new-4"):
-        actor.receiveMessage(TaskActorReady(host=LEADER), new)  # new-1 takes c2's task, forks one more
-    assert kit.ready == ["new-2", "new-3", "new-4"] and kit.forking == 0
-    sent.clear()
-    actor.receiveMessage(WakeupMessage(timedelta(seconds=60), payload=Quiet(LEADER)), "system")
-    [(delay, again)] = wakeups[1:]  # still busy: look again when it may be quiet
-    assert again == Quiet(LEADER) and timedelta(0) < delay <= timedelta(seconds=60) and sent == []
-
-    kit.busy_until = 0.0  # pool_idle_s later
-    for new in ("new-2", "new-3"):
-        actor.since[new] = "2026-01-01T00:00:00.000Z"  # idle since long ago
-    actor.receiveMessage(WakeupMessage(delay, payload=Quiet(LEADER)), "system")
-    assert [(to, type(msg)) for to, msg in sent] == [("new-2", ActorExitRequest), ("new-3", ActorExitRequest)]
-    assert kit.ready == ["new-4"] and not kit.watched
-    assert actor.registry
-    actor.registry.conn.close()
+    actor.receiveMessage(ChildActorExited("task-1"), "system")
+    assert kinds(sent) == [("task-2", Bind), ("task-2", Activate)]
+    assert list(actor.tasks.values()) == ["task-2"]
+    close(actor)
 
 
-def test_the_actor_of_a_deleted_task_goes_back_to_the_pool_of_the_tasks_host(tmp_path, monkeypatch):
-    """A delete hands the actor back (it no longer exits: see above) to its own host's pool: the
-    registry forgets the task's host, so the actor is placed before that."""
-    actor, sent, settings = started(tmp_path, monkeypatch)
+def test_the_actor_of_a_deleted_task_is_let_go_and_the_cluster_forgets_its_placement(tmp_path, monkeypatch):
+    actor, sent, _ = started(tmp_path, monkeypatch)
     actor.cluster_addr = "cluster"  # a worker is part of it
-    for host in (LEADER, "w1"):
-        kit = Kit.on(Host(name=host, data=tmp_path, capacity=1), PROJECT, settings, "ws", "project")
-        kit.pool = f"pool@{host}"
-        actor.kits[host] = kit
     assert actor.registry
-    create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
-    reserved = actor.registry.reserve(create, placed="w1")
+    body = TaskCreate(prompt="p")
+    reserved = actor.registry.reserve(CreateTask(request_id="c", project="demo", body=body), placed="w1")
     assert isinstance(reserved, Reserved)
-    actor.tasks[reserved.task_id] = "its-actor"
+    actor.tasks[reserved.task_id], actor.routed[reserved.task_id] = "its-actor", 1
 
     actor.receiveMessage(TaskRemoved(task_id=reserved.task_id), "its-actor")
-    assert actor.kits["w1"].ready == ["its-actor"] and actor.kits[LEADER].ready == []
-    assert [(to, type(msg)) for to, msg in sent] == [
-        ("its-actor", PassivateOk),
+    assert kinds(sent) == [
+        ("its-actor", ActorExitRequest),
         ("cluster", Unplace),
         ("ws", AgentFreed),  # its agent slot, if it held one
     ]
-    assert actor.tasks == {}
-    actor.registry.conn.close()
+    assert actor.tasks == {} and actor.registry.host_of(reserved.task_id) is None
+    close(actor)
 
 
-def test_a_drain_is_answered_only_once_the_pools_forks_in_flight_are_ready(tmp_path, monkeypatch):
-    """The stop after a drain shuts thespian down, which an actor forked meanwhile keeps from confirming
-    (a stop right after start-up waited 2 s and killed the pool's new actors): the drain waits for them."""
-    actor, sent, settings = started(tmp_path, monkeypatch, pool_size=2)
-    kit = leader_kit(actor, settings, ready=[], forking=2)
-    kit.use()  # busy: two forks in flight, both kept
-
-    actor.receiveMessage(Drain(request_id="d"), "ws")  # no live task actor, two forks in flight
-    actor.receiveMessage(TaskActorReady(host=LEADER), "new-1")
-    assert sent == []
-    actor.receiveMessage(TaskActorReady(host=LEADER), "new-2")
-    [(to, drained)] = sent
-    assert to == "ws" and isinstance(drained, Drained) and drained.request_id == "d"
-    assert kit.ready == ["new-1", "new-2"]
-    assert actor.registry
-    actor.registry.conn.close()
-
-
-def test_a_fork_that_ends_before_it_is_bound_is_awaited_no_more(tmp_path, monkeypatch):
-    """The pool reports every exit; one of an actor the project never had (not working, ready nor
-    retired) was a fork in flight: without this a drain would wait for it until its deadline."""
-    actor, sent, settings = started(tmp_path, monkeypatch, pool_size=2)
-    kit = leader_kit(actor, settings, ready=["ready-1"], forking=1)
-    actor.retired = ["retired-1"]
+def test_a_drain_is_answered_once_every_live_task_actor_answered_or_ended(tmp_path, monkeypatch):
+    actor, sent, _ = started(tmp_path, monkeypatch)
+    create(actor, "c1")
+    create(actor, "c2")
+    sent.clear()
     actor.receiveMessage(Drain(request_id="d"), "ws")
-
-    actor.receiveMessage(TaskActorExited(address="retired-1"), "pool")
-    actor.receiveMessage(TaskActorExited(address="ready-1"), "pool")
-    assert kit.forking == 1 and kit.ready == [] and actor.retired == [] and sent == []
-    actor.receiveMessage(TaskActorExited(address="never-bound"), "pool")
-    assert kit.forking == 0
-    [(to, drained)] = sent
-    assert to == "ws" and isinstance(drained, Drained)
-    assert actor.registry
-    actor.registry.conn.close()
+    assert kinds(sent) == [("task-1", Drain), ("task-2", Drain)]
+    actor.receiveMessage(Drained(request_id="d"), "task-1")
+    assert len(sent) == 2
+    actor.receiveMessage(ChildActorExited("task-2"), "system")
+    assert kinds(sent[2:]) == [("ws", Drained)]
+    close(actor)
 
 
 def test_a_quiet_project_with_nothing_live_offers_to_go_and_goes_only_if_still_idle(tmp_path, monkeypatch):
-    """Single host: once its kit is quiet and no task is live, the project offers to go (once until
+    """Single host: quiet for the idle timeout with no task live, the project offers to go (once until
     answered). At the answer it exits if still idle; a create routed before the answer keeps it."""
-    actor, sent, settings = started(tmp_path, monkeypatch, pool_idle_s=60)
-    actor.wakeupAfter = lambda delay, payload: None  # type: ignore[method-assign]
-    kit = leader_kit(actor, settings, ready=["ready-1"])
-    quiet = WakeupMessage(timedelta(seconds=60), payload=Quiet(LEADER))
-
+    actor, sent, _ = started(tmp_path, monkeypatch, idle_timeout_s=60)
+    quiet = WakeupMessage(timedelta(seconds=60), payload=Quiet())
+    actor.busy_at -= 60  # quiet since its start, a minute ago
     actor.receiveMessage(quiet, "system")
     actor.receiveMessage(quiet, "system")
-    assert [(to, type(msg)) for to, msg in sent] == [("ws", ProjectIdle)]
-    create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
-    actor.receiveMessage(create, "ws")  # routed before the workspace's answer
+    assert kinds(sent) == [("ws", ProjectIdle)]
+    create(actor, "c")  # routed before the workspace's answer
     sent.clear()
     actor.receiveMessage(ProjectIdleOk(), "ws")
-    assert [(to, type(msg)) for to, msg in sent] == [("ws", ProjectBusy)]
+    assert kinds(sent) == [("ws", ProjectBusy)]
 
-    actor.receiveMessage(TaskActorReady(host=LEADER), "new-1")  # the replacement fork
-    actor.tasks.clear()  # its task went back to the pool; pool_idle_s later
-    kit.busy_until = 0.0
+    [task_id] = actor.tasks
+    actor.receiveMessage(Passivate(task_id=task_id, routed=1), "task-1")
     sent.clear()
     actor.receiveMessage(quiet, "system")
+    assert sent == [("wakeup", Quiet())]  # its task just went: not quiet long enough, look again later
+    actor.busy_at -= 60
+    actor.receiveMessage(quiet, "system")
     actor.receiveMessage(ProjectIdleOk(), "ws")
-    assert [(to, type(msg)) for to, msg in sent] == [
-        ("ws", ProjectIdle),
-        ("ws", ProjectInUse),  # its task gone, not in use (told once the message is handled)
-        ("project", ActorExitRequest),
-    ]
-    assert sent[1][1].in_use is False
-    assert actor.registry
-    actor.registry.conn.close()
+    assert kinds(sent[1:]) == [("ws", ProjectIdle), ("project", ActorExitRequest)]
+    close(actor)
 
 
 def test_a_create_waits_for_the_clusters_first_hosts_to_know_where_to_place_the_task(tmp_path, monkeypatch):
@@ -257,13 +280,13 @@ def test_a_create_waits_for_the_clusters_first_hosts_to_know_where_to_place_the_
     cannot know that a worker is up, and would place the task on the leader."""
     actor, sent, _ = started(tmp_path, monkeypatch)
     actor.cluster_addr = "cluster"
-    create = CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p"), reply_to="web")
+    body = TaskCreate(prompt="p")
+    create = CreateTask(request_id="c", project="demo", body=body, reply_to="web")
     actor.receiveMessage(create, "ws")
-    assert [(to, type(msg)) for to, msg in sent] == [("ws", ProjectInUse)] and actor.early == [create]
-    sent.clear()
+    assert kinds(sent) == [] and actor.early == [create]
 
     def start_kit(self: ProjectActor, kit: Kit, scan: list[str]) -> None:
-        kit.pool = f"pool@{kit.host.name}"
+        kit.mirror = f"mirror@{kit.host.name}"
         self.kits[kit.host.name] = kit
 
     monkeypatch.setattr(ProjectActor, "_start_kit", start_kit)
@@ -271,31 +294,4 @@ def test_a_create_waits_for_the_clusters_first_hosts_to_know_where_to_place_the_
     actor.receiveMessage(Hosts(hosts={"w1": Host(name="w1", data=tmp_path, capacity=2)}), "cluster")
     [(to, place)] = sent
     assert to == "cluster" and isinstance(place, Place) and actor.early is None
-    assert actor.registry
-    actor.registry.conn.close()
-
-
-def test_a_smaller_share_takes_back_actors_at_rest_and_a_larger_one_activates_waiting_tasks(
-    tmp_path, monkeypatch
-):
-    """The workspace shares its cap of live task actors anew as projects start and go. Over its new
-    share, a project's tasks at rest give their actors back (tasks mid-step keep theirs); under it, the
-    tasks waiting for a slot activate, oldest first."""
-    actor, sent, settings = started(tmp_path, monkeypatch, max_live_tasks=3)
-    actor.wakeupAfter = lambda delay, payload: None  # type: ignore[method-assign]
-    kit = leader_kit(actor, settings, ready=[], forking=settings.pool_size)
-    actor.tasks = {"t1": "actor-1", "t2": "actor-2", "t3": "actor-3"}
-    actor.resting = {"t1": LEADER, "t2": LEADER}
-    actor.queued = ["t4", "t5"]
-    actor.in_use = True  # as the workspace heard when its tasks came
-
-    actor.receiveMessage(LiveTasks(share=1), "ws")
-    assert [(to, type(msg)) for to, msg in sent] == [("actor-1", PassivateOk), ("actor-2", PassivateOk)]
-    assert list(actor.tasks) == ["t3"] and kit.ready == ["actor-1", "actor-2"]
-    sent.clear()
-
-    actor.receiveMessage(LiveTasks(share=2), "ws")
-    assert [(to, type(msg), msg.task_id) for to, msg in sent] == [("actor-1", Activate, "t4")]
-    assert actor.queued == ["t5"]
-    assert actor.registry
-    actor.registry.conn.close()
+    close(actor)

@@ -226,52 +226,65 @@ def test_activating_a_task_at_rest_does_nothing_but_report_it(harness):
     assert harness.events() == CLEAN_EVENTS
 
 
-def test_a_task_at_rest_passivates_after_the_idle_timeout_and_its_actor_can_serve_another(harness):
-    """Passivated, the actor lets go of the task (its lock included) and is ready for another one."""
-    from schemas.project_messages import Passivate, PassivateOk
-    from schemas.task_messages import TaskActorReady
+def test_a_task_at_rest_asks_to_go_after_the_idle_timeout_and_the_next_actor_opens_it(harness):
+    """It asks with the count of messages the project routed to it; let go, it releases its lock, and
+    the actor made for the task's next message resumes it with nothing to redo."""
+    from schemas.project_messages import Passivate
+
+    harness.initialize()
+    harness.pump()
+    asked = [m for a, m in harness.sent if a == PROJECT and isinstance(m, Passivate)]
+    assert [(m.routed, m.resting) for m in asked] == [(1, True)]  # at rest: evictable, if a task waits
+    harness.fire_wakeup(IdleDue)
+    asked = [m for a, m in harness.sent if a == PROJECT and isinstance(m, Passivate)][1:]
+    assert [(m.task_id, m.routed, m.queued, m.resting) for m in asked] == [("0" * 22, 1, False, False)]
+    calls = list(harness.provider.calls)
+    harness.let_go()
+    harness.activate()
+    assert harness.record()["status"] == "running" and harness.provider.calls == calls
+
+
+def test_told_to_stay_an_actor_still_at_rest_asks_again_after_another_idle_timeout(harness):
+    """The project answers Stay when it routed a message the actor had not handled when it asked: a
+    command that changes nothing (follow) leaves it at rest, and it asks again, counting that one."""
+    from schemas.project_messages import Passivate, Stay
 
     harness.initialize()
     harness.pump()
     harness.fire_wakeup(IdleDue)
-    assert [m.task_id for a, m in harness.sent if isinstance(m, Passivate) and not m.resting] == ["0" * 22]
-    announced = sum(isinstance(m, TaskActorReady) for _, m in harness.sent)
-    harness.actor.receiveMessage(PassivateOk(), "project")
-    assert sum(isinstance(m, TaskActorReady) for _, m in harness.sent) == announced  # the project knows
-    assert harness.actor.task_id is None and harness.actor.store is None and harness.actor.lock_fd is None
-    second = "1" * 22
-    harness.initialize(second)  # the same process, a new task: provisioned from its first step
-    harness.pump()
-    assert harness.record()["id"] == second and harness.record()["status"] == "running"
+    harness.command("follow")
+    harness.sent.clear()
+    harness.actor.receiveMessage(Stay(), PROJECT)
+    assert [m.resting for _, m in harness.sent if isinstance(m, Passivate)] == [True]
+    harness.fire_wakeup(IdleDue)
+    assert [m.routed for _, m in harness.sent if isinstance(m, Passivate)] == [2, 2]
 
 
 @pytest.mark.parametrize("fails", ["record", "database"])
-def test_a_create_that_cannot_write_is_answered_and_gives_its_actor_back_whole(harness, monkeypatch, fails):
-    """A full disk failed the create (its record, or the preparing of its database at the actor's last
-    release): the client is answered 507 at once, the actor goes back to the pool holding no lock, and it
-    serves the next create. Before, it stayed bound to the task it could not make, holding a slot."""
+def test_a_create_that_cannot_write_is_answered_and_lets_its_actor_go(harness, monkeypatch, fails):
+    """A full disk failed the create (its record, or its new database): the client is answered 507 at
+    once, the actor asks to go, and once let go nobody holds the task; the next create works. Before, it
+    stayed bound to the task it could not make, holding a slot."""
+    from pathlib import Path
+
     from actors.task.store import TaskStore, task_db_path
     from schemas.messages import Failure
-    from schemas.project_messages import Passivate, PassivateOk
+    from schemas.project_messages import Passivate
 
-    assert harness.actor.prepared
-    harness.sent.clear()  # its Bind's TaskActorReady
     with monkeypatch.context() as disk:
         if fails == "record":
             disk.setattr(TaskStore, "create", failing_create)
         else:
-            harness.actor.prepared.unlink()  # its preparation had failed: there is none
-            disk.setattr(type(harness.actor.prepared), "write_bytes", failing_write)
+            disk.setattr(Path, "write_bytes", failing_write)
         harness.initialize()
     answers = [(a, type(m)) for a, m in harness.sent if a in (CLIENT, PROJECT)]
     assert answers == [(CLIENT, Failure), (PROJECT, Passivate)]
     assert [m.status for _, m in harness.sent if isinstance(m, Failure)] == [507]
     harness.sent.clear()
-    harness.actor.receiveMessage(PassivateOk(), PROJECT)
-    assert harness.actor.task_id is None and harness.actor.lock_fd is None
+    harness.let_go()
     with task_db_path(harness.data, "0" * 22).with_suffix(".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds the task it could not make
-    assert harness.actor.prepared.exists()  # whole again, for the next create
+    assert not task_db_path(harness.data, "0" * 22).exists() or fails == "record"  # whole or absent
     second = "1" * 22
     harness.initialize(second)
     harness.pump()
@@ -334,15 +347,13 @@ def test_deleting_a_passive_task_leaves_its_queued_resume_nothing_to_do(harness)
     that resume used to fail on the closed database."""
     from structlog.testing import capture_logs
 
-    from schemas.project_messages import PassivateOk
-
     harness.initialize()
     harness.pump()
-    harness.actor.receiveMessage(PassivateOk(), "project")
+    harness.let_go()
     with capture_logs() as logged:
         harness.command("archive")  # activated, resumed, archived: at rest again
         harness.pump()
-        harness.actor.receiveMessage(PassivateOk(), "project")
+        harness.let_go()
         harness.command("delete")
         harness.pump()
     assert not (harness.data / "tasks" / f"{'0' * 22}.sqlite").exists()
