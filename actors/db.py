@@ -3,19 +3,30 @@
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from actors.migrations import Schema, migrate
 
 
 def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 def parse(iso: str) -> float:
     """Seconds since the epoch of a timestamp written by utcnow()."""
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def iso(moment: datetime) -> str:
+    """A moment as utcnow() writes it."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def until(moment_iso: str) -> timedelta:
+    """How long until a moment written by iso() (nothing if it has passed)."""
+    moment = datetime.fromisoformat(moment_iso.replace("Z", "+00:00"))
+    return max(moment - datetime.now(UTC), timedelta(0))
 
 
 def connect(path: Path, schema: Schema, synchronous: str = "NORMAL") -> sqlite3.Connection:

@@ -55,6 +55,9 @@ class Metrics:
         self.mailbox = Gauge(
             "crucible_runner_mailbox", "messages waiting in a runner's mailbox", ["runner"], registry=r
         )
+        self.sleeping = Gauge(
+            "crucible_runner_sleeping", "actors asleep: out of memory until a message", ["runner"], registry=r
+        )
         self.envelopes = Gauge(
             "crucible_runner_envelopes",
             "messages for actors of other runners, since start",
@@ -102,6 +105,7 @@ class Metrics:
             for kind, count in load.hosted.items():
                 self.hosted.labels(load.name, kind).set(count)
             self.mailbox.labels(load.name).set(load.mailbox)
+            self.sleeping.labels(load.name).set(load.sleeping)
             self.envelopes.labels(load.name).set(load.envelopes)
             self.posts.labels(load.name).set(load.posts)
             for seconds in load.waits:

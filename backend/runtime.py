@@ -137,7 +137,7 @@ class Runtime:
         self.health = "draining"
         began = time.monotonic()
         deadline = self.settings.drain_deadline_s
-        asks = [self._drain(addr, deadline) for _, addr in self.started()]
+        asks = [self._drain(addr, deadline) for _, addr in await self.awake()]
         results = await asyncio.gather(*asks, return_exceptions=True)
         late = sum(1 for r in results if not isinstance(r, Drained))
         self.log.info("runtime.drained", ms=round((time.monotonic() - began) * 1000), not_drained=late)
@@ -152,9 +152,16 @@ class Runtime:
         started after the copy is left out, as if the loop had run a moment earlier."""
         return list(self.workspaces.items())
 
+    async def awake(self) -> list[tuple[str, Any]]:
+        """The workspaces in memory now: one asleep has nothing live (asking would only wake it)."""
+        awake = {key for load in await self.runner_loads() for key in load.top}
+        return [(name, addr) for name, addr in self.started() if addr.key in awake]
+
     async def describe(self) -> list[ActorInfo]:
-        """Every live actor: each workspace answers for itself and its projects, all asked at once."""
-        asks = [self.ask(addr, Describe(request_id=self.bridge.request_id())) for _, addr in self.started()]
+        """Every live actor: each workspace awake answers for itself and its projects, all asked at once."""
+        asks = [
+            self.ask(addr, Describe(request_id=self.bridge.request_id())) for _, addr in await self.awake()
+        ]
         actors: list[ActorInfo] = []
         for reply in await asyncio.gather(*asks):
             assert isinstance(reply, Described)
@@ -173,8 +180,8 @@ class Runtime:
     @contextlib.contextmanager
     def workspace_slot(self, name: str) -> Iterator[None]:
         """Room for one more workspace (CRUCIBLE_MAX_WORKSPACES), held while it starts: creates in flight
-        count, so concurrent ones cannot pass the limit together. Each workspace costs memory (about 250
-        KiB, docs/benchmarks.md) for as long as the server runs, so any client could otherwise fill it."""
+        count, so concurrent ones cannot pass the limit together. A workspace costs files, and memory while
+        awake (docs/benchmarks.md): any client could otherwise fill both."""
         limit = self.settings.max_workspaces
         if len(self.workspaces.keys() | self.creating) >= limit:
             message = f"this server holds at most {limit} workspaces (CRUCIBLE_MAX_WORKSPACES)"

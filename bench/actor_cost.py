@@ -4,9 +4,10 @@
 
 Each figure on a fresh real server (sim provider, runners as the machine gives: one per core), median of
 `--runs` runs; `--quick`: small sizes (in brackets), one run: a smoke test.
-1. 200 workspaces [20] (CRUCIBLE_MAX_WORKSPACES=250): processes and total PSS (the web process, its
-   children and every actor process) of a fresh server; then 200 POST /v1/workspaces one after the other,
-   then the same again: before, after and what the workspaces added.
+1. 200 workspaces [20] (CRUCIBLE_MAX_WORKSPACES=250, CRUCIBLE_IDLE_TIMEOUT_S=3): processes and total PSS
+   (the web process, its children and every actor process) of a fresh server once `default` sleeps;
+   then 200 POST /v1/workspaces one after the other: right after (awake), and once all are asleep; what
+   the workspaces added.
 2. 50 projects x 8 tasks [5 x 4] (50 ms steps): 50 projects registered (`demo` among them), then in each
    project in turn 8 concurrent creates; seconds from the first create until all 400 are `running`, then
    processes and PSS of the whole server.
@@ -27,9 +28,11 @@ from dataclasses import asdict, dataclass
 
 from bench.harness.clients import create_each, creates
 from bench.harness.report import NaN, median, medians, report, table
-from bench.harness.systems import BUSY, TASKS, Crucible, Run, memory
+from bench.harness.systems import BUSY, TASKS, Crucible, Run, memory, wait_until
+from tests.helpers.metrics import scrape, total
 
 BURST, CLIENTS, TIMEOUT_S = 8, 32, 900.0
+IDLE_S = 3  # the workspaces' idle timeout: they sleep this long after their create
 QUIET_MS, BUSY_MS = "create on a quiet project: p50 ms", "create on a busy project: p50 ms"
 
 
@@ -65,22 +68,32 @@ def register(crucible: Crucible, count: int, prefix: str) -> list[str]:
 
 
 def workspaces(run: Run, count: int) -> dict[str, float]:
-    crucible = run.crucible({"CRUCIBLE_MAX_WORKSPACES": "250"})
+    env = {"CRUCIBLE_MAX_WORKSPACES": "250", "CRUCIBLE_IDLE_TIMEOUT_S": str(IDLE_S)}
+    crucible = run.crucible(env)
+    wait_until(lambda: asleep(crucible) == 1, timeout=60)  # `default`
     before = memory(crucible.processes())
     for i in range(count):
         response = crucible.server.post("/v1/workspaces", {"name": f"w{i}"})
         assert response.status == 201, response.body
+    awake = memory(crucible.processes())
+    wait_until(lambda: asleep(crucible) == count + 1, timeout=60)
     after = memory(crucible.processes())
     crucible.cleanup()
     label = f"{count} workspaces"
     return {
         f"{label}: processes before": before["processes"],
         f"{label}: PSS MiB before": before["PSS MiB"],
-        f"{label}: processes after": after["processes"],
-        f"{label}: PSS MiB after": after["PSS MiB"],
+        f"{label}: PSS MiB just created (awake)": awake["PSS MiB"],
+        f"{label}: processes once asleep": after["processes"],
+        f"{label}: PSS MiB once asleep": after["PSS MiB"],
         f"{label}: processes added": after["processes"] - before["processes"],
-        f"{label}: MiB added": after["PSS MiB"] - before["PSS MiB"],
+        f"{label}: MiB added, awake": awake["PSS MiB"] - before["PSS MiB"],
+        f"{label}: MiB added, asleep": after["PSS MiB"] - before["PSS MiB"],
     }
+
+
+def asleep(crucible: Crucible) -> float:
+    return total(scrape(crucible.server), "crucible_runner_sleeping")
 
 
 def projects(run: Run, count: int, each: int) -> dict[str, float]:

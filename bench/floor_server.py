@@ -7,7 +7,7 @@ project (no id or branch reservation, no idempotency key, no cap), no fork (the 
 no provisioning afterwards. What it keeps is Crucible's own code for each part:
 
     POST /tasks    the bridge (backend/bridge.py) asks a ready TaskActor-like actor, round robin, to
-                   Initialize: it takes the task's lock, renames its prepared database into place
+                   Initialize: it takes the task's lock, puts an empty database in place
                    (actors/task/store.py: prepare_database) and commits the record (TaskStore.create);
                    --hops 1: it answers the bridge;
                    --hops 2: it tells a projection actor, which upserts the summary into a shared
@@ -33,8 +33,8 @@ from aiohttp import web
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
 from actors import db, migrations, system  # system: the loopback bind and thespian tuning, as in Crucible
-from actors.task.base import take_task
-from actors.task.store import TaskStore, initial_fields, prepare_database
+from actors.task.lock import take_task
+from actors.task.store import TaskStore, initial_fields
 from backend.bridge import Bridge
 from schemas.messages import Reply
 from schemas.status import AgentKind, ProviderKind
@@ -75,7 +75,7 @@ class ProjectionActor(ActorTypeDispatcher):
 
 
 class ReadyActor(ActorTypeDispatcher):
-    """The task actor's part: lock, prepared database renamed into place, the create's commit."""
+    """The task actor's part: lock, empty database put in place, the create's commit."""
 
     setup: Setup | None = None
     store: TaskStore | None = None
@@ -83,25 +83,19 @@ class ReadyActor(ActorTypeDispatcher):
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
         self.setup = msg
-        prepare_database(self._prepared())
         self.send(sender, msg)
 
     def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
         assert self.setup
         self._release()  # the previous task's (a real actor would stay with it, and a fresh one come)
-        self.store, self.lock_fd = initialize(self.setup.data, msg, self._prepared())
+        self.store, self.lock_fd = initialize(self.setup.data, msg)
         if self.setup.projection is None:
             self.send(sender, Created(request_id=msg.request_id, task_id=msg.task_id))
         else:
             self.send(self.setup.projection, Projected(**{**msg.model_dump(), "reply_to": sender}))
-        prepare_database(self._prepared())  # the next one, off the path of this create
 
     def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender: Any) -> None:
         self._release()
-
-    def _prepared(self) -> Path:
-        assert self.setup
-        return self.setup.data / "tmp" / f"ready-{os.getpid()}.sqlite"
 
     def _release(self) -> None:
         if self.store is not None:
@@ -111,11 +105,11 @@ class ReadyActor(ActorTypeDispatcher):
         self.store, self.lock_fd = None, None
 
 
-def initialize(data: Path, msg: Initialize, prepared: Path) -> tuple[TaskStore, int]:
-    """Crucible's create in a task actor: the task's lock, its prepared database renamed into place
-    (actors/task/base.py: take_task), the record committed. Returns the open store and the lock's
+def initialize(data: Path, msg: Initialize) -> tuple[TaskStore, int]:
+    """Crucible's create in a task actor: the task's lock, its database put in place
+    (actors/task/lock.py: take_task), the record committed. Returns the open store and the lock's
     descriptor."""
-    store, lock_fd = take_task(data, msg.task_id, prepared, create=True, synchronous="NORMAL")
+    store, lock_fd = take_task(data, msg.task_id, create=True, synchronous="NORMAL")
     fields = initial_fields(msg, "default", "demo")
     store.create(fields, {k: fields[k] for k in ("prompt", "agent", "provider")})
     return store, lock_fd
@@ -131,15 +125,11 @@ class WebWriter:
         self.lock = threading.Lock()
 
     def create(self, msg: Initialize) -> None:
-        prepared = self.data / "tmp" / f"web-{threading.get_ident()}.sqlite"
-        if not prepared.exists():
-            prepare_database(prepared)
-        store, lock_fd = initialize(self.data, msg, prepared)
+        store, lock_fd = initialize(self.data, msg)
         with self.lock, db.transaction(self.projection) as c:
             c.execute(UPSERT, (msg.task_id,))
         store.close()  # handed over to the task's actor, which would open it again
         os.close(lock_fd)
-        prepare_database(prepared)
 
 
 def serve(port: int, actor_port: int, data: Path, hops: int, actors: int) -> None:

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     idle_timeout_s: float = Field(
         30.0,
         gt=0,
-        description="a task actor at rest, or a project with none live, this long goes from memory",
+        description="a task actor at rest, a project with none live, or a workspace with no project live,"
+        " this long goes from memory",
     )
     max_live_tasks: int = Field(
         1000,

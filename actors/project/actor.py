@@ -1,6 +1,6 @@
 """ProjectActor: owns a project's registry (registry.py, beside it), and gives each task that needs one a
 task actor on its host (kits.py: the leader's, and one per worker of the convention). How a task gets
-an actor, and gives it back, is in base.py.
+an actor, and lets it go, is in base.py.
 
   StartProject   → open the registry, start the leader's kit (its mirror), watch the cluster.
   CreateTask     → reserve id and branch (durable, idempotent by key); Initialize on the task's host.

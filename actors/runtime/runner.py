@@ -9,6 +9,8 @@ one runner is an in-process append to that mailbox; to another runner it is an E
 What a process per actor gave for free, the runner does for its actors:
 - an actor that handles ActorExitRequest ends: its children are told to exit, its parent hears
   ChildActorExited; a runner on another host that ends (its worker died) ends the children it hosted;
+- a top-level actor with no child may go to sleep (Cell.sleep): it leaves memory, and the next message
+  for its key makes it again, handed the start message it left first;
 - wakeups are kept in one heap, with one thespian wakeup armed for the earliest;
 - slow work runs on one bounded pool of threads (actors/runtime/work.py).
 """
@@ -40,6 +42,7 @@ from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, Runne
 TURN = 500  # messages handled before the runner lets thespian's own traffic in
 THREADS = 32  # the work pool's size: blocking provider calls (git, agent start) in flight per runner
 UNBORN_S = 10.0  # how long a message waits for an actor whose Spawn has not arrived yet
+ENDED_KEPT = 10_000  # keys of ended actors remembered (messages to them are dropped, not kept waiting)
 WAIT_SAMPLE = 1000  # mailbox waits kept between two RunnerLoad asks
 
 
@@ -77,6 +80,11 @@ class Cell:
     def offloader(self) -> Offload:
         return self.runner.offload_for(self.address.key)
 
+    def sleep(self, start: Any) -> None:
+        """Leave memory once this message is handled; the next message for this actor makes it again,
+        and `start` is the first message it is handed then."""
+        self.runner.sleepy[self.address.key] = start
+
 
 class Hosted:
     __slots__ = ("actor", "children", "parent")
@@ -98,7 +106,9 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.hosted: dict[str, Hosted] = {}
         self.mailbox: deque[tuple[str, Any, Any, float]] = deque()
         self.unborn: dict[str, list[tuple[Any, Any, float]]] = {}
-        self.ended: set[str] = set()
+        self.ended: dict[str, None] = {}  # the latest ENDED_KEPT, oldest first
+        self.sleepy: dict[str, Any] = {}  # key → start message: asked to sleep by the message in hand
+        self.sleeping: dict[str, tuple[type, Any]] = {}  # key → (class, start message)
         self.timers = Timers()
         self.armed: list[float] = []  # due times of the thespian wakeups on their way
         self.work: WorkPool | None = None
@@ -211,7 +221,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
 
     def _enqueue(self, key: str, msg: Any, sender: Any) -> None:
         now = time.monotonic()
-        if key in self.hosted:
+        if key in self.hosted or key in self.sleeping:
             self.mailbox.append((key, msg, sender, now))
         elif key not in self.ended:
             # Its Spawn may still be on its way (from another runner than this message): kept a while.
@@ -223,9 +233,11 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             if not self.mailbox:
                 break
             key, msg, sender, at = self.mailbox.popleft()
-            entry = self.hosted.get(key)
+            entry = self.hosted.get(key) or self._wake(key)
             if entry is None:
                 continue  # ended since: a dead letter
+            if isinstance(msg, ChildActorExited):
+                entry.children = [c for c in entry.children if c != msg.childAddress]
             if len(self.waits) < WAIT_SAMPLE:
                 self.waits.append(time.monotonic() - at)
             try:
@@ -234,6 +246,8 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                 self.log.exception("runner.handler_failed", actor=key, message=type(msg).__name__)
             if isinstance(msg, ActorExitRequest):
                 self._ended(key)
+            elif key in self.sleepy:
+                self._sleep(key, self.sleepy.pop(key))
         if self.mailbox and not self.turn_asked:
             self.turn_asked = True
             self.send(self.myAddress, Turn())
@@ -244,7 +258,9 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         entry = self.hosted.pop(key, None)
         if entry is None:
             return
-        self.ended.add(key)
+        self.ended[key] = None
+        if len(self.ended) > ENDED_KEPT:
+            del self.ended[next(iter(self.ended))]
         offload = getattr(entry.actor, "offload", None)
         if isinstance(offload, Offload):
             offload.close()
@@ -253,6 +269,28 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             self.route(child, ActorExitRequest(), me)
         if entry.parent is not None:
             self.route(entry.parent, ChildActorExited(me), me)
+
+    def _sleep(self, key: str, start: Any) -> None:
+        """Out of memory, closing what it holds as at an exit; its key stays its address. Only a
+        top-level actor with no child: nothing else knows it by an address it could lose."""
+        entry = self.hosted[key]
+        if entry.parent is not None or entry.children:
+            self.log.warning("runner.sleep_refused", actor=key, children=len(entry.children))
+            return
+        entry.actor.receiveMessage(ActorExitRequest(), self.myAddress)
+        del self.hosted[key]
+        self.sleeping[key] = (type(entry.actor), start)
+
+    def _wake(self, key: str) -> Hosted | None:
+        """A message for an actor asleep: made again, handed its start message first."""
+        slept = self.sleeping.pop(key, None)
+        if slept is None:
+            return None
+        cls, start = slept
+        self._host(key, cls, None)
+        entry = self.hosted[key]
+        entry.actor.receiveMessage(start, self.myAddress)
+        return entry
 
     def _runner_ended(self, addr: Any) -> None:
         """A runner this one made on another host ended (its worker died or left): every actor it hosted
@@ -319,6 +357,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             name=self.name,
             top=[key for key, entry in self.hosted.items() if entry.parent is None],
             hosted=dict(hosted),
+            sleeping=len(self.sleeping),
             mailbox=len(self.mailbox),
             envelopes=self.envelopes,
             posts=self.posts,

@@ -16,15 +16,19 @@
   TaskCommand, ReadTask → to the task's project (admin script, HTTP).
   Describe        → (admin, /metrics) this workspace and every project's actors: each project is asked and
                     the answer goes once all have (or exited). Drain → the same fan-in (actors/drain.py).
+With no project actor live for CRUCIBLE_IDLE_TIMEOUT_S, the workspace sleeps (actors/runtime/runner.py,
+Cell.sleep): it leaves memory, its state is on disk, and its next message makes it again from its start.
 Handlers are short: a tell to a busy actor blocks its sender, and every task reports here.
 """
 
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from thespian.actors import ChildActorExited
+from thespian.actors import ChildActorExited, WakeupMessage
 
 from actors import db, hosts, logs
 from actors.drain import DrainingParent, FanIn
@@ -79,14 +83,41 @@ class WorkspaceActor(DrainingParent):
         self.observer = Observer("workspace")
         self.exiting = False
         self.describing: dict[str, Describing] = {}  # by request id: Describe fan-ins in progress
+        self.start: StartWorkspace | None = None  # what makes it again after it slept
+        self.busy_at = time.monotonic()  # when its last message came (not its timer's, nor a scrape's)
+        self.watched = False  # a Sleepy wakeup is pending
         self.log: Any = logs.get()
 
     def receiveMessage(self, msg: Any, sender: Any) -> None:
         self.observer.handling(msg)
+        if not isinstance(msg, WakeupMessage | Describe):  # a scrape's ask is not use
+            self.busy_at = time.monotonic()
         super().receiveMessage(msg, sender)
+        if self._idle() and not self.watched:
+            self.watched = True
+            assert self.settings
+            left = self.busy_at + self.settings.idle_timeout_s - time.monotonic()
+            self.wakeupAfter(timedelta(seconds=max(0.0, left)), payload=Sleepy())
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+        """Idle for the idle timeout: out of memory until the next message (receiveMessage looks again
+        if it is idle but not for long enough yet)."""
+        assert self.settings
+        self.watched = False
+        if self._idle() and time.monotonic() - self.busy_at >= self.settings.idle_timeout_s:
+            self.log.info("workspace.sleeps")
+            self._myRef.sleep(self.start)
+            self.watched = True  # no timer left behind: it would make it again at once
+
+    def _idle(self) -> bool:
+        """No project actor live, nothing held or asked of them, no drain: nothing in memory that is
+        not on disk."""
+        busy = self.project_addrs or self.held or self.describing or self.drain is not None
+        return self.start is not None and not busy and not self.exiting
 
     def receiveMsg_StartWorkspace(self, msg: StartWorkspace, sender: Any) -> None:
         if self.conn is None:
+            self.start = msg
             self.name, self.settings = msg.name, msg.settings
             self.pusher = Pusher.shared(msg.settings.hub_socket)
             logs.configure_actor(msg.settings)
@@ -243,6 +274,8 @@ class WorkspaceActor(DrainingParent):
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         self.exiting = True  # children exiting now are shutting down, not crashing
+        if self.conn is not None:
+            self.conn.close()
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         self.drain_answered(msg.childAddress)
@@ -310,6 +343,11 @@ class WorkspaceActor(DrainingParent):
         if self.pusher is not None:
             observed = self.observer.take()
             self.pusher.push(FeedChanged(workspace=self.name, cursor=cursor, frame=frame, observed=observed))
+
+
+@dataclass(frozen=True)
+class Sleepy:
+    """Wakeup payload: the workspace may have been idle for its idle timeout."""
 
 
 @dataclass

@@ -137,7 +137,8 @@ class Harness:
             ),
             PROJECT,
         )
-        actor.pusher = RecordingPusher(self.pushed)  # type: ignore[assignment]
+        assert actor.news
+        actor.news.pusher = RecordingPusher(self.pushed)  # type: ignore[assignment]
         return actor
 
     @property

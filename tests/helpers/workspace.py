@@ -30,6 +30,7 @@ def registered(
     actor = HarnessWorkspace()
     actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
     actor.createActor = lambda cls: next(created)  # type: ignore[method-assign]
+    actor.wakeupAfter = lambda delay, payload=None: None  # type: ignore[method-assign]
     start = StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path, **settings))
     actor.receiveMessage(start, "web")
     for name in projects:

@@ -1,11 +1,12 @@
 """The cap on live task actors: creates beyond it answer at once, their provisioning waits for a slot
 in creation order (visibly), every task completes, and the wait survives a kill -9. Idle actors go: a
-task's at rest, then a quiet project's, until a create or a command needs them again."""
+task's at rest, then a quiet project's, then a workspace with no project live, until a create or a
+command needs them again."""
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.helpers.metrics import live_actors
+from tests.helpers.metrics import live_actors, scrape, total
 from tests.server import RESULT_KINDS, Server, wait_until
 
 CAP = 2
@@ -119,6 +120,26 @@ def test_idle_actors_go_and_a_quiet_project_goes_until_a_create_or_a_command_bri
     assert server.post(f"/v1/tasks/{ids[0]}/archive").status == 202  # a command brings it back too
     assert server.wait_status(ids[0], {"archived"}, timeout=30)["status"] == "archived"
     assert all(server.task(t)["status"] == "running" for t in ids[1:])
+
+
+def test_an_idle_workspace_sleeps_and_its_next_request_makes_it_again(make_server, repo):
+    """A workspace with no project live for its idle timeout leaves memory (both here, `default` too):
+    its lists still answer, from its files, and its next create makes it again, projects and all."""
+    server = make_server("sim", CRUCIBLE_SIM_STEP_MS=20, CRUCIBLE_IDLE_TIMEOUT_S=1).start()
+    assert server.post("/v1/workspaces", {"name": "other"}).status == 201
+    assert server.register(repo, workspace="other").status == 201
+    tasks = "/v1/workspaces/other/projects/demo/tasks"
+    first = server.post(tasks, {"prompt": "first"}).body["id"]
+    server.wait_status(first, {"running"}, timeout=30)
+
+    wait_until(lambda: total(scrape(server), "crucible_runner_sleeping") == 2, timeout=30)
+    assert live_actors(server)["workspace"] == 0
+    assert [t["id"] for t in server.get("/v1/workspaces/other/tasks").body["tasks"]] == [first]
+    assert {w["name"] for w in server.get("/v1/workspaces").body["workspaces"]} == {"default", "other"}
+    second = server.post(tasks, {"prompt": "second"}).body["id"]
+    assert server.wait_status(second, {"running"}, timeout=30)["status"] == "running"
+    assert server.post(f"/v1/tasks/{first}/archive").status == 202
+    assert server.wait_status(first, {"archived"}, timeout=30)["status"] == "archived"
 
 
 def test_beyond_the_cap_of_live_agents_a_task_waits_in_ensure_agent_until_one_is_killed(make_server, repo):

@@ -194,6 +194,50 @@ def test_a_message_for_an_actor_that_ended_is_dropped(runner):
     assert "a" not in runner.unborn and "a" not in runner.hosted
 
 
+def test_an_actor_asleep_leaves_memory_and_its_next_message_makes_it_again_after_its_start(runner):
+    """The message that put it to sleep is the last it handles; the next, even one already in the
+    mailbox, is handed to a new instance after the start message it left."""
+    before = host(runner, "workspace:w")
+    runner.receiveMessage(
+        Batch(
+            [
+                Envelope(ref("workspace:w"), Do(lambda me: me._myRef.sleep("start again")), WEB),
+                Envelope(ref("workspace:w"), "next", WEB),
+            ]
+        ),
+        THERE,
+    )
+    after = runner.hosted["workspace:w"].actor
+    assert after is not before and [m for m, _ in after.got] == ["start again", "next"]
+    assert [type(m) for m, _ in before.got] == [Do, ActorExitRequest]  # closed what it held
+    runner.receiveMessage(Envelope(ref("workspace:w"), Do(lambda me: me._myRef.sleep("s"))), WEB)
+    assert "workspace:w" not in runner.hosted and runner.sleeping["workspace:w"] == (Probe, "s")
+    runner.receiveMessage(RunnerLoad(request_id="l"), WEB)
+    load = runner._myRef.sent[-1][1]
+    assert isinstance(load, RunnerLoaded) and load.sleeping == 1 and load.top == []
+
+
+def test_an_actor_with_children_stays_awake(runner):
+    """Its children know it by its address: it could not tell them it went."""
+    host(runner, "p")
+    runner.receiveMessage(Envelope(ref("p"), Do(lambda me: me.createActor(Probe))), WEB)
+    runner.receiveMessage(Envelope(ref("p"), Do(lambda me: me._myRef.sleep("s"))), WEB)
+    assert "p" in runner.hosted and runner.sleeping == {}
+
+
+def test_a_parent_forgets_an_ended_child_and_the_runner_remembers_only_recent_ends(runner, monkeypatch):
+    """A project makes a task actor per activation: neither its children nor the runner's record of
+    ended actors may grow with every one it ever made."""
+    monkeypatch.setattr("actors.runtime.runner.ENDED_KEPT", 2)
+    host(runner, "p")
+    for _ in range(3):
+        runner.receiveMessage(
+            Envelope(ref("p"), Do(lambda me: me.send(me.createActor(Probe), ActorExitRequest()))), WEB
+        )
+    assert runner.hosted["p"].children == []
+    assert list(runner.ended) == ["probe-leader/0-1", "probe-leader/0-2"]
+
+
 def test_a_runner_on_a_worker_that_ends_ends_the_children_it_hosted(runner):
     parent = host(runner, "p")
     where = {"crucible.host": "w1", "crucible.joined": "t1"}

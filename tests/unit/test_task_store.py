@@ -29,6 +29,17 @@ def store(tmp_path):
     store.close()
 
 
+def test_a_store_at_rest_lets_its_connection_go_and_its_next_write_opens_it_again(store):
+    """A live task at rest holds no SQLite connection (its memory is SQLite's), only what it read."""
+    store.record()
+    store.rest()
+    assert store._db is None
+    assert store.record()["title"] == "Fix it"  # as read before: no connection needed
+    assert store._db is None
+    store.enter(TaskStatus.init_ensure_name, 1, "2026-11-27T00:00:00Z")
+    assert store._db is not None and store.record()["status"] == TaskStatus.init_ensure_name
+
+
 def test_the_record_follows_every_commit_and_ignores_a_rolled_back_one(store):
     """The record is kept between writes: a commit shows in the next read, a rolled-back write never."""
     assert store.record()["status"] == TaskStatus.init_enqueue_provision

@@ -1,5 +1,7 @@
 """WorkspaceActor driven without an actor system: messages in, sends recorded."""
 
+from typing import Any
+
 from thespian.actors import ChildActorExited
 
 from schemas.api import TaskCreate
@@ -101,5 +103,38 @@ def test_a_resume_starts_each_project_with_its_tasks_and_skips_an_unknown_projec
     ]
     assert [sent[1][1].task_ids, sent[3][1].task_ids] == [["t1", "t2"], ["t3"]]
     assert sent[-1][1].count == 3
+    assert actor.conn
+    actor.conn.close()
+
+
+def test_a_workspace_with_no_project_live_sleeps_once_idle_for_its_timeout(tmp_path, monkeypatch):
+    """Its next message makes it again from the start message it leaves (actors/runtime/runner.py); it
+    never sleeps with a project actor live, nor before its idle timeout has passed since its last
+    message."""
+    from datetime import timedelta
+
+    from thespian.actors import WakeupMessage
+
+    from actors.workspace.actor import Sleepy
+
+    actor, _ = registered(tmp_path, monkeypatch, ["demo"], ["project-1"], idle_timeout_s=60)
+    slept: list[Any] = []
+    actor._myRef = type("Cell", (), {"sleep": lambda self, start: slept.append(start)})()
+    wake = WakeupMessage(timedelta(seconds=60), payload=Sleepy())
+    actor.receiveMessage(wake, "system")
+    assert slept == []  # registered just now
+    actor.busy_at -= 60
+    actor.receiveMessage(CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p")), "web")
+    actor.busy_at -= 60
+    actor.receiveMessage(wake, "system")
+    assert slept == []  # its project is live
+    actor.receiveMessage(ProjectIdle(project="demo"), "project-1")
+    actor.receiveMessage(ChildActorExited("project-1"), "system")
+    actor.busy_at -= 60
+    armed: list[Any] = []
+    actor.wakeupAfter = lambda delay, payload=None: armed.append(payload)  # type: ignore[method-assign]
+    actor.receiveMessage(wake, "system")
+    assert [(s.name, s.request_id) for s in slept] == [("ws", "s")]
+    assert armed == []  # a timer left behind would make it again at once
     assert actor.conn
     actor.conn.close()
