@@ -18,7 +18,12 @@ from backend.openapi_paths import UNAUTHORIZED, Object, error, param, paths
 from backend.routes import RUNTIME
 from schemas import api
 
-REQUESTS: tuple[type[BaseModel], ...] = (api.WorkspaceCreate, api.ProjectCreate, api.TaskCreate)
+REQUESTS: tuple[type[BaseModel], ...] = (
+    api.WorkspaceCreate,
+    api.ProjectCreate,
+    api.TaskCreate,
+    api.MessageCreate,
+)
 RESPONSES: tuple[type[BaseModel], ...] = (
     api.Health,
     api.Workspace,
@@ -32,6 +37,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     api.Event,
     api.FeedFrame,
     api.ErrorResponse,
+    api.MessageAccepted,
 )
 
 

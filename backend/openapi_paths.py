@@ -304,6 +304,26 @@ def paths() -> dict[str, Object]:
                 ),
             )
         },
+        "/v1/tasks/{task_id}/messages": {
+            "post": _op(
+                "sayToTask",
+                "Send a running or idle task's agent a follow-up prompt: answered once it is durable",
+                {
+                    202: _json("MessageAccepted", "durable; sent to the agent at most once, after"),
+                    200: _json("MessageAccepted", "the message this Idempotency-Key made"),
+                },
+                {
+                    **BODY_ERRORS,
+                    404: NO_TASK,
+                    409: "the task is not running or idle (`details.status`), or the Idempotency-Key "
+                    "was used with another text",
+                    **WRITE_ERRORS,
+                    422: BODY_ERRORS[422] + ", or a bad Idempotency-Key",
+                },
+                (TASK_ID, idempotency),
+                body="MessageCreate",
+            )
+        },
         "/v1/tasks/{task_id}": {
             "get": _op(
                 "getTask",

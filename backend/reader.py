@@ -118,12 +118,12 @@ class Reader:
             rows = await (await conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")).fetchall()
         return {r[0]: r[1] for r in rows}
 
-    async def running(self, workspace: str) -> list[str]:
-        """Running tasks whose database is here, on the leader."""
+    async def running(self, workspace: str) -> dict[str, str]:
+        """Running tasks whose database is here, on the leader: task id → project."""
         async with self._open(self.workspace_db(workspace)) as conn:
-            sql = "SELECT id FROM tasks WHERE status = 'running' AND host = ?"
+            sql = "SELECT id, project FROM tasks WHERE status = 'running' AND host = ?"
             rows = await (await conn.execute(sql, (LEADER,))).fetchall()
-        return [r[0] for r in rows]
+        return {r[0]: r[1] for r in rows}
 
     async def max_cursor(self, workspace: str) -> int:
         async with self._open(self.workspace_db(workspace)) as conn:

@@ -7,8 +7,8 @@ from backend import repos
 from backend.errors import ApiError
 from backend.runtime import Runtime
 from backend.validation import int_param, is_name, is_task_id, json_body, statuses_param
-from schemas.api import HostList, ProjectCreate, TaskCreate, WorkspaceCreate
-from schemas.task_messages import TaskAction, TaskCommand
+from schemas.api import HostList, MessageCreate, ProjectCreate, TaskCreate, WorkspaceCreate
+from schemas.task_messages import MessageAccepted, TaskAction, TaskCommand
 from schemas.workspace_messages import CreateTask, ProjectRegistered, RegisterProject, TaskCreated
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -90,9 +90,7 @@ async def create_task(request: web.Request) -> web.Response:
     ws, project = request.match_info["ws"], request.match_info["project"]
     addr = rt.workspace_addr(ws)
     body = await json_body(request, TaskCreate)
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
-        raise ApiError(422, "invalid_header", "Idempotency-Key must be 1-200 printable characters")
+    key = idempotency_key(request)
     msg = CreateTask(request_id=rt.bridge.request_id(), project=project, body=body, idempotency_key=key)
     with rt.metrics.create_seconds.time():
         reply = await rt.ask(addr, msg)
@@ -163,6 +161,36 @@ async def task_action(request: web.Request) -> web.Response:
     task_id = task_id_of(request)
     await _command(request, task_id, TaskAction(request.match_info["action"]))
     return web.json_response(await rt.reader.task(task_id), status=202)
+
+
+@routes.post("/v1/tasks/{task_id}/messages")
+async def say(request: web.Request) -> web.Response:
+    """202 with the follow-up's id once it is durable (sent to the agent after); a replay of the same
+    Idempotency-Key and text: 200 with the same id."""
+    rt = _rt(request)
+    task_id = task_id_of(request)
+    body = await json_body(request, MessageCreate)
+    key = idempotency_key(request)
+    record = await rt.reader.task(task_id)
+    if record is None:
+        raise task_not_found(request)
+    command = TaskCommand(
+        request_id=rt.bridge.request_id(),
+        task_id=task_id,
+        action=TaskAction.say,
+        text=body.text,
+        idempotency_key=key,
+    )
+    reply = await rt.ask(rt.workspace_addr(record["workspace"]), command)
+    assert isinstance(reply, MessageAccepted)
+    return web.json_response({"message_id": reply.message_id}, status=202 if reply.created else 200)
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
+        raise ApiError(422, "invalid_header", "Idempotency-Key must be 1-200 printable characters")
+    return key
 
 
 @routes.delete("/v1/tasks/{task_id}")

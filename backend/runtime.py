@@ -115,11 +115,22 @@ class Runtime:
 
     async def _revive_dead_agents(self) -> int:
         """A running task here whose agent died (a reboot, an OOM) gets one back; one whose checkout
-        vanished goes to error. A worker's tasks are its pool's to check, when it joins."""
-        running = {task_id: addr for ws, addr in self.started() for task_id in await self.reader.running(ws)}
+        vanished goes to error; one whose agent lives is activated, to follow the agent's stream again
+        from the last message recorded. A worker's tasks are its host's to check, when it joins."""
+        running: dict[str, Any] = {}
+        projects: dict[str, dict[str, str]] = {}
+        for ws, addr in self.started():
+            projects[ws] = await self.reader.running(ws)
+            running |= dict.fromkeys(projects[ws], addr)
         find = FindLostAgents(request_id=self.bridge.request_id(), task_ids=list(running))
         lost = await self.ask(self.cluster, find)
         assert isinstance(lost, LostAgents)
+        for ws, tasks in projects.items():
+            live = {t: project for t, project in tasks.items() if t in lost.live}
+            if live:
+                await self.ask(
+                    self.workspaces[ws], ResumeTasks(request_id=self.bridge.request_id(), tasks=live)
+                )
         count = 0
         for task_id in lost.task_ids:
             command = TaskCommand(

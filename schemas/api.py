@@ -77,6 +77,19 @@ class TaskCreate(_Strict):
         return value
 
 
+MAX_MESSAGE_CHARS = 100_000
+
+
+class MessageCreate(_Strict):
+    """A follow-up prompt to a running task's agent."""
+
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+
+
+class MessageAccepted(BaseModel):
+    message_id: str
+
+
 class Sandbox(BaseModel):
     id: str
     provider: ProviderKind

@@ -71,3 +71,4 @@ class FindLostAgents(Request):
 
 class LostAgents(Reply):
     task_ids: list[str]
+    live: list[str] = []  # those whose agent lives: their actors follow its stream again

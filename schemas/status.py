@@ -56,6 +56,9 @@ class EventKind(StrEnum):
     error = "task.error"
     archive = "task.archive"
     kill = "task.kill"
+    # After running: the agent's conversation (actors/task/conversation.py).
+    session_update = "session.update"
+    session_prompt = "session.prompt"
 
 
 RESULT_EVENT: dict[TaskStatus, EventKind] = {

@@ -73,6 +73,7 @@ class TaskAction(StrEnum):
     kill = "kill"  # from any status but killed: agent, checkout, branch and reservation all gone
     delete = "delete"  # from archived or killed: the task's database and logs removed
     revive = "revive"  # start-up, for a running task whose agent is gone: agent and session again
+    say = "say"  # running or idle: a follow-up prompt (`text`), durable before it is answered
 
 
 class TaskCommand(Request):
@@ -80,6 +81,16 @@ class TaskCommand(Request):
 
     task_id: str
     action: TaskAction
+    text: str | None = None  # say: the prompt
+    idempotency_key: str | None = None  # say: a replay gets the same message
+
+
+class MessageAccepted(Reply):
+    """A follow-up is durable (its `session.prompt` committed); it is sent after the answer."""
+
+    task_id: str
+    message_id: str
+    created: bool  # false: a replay of the same Idempotency-Key and text
 
 
 class CommandDone(Reply):

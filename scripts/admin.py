@@ -36,7 +36,14 @@ from backend.reader import Reader
 from backend.settings_layers import Resolved, resolve
 from schemas.messages import Describe, Described
 from schemas.status import AT_REST
-from schemas.task_messages import CommandDone, ReadTask, TaskAction, TaskCommand, TaskRead
+from schemas.task_messages import (
+    CommandDone,
+    MessageAccepted,
+    ReadTask,
+    TaskAction,
+    TaskCommand,
+    TaskRead,
+)
 from scripts.actor_link import ActorLink, Refused, Unreachable
 
 EXIT_UNREACHABLE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
@@ -82,6 +89,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     for action, text in actions.items():
         acting = command(action, help=text)
         acting.add_argument("task_ids", nargs="*" if action == "resume" else "+", metavar="ID")
+    say = command("say", help="send a running or idle task's agent a follow-up prompt")
+    say.add_argument("task_id")
+    say.add_argument("text")
     resume = sub.choices["resume"]
     resume.add_argument("--all", action="store_true", help="every task waiting out a backoff")
     command("drain", help="drain and stop the server (SIGTERM to it), showing progress")
@@ -244,6 +254,18 @@ def _task_action(link: ActorLink, data: Path, action: str, task_id: str) -> dict
     return done.model_dump(exclude={"request_id"})
 
 
+def cmd_say(args: argparse.Namespace, data: Path) -> int:
+    """The follow-up is durable once this answers; the agent gets it right after, at most once."""
+    link = _link(args, data)
+    record = _record(Reader(data, remote=LinkReads(link)), args.task_id)
+    say = TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction.say, text=args.text)
+    accepted = link.ask(_workspace_addr(link, record["workspace"]), say)
+    assert isinstance(accepted, MessageAccepted)
+    result = {"task_id": args.task_id, "message_id": accepted.message_id}
+    _emit(args, result, lambda: out.print(f"said: message {accepted.message_id}"))
+    return 0
+
+
 def cmd_drain(args: argparse.Namespace, data: Path) -> int:
     """SIGTERM to the server named in the data directory's pid file: the drain of docs/design.md, rule 8, the
     same path as a signal from a supervisor; then its progress, until the server has exited."""
@@ -277,6 +299,7 @@ COMMANDS = {
     "archive": cmd_task_action,
     "kill": cmd_task_action,
     "delete": cmd_task_action,
+    "say": cmd_say,
     "drain": cmd_drain,
 }
 

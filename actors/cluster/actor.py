@@ -112,7 +112,8 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
         maybe = [t for t in msg.task_ids if t not in live and agents.could_have_agent(sandboxes / t)]
         records = [read[0] for t in maybe if (read := read_on_disk(task_db_path(self.data, t), 0, 0))]
         lost = [r["id"] for r in records if agents.lost_agent(r, live)]
-        self.send(msg.reply_to or sender, LostAgents(request_id=msg.request_id, task_ids=lost))
+        alive = [t for t in msg.task_ids if t in live]
+        self.send(msg.reply_to or sender, LostAgents(request_id=msg.request_id, task_ids=lost, live=alive))
 
     def receiveMsg_Unplace(self, msg: Unplace, sender: Any) -> None:
         assert self.conn

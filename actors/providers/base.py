@@ -68,3 +68,21 @@ class Provider(Protocol):
     def destroy(self, ctx: TaskContext) -> Maybe[None]: ...
 
     def health(self, ctx: TaskContext) -> Maybe[dict[str, Any]]: ...
+
+    def send_message(self, ctx: TaskContext, session_id: str, message_id: str, text: str) -> Maybe[None]:
+        """A follow-up prompt in the task's session (after `running`)."""
+        ...
+
+    def conversation(self, ctx: TaskContext, after: int) -> "Stream | None":
+        """The agent's stream of messages from after this event id, or None: it has none to follow."""
+        ...
+
+
+class Stream(Protocol):
+    async def burst(self) -> list[tuple[int, Any]]:
+        """The next events that have arrived, as (id, message), at least one; [] once it has ended."""
+        ...
+
+    def close_soon(self) -> None:
+        """From any thread: stop following (a burst awaited ends)."""
+        ...

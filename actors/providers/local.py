@@ -87,13 +87,23 @@ class LocalProvider:
         return str(session_id or ctx.task_id)  # the mock agent only echoes: the server id names the session
 
     def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
+        self._prompt(ctx, session_id, PROMPT_ID, ctx.prompt)
+
+    def send_message(self, ctx: TaskContext, session_id: str, message_id: str, text: str) -> None:
+        """A follow-up: a request id of its own, so that the agent's stream names it."""
+        self._prompt(ctx, session_id, f"{PROMPT_ID}-{message_id}", text)
+
+    def conversation(self, ctx: TaskContext, after: int) -> acp.AcpStream:
+        return acp.AcpStream(self._endpoint(ctx), ctx.task_id, after, self._s.agent_http_timeout_s)
+
+    def _prompt(self, ctx: TaskContext, session_id: str, request_id: str, text: str) -> None:
         """Sent, not awaited: a turn can take minutes; a timeout here means the agent is working."""
         url = f"{self._endpoint(ctx)}/v1/acp/{ctx.task_id}"
         prompt = {
             "jsonrpc": "2.0",
-            "id": PROMPT_ID,
+            "id": request_id,
             "method": "session/prompt",
-            "params": {"sessionId": session_id, "prompt": [{"type": "text", "text": ctx.prompt}]},
+            "params": {"sessionId": session_id, "prompt": [{"type": "text", "text": text}]},
         }
         with contextlib.suppress(TimeoutError):
             agents.http_json("POST", url, prompt, timeout=2.0)

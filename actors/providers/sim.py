@@ -57,6 +57,12 @@ class SimProvider:
         await self._work(ctx)
         shutil.rmtree(ctx.sandbox_path, ignore_errors=True)
 
+    async def send_message(self, ctx: TaskContext, session_id: str, message_id: str, text: str) -> None:
+        self._effect(ctx, f"message-{message_id}")
+
+    def conversation(self, ctx: TaskContext, after: int) -> None:
+        return None  # a simulated agent says nothing
+
     def health(self, ctx: TaskContext) -> dict[str, Any]:
         ok = ctx.sandbox_path.is_dir()
         return {"status": "healthy" if ok else "down", "message": "" if ok else "sandbox missing"}

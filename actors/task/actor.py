@@ -17,6 +17,9 @@ A handler that fails mid-step (a write: a full disk) drops the attempt and resum
 a backoff, as after a crash (handler_failed).
 Local agents count against the workspace's cap: init_ensure_agent waits for a slot (AgentSlot) first.
 Drain: no new step starts; answered between steps.
+After `running` (conversation.py): the actor follows the agent's ACP stream, recording each burst it reads
+as `session.update` events in one transaction, and stays live while it does; a follow-up (`say`) is
+committed as `session.prompt`, answered, then sent at most once.
 At rest for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to go (Passivate, with the count of messages
 the project routed to it); the project answers ActorExitRequest, or Stay if a message for it is on its way.
 The next message for the task makes another actor, which opens the task where this one left it.
@@ -29,20 +32,29 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from thespian.actors import WakeupMessage
+from thespian.actors import WakeupMessage, WatchMessage
 
 from actors import logs
 from actors.db import iso, parse, until, utcnow
 from actors.faults import crash_point
-from actors.offload import OffloadingActor
+from actors.offload import Offloader, OffloadingActor
 from actors.providers import make_provider
-from actors.providers.base import PermanentError, Provider
-from actors.task import steps
+from actors.providers.base import PermanentError, Provider, Stream
+from actors.task import conversation, steps
 from actors.task.lock import TaskGone, take_task
 from actors.task.publish import Publisher
 from actors.task.store import TaskStore, initial_fields, record_updates, remove_task_files
 from actors.task.transitions import refusal, repeated
-from actors.task.wakeups import DeadlineDue, IdleDue, ProjectDue, ResumeDue, RetryDue, TaskWakeup
+from actors.task.wakeups import (
+    DeadlineDue,
+    FollowDue,
+    IdleDue,
+    ProjectDue,
+    ResumeDue,
+    RetryDue,
+    TaskWakeup,
+)
+from schemas.api import MAX_MESSAGE_CHARS
 from schemas.messages import Drain, Drained, Failure
 from schemas.project_messages import (
     AgentSlot,
@@ -63,12 +75,15 @@ from schemas.task_messages import (
     Bind,
     CommandDone,
     Initialize,
+    MessageAccepted,
     Provision,
     TaskAction,
     TaskCommand,
     TaskInitialized,
 )
 from schemas.workspace_messages import TaskDeleted
+
+FOLLOW_TRIES = 4  # a stream that ends or fails this often in a row is left until the next activation
 
 
 class TaskActor(OffloadingActor):
@@ -94,6 +109,11 @@ class TaskActor(OffloadingActor):
         self.projection_due = False  # a wakeup will send the summary changed meanwhile
         self.frozen = False  # stopped at an injected crash point (actors/faults.py)
         self.draining: Drain | None = None  # set: no new step starts; answered once none is in flight
+        self.stream: Stream | None = None  # the agent's ACP stream, followed while the task runs
+        self.listening: Offloader | None = None  # the stream's reads: apart from the steps' work
+        self.heard_run = 0  # the agent run the stream is of
+        self.deaf = 0  # reads of the stream that failed in a row (see _heard)
+        self.sending = False  # a follow-up prompt is on its way to the agent
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -108,7 +128,7 @@ class TaskActor(OffloadingActor):
         self._flush()
         if self.draining is not None and not self.in_flight:
             self._answer_drain()  # between steps: a persisted boundary
-        if self.resting and self.store is not None:
+        if self.resting and self.stream is None and self.store is not None:
             self.store.rest()  # its lock stays held: the actor is still the task's only writer
         return watch
 
@@ -117,6 +137,7 @@ class TaskActor(OffloadingActor):
         self.bound = msg
         self.news = Publisher(msg, self.send)
         self.start_offload()
+        self.listening = self._myRef.offloader()
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
 
     def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
@@ -232,6 +253,8 @@ class TaskActor(OffloadingActor):
             case DeadlineDue(step, run) if (step, run) == (self.step, self.run):
                 if self.in_flight and not self.waiting_agent:
                     self._give_up(step, "step deadline exceeded")
+            case FollowDue(run) if run == self.run and self.resting:
+                self._idle()
             # Anything else is stale: its attempt already finished, failed or was superseded.
 
     def receiveMsg_Stay(self, msg: Stay, sender: Any) -> None:
@@ -247,9 +270,15 @@ class TaskActor(OffloadingActor):
         persisted steps at the next start, as after a crash."""
         self.draining = msg.model_copy(update={"reply_to": msg.reply_to or sender})
 
+    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
+        for work in (self.offload, self.listening):
+            if work is not None:
+                work.deliver()
+
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         """Passivated, or shut down: the task lives on in its database. Its last summary goes out, its
         lock last of all, so that the next actor for the task opens it only once this one let go."""
+        self._unfollow()
         if self.news and self.store:
             self.news.project(self.store, at_once=True)
         if self.offload:
@@ -303,6 +332,9 @@ class TaskActor(OffloadingActor):
         if msg.action is TaskAction.delete:
             self._delete(msg.model_copy(update={"reply_to": reply_to}))
             return
+        if msg.action is TaskAction.say:
+            self._say(msg, reply_to)
+            return
         changed = not repeated(msg.action, status) and self._act(msg.action, reply_to)
         status = TaskStatus(self.store.record()["status"])
         done = CommandDone(request_id=msg.request_id, task_id=self.task_id, status=status, changed=changed)
@@ -351,6 +383,7 @@ class TaskActor(OffloadingActor):
         (its waits end) and its outcome ignored; the new steps run after it on the same worker, so
         they clean up whatever it had made."""
         assert self.store and self.news
+        self._unfollow()
         self.store.replace_remaining(new_steps)
         if self.cancel is not None:
             self.cancel.set()
@@ -538,14 +571,120 @@ class TaskActor(OffloadingActor):
     # ---- rest, passivation, plumbing ------------------------------------------------------------
 
     def _idle(self) -> None:
-        """At rest: the project hears so (it may let this actor go at once, for a task that waits for a
-        slot); passivate unless something happens within the idle timeout (reads need no actor)."""
+        """At rest: a running task follows its agent's stream, and stays; otherwise the project hears
+        so (it may let this actor go at once, for a task that waits for a slot), and the actor
+        passivates unless something happens within the idle timeout (reads need no actor)."""
         assert self.bound and self.task_id
-        ask = Passivate(task_id=self.task_id, routed=self.routed, resting=True)
-        self.send(self.bound.project_addr, ask)
         self.resting = True
         self.run += 1
+        self._send_next()
+        if self._follow():
+            return
+        ask = Passivate(task_id=self.task_id, routed=self.routed, resting=True)
+        self.send(self.bound.project_addr, ask)
         self.wakeupAfter(timedelta(seconds=self.bound.settings.idle_timeout_s), payload=IdleDue(self.run))
+
+    # ---- the conversation, after running --------------------------------------------------------
+
+    def _follow(self) -> bool:
+        """Follow the agent's stream from after the last event recorded of its current run; False if
+        there is none to follow (a sim task, an agent whose stream keeps failing)."""
+        assert self.store and self.bound and self.provider and self.listening and self.task_id
+        if self.stream is not None:
+            return True
+        record = self.store.record()
+        if record["status"] != TaskStatus.running or self.deaf > FOLLOW_TRIES:
+            return False
+        ctx = steps.context(self.store, self.bound, self.task_id)
+        if ctx.agent_info is None:
+            return False
+        self.heard_run = conversation.agent_run(self.store)
+        stream = self.provider.conversation(ctx, conversation.last_heard(self.store, self.heard_run))
+        if stream is None:
+            return False
+        self.stream = stream
+        self.listening.submit(partial(self._heard, stream), stream.burst)
+        return True
+
+    def _heard(
+        self, stream: Stream, burst: list[tuple[int, Any]] | None, error: BaseException | None
+    ) -> None:
+        """A burst of the agent's messages, recorded in one transaction, then the next read. The stream
+        ended or failed (the agent stopped, or restarted): looked at again after a backoff, a few times;
+        then the actor passivates as any at rest, and its next activation follows again."""
+        if stream is not self.stream or self.store is None:
+            return  # stopped following since
+        if burst:
+            self.deaf = 0
+            conversation.record_heard(self.store, self.heard_run, burst)
+            if self.news:  # its last activity, in the workspace's list and feed
+                self.news.changed = self.news.talking = True
+            assert self.listening
+            self.listening.submit(partial(self._heard, stream), stream.burst)
+            return
+        self.log.info("session.stream_ended", error=str(error) if error else None)
+        self._unfollow()
+        self.deaf += 1
+        self.wakeupAfter(timedelta(seconds=min(30, 2**self.deaf)), payload=FollowDue(self.run))
+
+    def _unfollow(self) -> None:
+        if self.stream is not None:
+            self.stream.close_soon()
+            self.stream = None
+
+    def _say(self, msg: TaskCommand, reply_to: Any) -> None:
+        """A follow-up: durable with its event before the answer, then sent in turn (_send_next)."""
+        assert self.store and self.task_id
+        if not 0 < len(msg.text or "") <= MAX_MESSAGE_CHARS:
+            invalid = f"the text must be 1 to {MAX_MESSAGE_CHARS} characters"
+            self.send(
+                reply_to,
+                Failure(request_id=msg.request_id, status=422, code="validation_error", message=invalid),
+            )
+            return
+        try:
+            message_id, created = conversation.add_prompt(self.store, msg.text or "", msg.idempotency_key)
+        except conversation.Conflict as conflict:
+            refused = Failure(
+                request_id=msg.request_id,
+                status=409,
+                code="idempotency_conflict",
+                message="this Idempotency-Key was used with another text",
+                details={"message_id": conflict.message_id},
+            )
+            self.send(reply_to, refused)
+            return
+        if self.news:
+            self.news.changed = True
+        accepted = MessageAccepted(
+            request_id=msg.request_id, task_id=self.task_id, message_id=message_id, created=created
+        )
+        self.send(reply_to, accepted)
+        self._send_next()
+
+    def _send_next(self) -> None:
+        """The oldest prompt not yet sent, once the agent is seen alive: marked sent first, so that no
+        crash sends it twice. An agent found gone is revived first (its prompts go once it runs)."""
+        assert self.store and self.bound and self.provider and self.offload and self.task_id
+        waiting = conversation.unsent(self.store)
+        if self.sending or not waiting or self.store.record()["status"] != TaskStatus.running:
+            return
+        self.sending = True
+        ctx = steps.context(self.store, self.bound, self.task_id)
+        work = partial(steps.told, self.provider, self.store, *waiting[0])
+        self.offload.submit(self._told, work, ctx)
+
+    def _told(self, result: Any, error: BaseException | None) -> None:
+        self.sending = False
+        if self.store is None:
+            return
+        if isinstance(error, steps.AgentGone):
+            self.log.warning("session.agent_gone")
+            self._revive()
+        else:
+            if error is not None:  # marked sent, so never again: at most once
+                self.log.warning("session.prompt_failed", error=str(error))
+            self._send_next()
 
     def _passivate(self, task_id: str | None) -> None:
         assert self.bound and task_id

@@ -25,6 +25,7 @@ class Publisher:
         self.observer = Observer("task")
         self.followers: list[Any] = []  # admin endpoints following the history live (not hashable)
         self.changed = False  # committed, not yet told to the workspace
+        self.talking = False  # what changed is the conversation: coalesced even at rest
         self.projected_at = 0.0  # monotonic time of the last summary sent to the workspace
 
     def flush(self, store: TaskStore, task_id: str) -> float:
@@ -44,17 +45,17 @@ class Publisher:
 
     def project(self, store: TaskStore, at_once: bool) -> float:
         """The latest summary to the workspace's projection: at once at rest, or after a quiet spell;
-        otherwise once PROJECTION_GAP_S has passed (returned: the caller wakes then), with whatever
-        changed meanwhile (a message per step cost the workspace more than steps of a few ms). The
-        hub's events stay immediate, and a summary lost to a crash is sent again when the task resumes
-        (it publishes on activation)."""
+        otherwise (and for the conversation, a burst per token or so) once PROJECTION_GAP_S has passed
+        (returned: the caller wakes then), with whatever changed meanwhile (a message per step cost the
+        workspace more than steps of a few ms). The hub's events stay immediate, and a summary lost to
+        a crash is sent again when the task resumes (it publishes on activation)."""
         if not self.changed:
             return 0.0
         record = store.record()
         wait = self.projected_at + PROJECTION_GAP_S - time.monotonic()
-        if wait > 0 and not at_once and TaskStatus(record["status"]) not in AT_REST:
+        if wait > 0 and not at_once and (self.talking or TaskStatus(record["status"]) not in AT_REST):
             return wait
-        self.changed, self.projected_at = False, time.monotonic()
+        self.changed, self.talking, self.projected_at = False, False, time.monotonic()
         summary = self.summary(record)
         self.send(self.bound.workspace_addr, TaskChanged(summary=summary, workspace=self.bound.workspace))
         return 0.0

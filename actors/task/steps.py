@@ -6,6 +6,7 @@ from typing import Any
 
 from actors.providers.base import Provider, TaskContext
 from actors.runtime.work import call
+from actors.task import conversation
 from actors.task.store import TaskStore
 from schemas.status import TaskStatus
 from schemas.task_messages import Bind
@@ -51,3 +52,16 @@ async def prompted(provider: Provider, store: TaskStore, ctx: TaskContext) -> di
         store.mark_prompt_sent()
         await call(provider.send_prompt, ctx, session_id)
     return {"session_id": session_id}
+
+
+class AgentGone(Exception):
+    """The agent does not answer: a follow-up is not spent on it (the task actor revives it first)."""
+
+
+async def told(provider: Provider, store: TaskStore, message_id: str, text: str, ctx: TaskContext) -> None:
+    """A follow-up to a live agent, marked sent before it goes: at most once, across any crash."""
+    health = await call(provider.health, ctx)
+    if health.get("status") != "healthy":
+        raise AgentGone(health.get("message", ""))
+    conversation.mark_sent(store, message_id)
+    await call(provider.send_message, ctx, store.record()["session_id"], message_id, text)

@@ -36,7 +36,14 @@ CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL
 );
 """
-SCHEMA = Schema("task", (create(CREATE_V1),))
+# A follow-up prompt: committed (with its `session.prompt` event) before it is sent, sent at most once.
+CREATE_V2 = """
+CREATE TABLE IF NOT EXISTS prompts (
+  message_id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, body_hash TEXT NOT NULL, text TEXT NOT NULL,
+  created_at TEXT NOT NULL, sent_at TEXT
+);
+"""
+SCHEMA = Schema("task", (create(CREATE_V1), create(CREATE_V2)))
 
 # Columns a finished step may set on the task row.
 RECORD_COLUMNS = frozenset({"title", "branch", "sandbox", "agent_endpoint", "agent_pid", "session_id"})
@@ -274,6 +281,21 @@ class TaskStore:
                 [(step.value, last + 1 + i) for i, step in enumerate(steps)],
             )
             c.execute("UPDATE task SET error = NULL")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction of the caller's (actors/task/conversation.py), events appended with append."""
+        with self._write() as c:
+            yield c
+
+    def append(self, c: sqlite3.Connection, kind: EventKind, data: dict[str, Any]) -> None:
+        """An event at the task's current status, in the caller's transaction."""
+        status = TaskStatus(c.execute("SELECT status FROM task").fetchone()[0])
+        self._append(c, kind, status, data, db.utcnow())
+
+    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
 
     def mark_prompt_sent(self) -> None:
         with self._write() as c:

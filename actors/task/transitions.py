@@ -22,6 +22,8 @@ def refusal(action: TaskAction, status: TaskStatus, draining: bool) -> tuple[int
         return 409, "the task is already killed"
     if action is TaskAction.revive and status is not TaskStatus.running:
         return 409, f"only a running task is revived ({status})"
+    if action is TaskAction.say and status not in (TaskStatus.running, TaskStatus.idle):
+        return 409, f"only a running or idle task takes a message ({status})"
     if action is TaskAction.delete and status not in DELETABLE:
         return 409, f"only an archived or killed task can be deleted ({status})"
     return None

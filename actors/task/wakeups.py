@@ -43,4 +43,11 @@ class DeadlineDue:
     run: int
 
 
-TaskWakeup = ProjectDue | IdleDue | RetryDue | ResumeDue | DeadlineDue
+@dataclass(frozen=True)
+class FollowDue:
+    """The agent's stream ended: look again (unless `run` moved on)."""
+
+    run: int
+
+
+TaskWakeup = ProjectDue | IdleDue | RetryDue | ResumeDue | DeadlineDue | FollowDue

@@ -65,6 +65,12 @@ class FakeProvider:
     def health(self, ctx: TaskContext) -> dict[str, Any]:
         return {"status": "healthy"}
 
+    def send_message(self, ctx: TaskContext, session_id: str, message_id: str, text: str) -> None:
+        self._call(f"message:{text}")
+
+    def conversation(self, ctx: TaskContext, after: int) -> None:
+        return None
+
 
 class InlineOffloader:
     """Runs work at once; outcomes wait in `ready` (or in `held`, while `hold` is set) for pump()."""

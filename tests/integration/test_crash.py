@@ -19,9 +19,14 @@ STEPS = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_c
 
 
 def assert_history_is_exact(server: Server, task_id: str) -> None:
+    """Contiguous, one result event per step, and (a local task's conversation, after `running`) no
+    message of the agent's stream recorded twice."""
     events = server.history(task_id)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), "seq must be contiguous"
-    assert [e["kind"] for e in events if e["kind"] != "task.status"] == RESULT_KINDS  # one per step
+    steps = [e["kind"] for e in events if not e["kind"].startswith("session.")]
+    assert [kind for kind in steps if kind != "task.status"] == RESULT_KINDS  # one per step
+    heard = [(e["data"]["agent_run"], e["data"]["acp_id"]) for e in events if e["kind"] == "session.update"]
+    assert len(heard) == len(set(heard)), "an agent's message recorded twice"
 
 
 def assert_each_runs_with_each_effect_once(server: Server, ids: list[str]) -> None:

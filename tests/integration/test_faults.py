@@ -60,4 +60,4 @@ def test_a_crash_at_every_point_of_every_step_is_survived(make_server, repo, ste
         tasks = server.get("/v1/workspaces/default/tasks").body["tasks"]
         return [(t["id"], t["status"], t["seq"]) for t in tasks]
 
-    wait_until(lambda: projected() == [(task_id, "running", record["seq"])], timeout=10)
+    wait_until(lambda: projected() == [(task_id, "running", server.task(task_id)["seq"])], timeout=10)

@@ -54,11 +54,11 @@ async def test_a_wal_left_by_a_dead_writer_makes_the_task_read(tmp_path: Path) -
 
 
 async def test_the_leaders_revive_check_lists_only_the_running_tasks_it_holds(tmp_path: Path) -> None:
-    """Start-up revives dead agents of running tasks here; a worker's are its own pool's to check."""
+    """Start-up revives dead agents of running tasks here (by project); a worker's are its own to check."""
     project_row(tmp_path, "d" * 22, "running", db.utcnow())
     project_row(tmp_path, "e" * 22, "running", db.utcnow(), host="w1")
     project_row(tmp_path, "f" * 22, "init_create_sandbox", db.utcnow())
-    assert await Reader(tmp_path).running("w") == ["d" * 22]
+    assert await Reader(tmp_path).running("w") == {"d" * 22: "p"}
 
 
 async def test_a_workspace_whose_schema_is_not_yet_committed_is_not_listed(tmp_path: Path) -> None:
