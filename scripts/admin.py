@@ -78,7 +78,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     command("show", help="a task's record and steps").add_argument("task_id")
     history = command("history", help="a task's events")
     history.add_argument("task_id")
-    history.add_argument("--follow", action="store_true", help="then live events, until the task is at rest")
+    history.add_argument(
+        "--follow",
+        action="store_true",
+        help="then live events, until the task is at rest (a running local task: its conversation, on)",
+    )
     actions = {
         "resume": "skip a pending backoff",
         "retry": "retry a task in error",
@@ -200,13 +204,15 @@ def cmd_history(args: argparse.Namespace, data: Path) -> int:
     link = _link(args, data)
     addr = _workspace_addr(link, record["workspace"])
     link.ask(addr, TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction.follow))
+    converses = record["provider"] == "local"  # its agent talks after `running`
     last = 0
     try:
         while True:
             for event in _run(reader.history(args.task_id, last, 1_000_000)):
                 _print_event(args, event)
                 last = event["seq"]
-                if event["status"] in AT_REST and event["kind"] != "task.status":
+                talking = converses and event["status"] == "running"
+                if event["status"] in AT_REST and event["kind"] != "task.status" and not talking:
                     return 0  # at rest: nothing more happens unless someone acts on the task
             # A push wakes this at once; the database is the truth (pushes only say "look"), and is
             # read at least every second in case this follower was lost (a passivated actor).
@@ -384,8 +390,25 @@ def _print_event(args: argparse.Namespace, event: dict[str, Any]) -> None:
     if args.json:
         print(json.dumps(event), flush=True)
     else:
-        data = json.dumps(event["data"])
-        out.print(f"{event['seq']:>4} {event['at']} {event['kind']:<18} {event['status']:<24} {data}")
+        data = _brief(event) if event["kind"].startswith("session.") else json.dumps(event["data"])
+        line = f"{event['seq']:>4} {event['at']} {event['kind']:<18} {event['status']:<24} {data}"
+        out.print(line, soft_wrap=True, markup=False, highlight=False)  # a line per event, as written
+
+
+def _brief(event: dict[str, Any]) -> str:
+    """A conversation event in a line: a prompt's text; an agent message's kind and text, if any."""
+    data = event["data"]
+    if event["kind"] == "session.prompt":
+        return f"> {data['text']}"
+    message = data.get("message")
+    message = message if isinstance(message, dict) else {}  # truncated, or not JSON
+    params = message.get("params")
+    update = params.get("update") if isinstance(params, dict) else None
+    update = update if isinstance(update, dict) else {}
+    kind = update.get("sessionUpdate") or message.get("method") or ("result" if "result" in message else "")
+    content = update.get("content")
+    text = content.get("text", "") if isinstance(content, dict) else ""
+    return f"[{data['agent_run']}:{data['acp_id']}] {kind} {text}".rstrip()
 
 
 def _emit(args: argparse.Namespace, document: Any, show: Any) -> None:

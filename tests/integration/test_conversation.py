@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from actors.providers import acp
+from tests.helpers.admin import admin, admin_json
 from tests.server import Server, wait_until
 
 pytestmark = pytest.mark.integration
@@ -77,6 +78,20 @@ def test_a_follow_up_reaches_the_agent_once_and_its_echo_comes_back_live(make_se
     prompts = [e for e in conversation(server, task_id) if e["kind"] == "session.prompt"]
     assert [p["data"]["text"] for p in prompts] == ["now the tests"]
     assert_recorded_once(server, task_id)
+
+
+def test_the_admin_script_says_and_its_history_shows_the_conversation(make_server, repo):
+    """`say` sends a follow-up as the API does; `history` prints the prompt and the agent's echo in a
+    line each."""
+    server = make_server("local").start()
+    server.register(repo)
+    task_id = server.wait_status(server.create({"prompt": "hello"}).body["id"], {"running"}, timeout=90)["id"]
+    said = admin_json(server, "say", task_id, "from the admin")
+    wait_until(lambda: len(echoes(server, task_id, said["message_id"])) == 1, timeout=30)
+    wait_until(lambda: f"crucible-prompt-{said['message_id']}" in json.dumps(conversation(server, task_id)))
+    shown = admin(server, "history", task_id).stdout
+    assert "> from the admin" in shown and "mock/echo" in shown
+    assert admin(server, "say", task_id, "").returncode != 0  # refused: nothing said
 
 
 def test_a_kill_while_the_agent_talks_then_a_restart_records_each_message_once(make_server, repo):

@@ -146,3 +146,29 @@ async def test_the_stream_gives_what_arrived_in_one_burst_and_resumes_after_an_i
     resumed = AcpStream(f"http://127.0.0.1:{server.port}", "t", 2, 5.0)
     assert await resumed.burst() == [(3, {"n": 3})] and asked == ["0", "2"]
     await resumed.close()
+
+
+def heard(run: int, acp_id: int, message: object) -> dict[str, object]:
+    return {"kind": "session.update", "data": {"agent_run": run, "acp_id": acp_id, "message": message}}
+
+
+CHUNK = {
+    "method": "session/update",
+    "params": {"update": {"sessionUpdate": "agent_message_chunk", "content": {"text": "Hi"}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "line"),
+    [
+        ({"kind": "session.prompt", "data": {"message_id": "m", "text": "add a test"}}, "> add a test"),
+        (heard(1, 9, CHUNK), "[1:9] agent_message_chunk Hi"),
+        (heard(2, 1, {"result": {}}), "[2:1] result"),
+        (heard(1, 3, None), "[1:3]"),  # truncated
+        (heard(1, 4, "not json"), "[1:4]"),
+    ],
+)
+def test_the_admin_script_shows_each_conversation_event_in_a_line(event, line):
+    from scripts.admin import _brief
+
+    assert _brief(event) == line
