@@ -1,7 +1,8 @@
 """Fault injection for the crash matrix (tests/integration/test_faults.py), off unless configured.
 
-`CRUCIBLE_CRASH_AT=<step>:<point>` (point: before, after_effect, after_persist) makes the task actor
-that reaches that point leave a marker file and do nothing more, ever (it still delivers what it had
+`CRUCIBLE_CRASH_AT=<step>:<point>` (point: before, after_effect, after_persist), or `say:before_send`
+(a follow-up committed and answered, not yet sent), makes the task actor that reaches that point leave
+a marker file and do nothing more, ever (it still delivers what it had
 already sent): the test then `kill -9`s every process, so the data directory is exactly as a crash at
 that point would leave it.
 """

@@ -431,7 +431,7 @@ class TaskActor(OffloadingActor):
     def _attempt(self, step: TaskStatus, resumed: bool) -> None:
         """Start one attempt. Entering (or re-entering after a restart) emits `task.status`."""
         assert self.store and self.bound and self.news
-        if self._crash_point(step, "before"):
+        if self._crash_point(f"{step.value}:before"):
             return
         attempt = self.store.step(step)["attempts"] + 1
         if resumed:
@@ -532,11 +532,11 @@ class TaskActor(OffloadingActor):
             assert result is not None
             if step in REVIVE_STEPS[:2] and self.store.has_event(EventKind.initialized):
                 result = {**result, "restarted": True}
-            if self._crash_point(step, "after_effect"):
+            if self._crash_point(f"{step.value}:after_effect"):
                 return
             self.store.finish(step, RESULT_EVENT.get(step), result, record_updates(step, result))
             self.mends = 0  # written: see handler_failed
-            if self._crash_point(step, "after_persist"):
+            if self._crash_point(f"{step.value}:after_persist"):
                 return
             self.log.info("step.done", task_id=self.task_id, step=step.value, attempt=row["attempts"])
             self.news.observer.step_done(step.value, time.time() - parse(row["started_at"]))
@@ -669,6 +669,8 @@ class TaskActor(OffloadingActor):
         waiting = conversation.unsent(self.store)
         if self.sending or not waiting or self.store.record()["status"] != TaskStatus.running:
             return
+        if self._crash_point("say:before_send"):  # committed and answered, not yet marked sent
+            return
         self.sending = True
         ctx = steps.context(self.store, self.bound, self.task_id)
         work = partial(steps.told, self.provider, self.store, *waiting[0])
@@ -716,8 +718,8 @@ class TaskActor(OffloadingActor):
             self.send(self.draining.reply_to, Drained(request_id=self.draining.request_id))
             self.draining = self.draining.model_copy(update={"reply_to": None})  # answered, still draining
 
-    def _crash_point(self, step: TaskStatus, point: str) -> bool:
+    def _crash_point(self, here: str) -> bool:
         assert self.bound
-        s, here = self.bound.settings, f"{step.value}:{point}"
+        s = self.bound.settings
         self.frozen = self.frozen or crash_point(s.crash_at, here, s.data_dir)
         return self.frozen

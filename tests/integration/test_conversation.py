@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from actors.faults import MARKER
 from actors.providers import acp
 from tests.helpers.admin import admin, admin_json
 from tests.server import Server, wait_until
@@ -108,6 +109,26 @@ def test_a_kill_while_the_agent_talks_then_a_restart_records_each_message_once(m
     wait_until(lambda: f"crucible-prompt-{second}" in json.dumps(conversation(server, task_id)), timeout=30)
     assert len(echoes(server, task_id, first)) <= 1  # at most once: it may have been lost in the kill
     assert len(echoes(server, task_id, second)) == 1
+    assert_recorded_once(server, task_id)
+
+
+def test_a_kill_between_a_follow_ups_commit_and_its_send_sends_it_once_after_the_restart(make_server, repo):
+    """Committed and answered, the prompt is not yet marked sent when everything is killed: the restart
+    activates the running task (its agent lives), which sends it, once."""
+    server = make_server("local", CRUCIBLE_CRASH_AT="say:before_send").start()
+    server.register(repo)
+    task_id = server.wait_status(server.create({"prompt": "hello"}).body["id"], {"running"}, timeout=90)["id"]
+    answer = say(server, task_id, "across the kill")
+    assert answer.status == 202
+    wait_until(lambda: (server.data / MARKER).exists(), timeout=30)
+    assert echoes(server, task_id, answer.body["message_id"]) == []  # not sent before the kill
+    server.kill9()
+    del server.env["CRUCIBLE_CRASH_AT"]
+    (server.data / MARKER).unlink()
+    server.start()
+    wait_until(lambda: len(echoes(server, task_id, answer.body["message_id"])) == 1, timeout=30)
+    prompts = [e for e in conversation(server, task_id) if e["kind"] == "session.prompt"]
+    assert [p["data"]["text"] for p in prompts] == ["across the kill"]
     assert_recorded_once(server, task_id)
 
 
