@@ -97,11 +97,14 @@ function openTask(id) {
   state.detail = d;
   $("#detail").hidden = false;
   $("#d-events").replaceChildren();
+  $("#d-talk").replaceChildren(el("li", { class: "you", id: "d-first" })); // the prompt, once read
   showError($("#d-action-error"), null);
+  showError($("#say-form .form-error"), null);
   refresh(d);
   d.sock = live(() => `/v1/tasks/${id}/events?since=${d.seq}`, (ev) => {
     if (ev.seq <= d.seq) return;
     d.seq = ev.seq;
+    if (ev.kind.startsWith("session.")) return void talk(ev, $("#d-talk")); // the record is unchanged
     $("#d-events").prepend(eventItem(ev));
     refresh(d); // the record behind the event: step times, attempts, error
   }, (s) => {
@@ -158,6 +161,8 @@ function renderDetail(r) {
   for (const b of document.querySelectorAll("#detail .actions button")) {
     b.disabled = !allowed[b.dataset.action];
   }
+  $("#say-form button[type=submit]").disabled = !["running", "idle"].includes(r.status);
+  $("#d-first").textContent = r.prompt; // the first prompt, sent with the task (task.created)
   renderSteps(r);
 }
 
@@ -195,6 +200,35 @@ function eventItem(ev) {
   return el("li", { class: tone, "data-kind": ev.kind }, el("span", { class: "seq" }, `#${ev.seq}`),
     el("time", { title: ev.at }, clock(ev.at)), el("span", { class: "kind" }, ev.kind), badge(ev.status),
     el("span", { class: "data" }, data));
+}
+
+// ---- the conversation: follow-ups, and the agent's messages (ACP session/update) ------------------
+
+function talk(ev, list) { // one session event into the list; text chunks join the message before them
+  if (ev.kind === "session.prompt") return void list.append(el("li", { class: "you" }, ev.data.text));
+  const message = ev.data.message;
+  const update = message?.params?.update;
+  const kind = update?.sessionUpdate;
+  if (kind === "agent_message_chunk" || kind === "agent_thought_chunk") {
+    const text = update.content?.text ?? "";
+    const last = list.lastElementChild;
+    if (last?.dataset.update === kind) last.textContent += text;
+    else list.append(el("li", { class: kind === "agent_thought_chunk" ? "agent thought" : "agent",
+      "data-update": kind }, text));
+    return;
+  }
+  if (kind === "tool_call" || kind === "tool_call_update") {
+    const line = `${update.title ?? update.toolCallId ?? "tool"} ${update.status ?? ""}`.trim();
+    return void list.append(el("li", { class: "tool", "data-update": kind }, `⚙ ${line}`));
+  }
+  if (kind === "plan") {
+    const steps = (update.entries ?? []).map((e) => `${e.status === "completed" ? "✓" : "·"} ${e.content}`);
+    return void list.append(el("li", { class: "plan", "data-update": kind }, steps.join("\n")));
+  }
+  const label = kind ?? message?.method ?? (message && "result" in message ? "result" : "message");
+  const body = JSON.stringify(message ?? ev.data.truncated, null, 1);
+  list.append(el("li", { class: "other", "data-update": label },
+    el("details", {}, el("summary", {}, label), el("pre", {}, body)))); // folded, viewable
 }
 
 const WARNINGS = {
@@ -246,6 +280,10 @@ onSubmit($("#project-form"), async ({ name, repo }) => {
   $("#project-form").reset();
   await loadProjects();
   $("#task-form [name=project]").value = name;
+});
+onSubmit($("#say-form"), async ({ text }) => {
+  await api("POST", `/v1/tasks/${state.detail.id}/messages`, { text });
+  $("#say-form [name=text]").value = "";
 });
 onSubmit($("#task-form"), async ({ project, prompt, title, branch, agent, provider }) => {
   if (!project) throw { code: "no_project", message: "register a project first" };

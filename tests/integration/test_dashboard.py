@@ -236,3 +236,61 @@ def test_the_page_resumes_with_its_cursor_after_the_server_restarts(make_server,
     assert [u.rsplit("=", 1)[1] for u in urls if f"/v1/tasks/{first}/events" in u][-1] == "11"
     expect(page.locator("#d-events li")).to_have_count(11)  # nothing repeated across the restart
     assert page.evaluate(NO_RELOAD) is True
+
+
+# Recorded shapes of real agents' ACP `session/update` notifications (agent-client-protocol's schema).
+TOOL_CALL = {"toolCallId": "c1", "title": "Run pytest", "kind": "execute", "status": "pending"}
+PLAN = [
+    {"content": "Write the test", "priority": "high", "status": "completed"},
+    {"content": "Fix the bug", "priority": "high", "status": "pending"},
+]
+UPDATES = [
+    {"sessionUpdate": "agent_thought_chunk", "content": {"type": "text", "text": "Reading the tests"}},
+    {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "I will "}},
+    {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "add a test."}},
+    {"sessionUpdate": "tool_call", **TOOL_CALL},
+    {"sessionUpdate": "tool_call_update", "toolCallId": "c1", "status": "completed"},
+    {"sessionUpdate": "plan", "entries": PLAN},
+    {"sessionUpdate": "available_commands_update", "availableCommands": []},
+]
+RENDER = """(updates) => {
+    const list = document.createElement("ol");
+    updates.forEach((update, i) => talk({kind: "session.update", data: {agent_run: 1, acp_id: i + 1,
+        message: {jsonrpc: "2.0", method: "session/update", params: {sessionId: "s", update}}}}, list));
+    return [...list.children].map((li) => [li.className, li.textContent]);
+}"""
+
+
+def test_a_running_tasks_conversation_is_shown_live_and_takes_a_follow_up(make_server, repo, page, tmp_path):
+    """A local task: the agent's messages (the mock echoes every call) appear folded but viewable, a
+    follow-up sent from the box appears at once, and its echo follows, with no reload. Real agents'
+    update kinds, as recorded: text chunks joined, tool calls and plans in a line, the rest folded."""
+    server = make_server("local").start()
+    assert server.register(repo).status == 201
+    task_id = server.wait_status(server.create({"prompt": "hello"}).body["id"], {"running"}, timeout=90)["id"]
+    open_dashboard(page, server, f"#/default/{task_id}")
+    talk = page.locator("#d-talk")
+    expect(talk.locator('li[data-update="mock/echo"]').first).to_be_visible()
+    box = page.locator("#say-form")
+    expect(box.locator("button[type=submit]")).to_be_enabled()
+    box.locator("button[type=submit]").click()  # empty: the API's refusal, shown
+    expect(box.locator(".form-error")).to_contain_text("422")
+    box.locator("[name=text]").fill("Now add a test")
+    box.locator("button[type=submit]").click()
+    expect(talk.locator("li.you")).to_have_text(["hello", "Now add a test"])  # the first, then ours
+    expect(talk.locator("li.other").last).to_contain_text("crucible-prompt-")  # the echo of it
+    expect(box.locator(".form-error")).to_be_hidden()
+    assert page.evaluate(NO_RELOAD) is True
+
+    shown = page.evaluate(RENDER, UPDATES)
+    assert shown[:5] == [
+        ["agent thought", "Reading the tests"],
+        ["agent", "I will add a test."],
+        ["tool", "⚙ Run pytest pending"],
+        ["tool", "⚙ c1 completed"],
+        ["plan", "✓ Write the test\n· Fix the bug"],
+    ]
+    unknown_class, unknown_text = shown[5]
+    assert unknown_class == "other" and unknown_text.startswith("available_commands_update")
+    assert '"availableCommands"' in unknown_text  # folded, viewable
+    assert screenshot(page, tmp_path, "dashboard-conversation.png").stat().st_size > 10_000
