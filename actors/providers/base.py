@@ -52,6 +52,7 @@ Maybe: TypeAlias = T | Awaitable[T]  # a plain function's result, or a coroutine
 
 class Provider(Protocol):
     uses_mirror: bool
+    converses: bool  # its agent has a stream to follow after `running` (see conversation)
 
     def ensure_name(self, ctx: TaskContext) -> Maybe[dict[str, Any]]: ...
 
@@ -73,8 +74,8 @@ class Provider(Protocol):
         """A follow-up prompt in the task's session (after `running`)."""
         ...
 
-    def conversation(self, ctx: TaskContext, after: int) -> "Stream | None":
-        """The agent's stream of messages from after this event id, or None: it has none to follow."""
+    def conversation(self, ctx: TaskContext, after: int) -> "Stream":
+        """The agent's stream of messages from after this event id (only if `converses`)."""
         ...
 
 

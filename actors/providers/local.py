@@ -18,6 +18,7 @@ INITIALIZE_ID, SESSION_NEW_ID, PROMPT_ID = "crucible-initialize", "crucible-sess
 
 class LocalProvider:
     uses_mirror = True
+    converses = True
 
     def __init__(self, settings: Settings) -> None:
         self._s = settings

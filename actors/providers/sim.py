@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.providers.base import TaskContext, TransientError
+from actors.providers.base import Stream, TaskContext, TransientError
 
 CANCEL_CHECK_S = 0.05
 
 
 class SimProvider:
     uses_mirror = False
+    converses = False  # a simulated agent says nothing
 
     def __init__(self, step_ms: int, fail: float) -> None:
         self._delay = step_ms / 1000
@@ -60,8 +61,8 @@ class SimProvider:
     async def send_message(self, ctx: TaskContext, session_id: str, message_id: str, text: str) -> None:
         self._effect(ctx, f"message-{message_id}")
 
-    def conversation(self, ctx: TaskContext, after: int) -> None:
-        return None  # a simulated agent says nothing
+    def conversation(self, ctx: TaskContext, after: int) -> Stream:
+        raise NotImplementedError("a simulated agent has no stream to follow")
 
     def health(self, ctx: TaskContext) -> dict[str, Any]:
         ok = ctx.sandbox_path.is_dir()

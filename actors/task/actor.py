@@ -281,8 +281,9 @@ class TaskActor(OffloadingActor):
         self._unfollow()
         if self.news and self.store:
             self.news.project(self.store, at_once=True)
-        if self.offload:
-            self.offload.close()
+        for work in (self.offload, self.listening):
+            if work is not None:
+                work.close()
         if self.store:
             self.store.close()
             self.store = None
@@ -592,16 +593,15 @@ class TaskActor(OffloadingActor):
         assert self.store and self.bound and self.provider and self.listening and self.task_id
         if self.stream is not None:
             return True
-        record = self.store.record()
-        if record["status"] != TaskStatus.running or self.deaf > FOLLOW_TRIES:
+        if not self.provider.converses or self.deaf > FOLLOW_TRIES:
+            return False
+        if self.store.record()["status"] != TaskStatus.running:
             return False
         ctx = steps.context(self.store, self.bound, self.task_id)
         if ctx.agent_info is None:
             return False
         self.heard_run = conversation.agent_run(self.store)
         stream = self.provider.conversation(ctx, conversation.last_heard(self.store, self.heard_run))
-        if stream is None:
-            return False
         self.stream = stream
         self.listening.submit(partial(self._heard, stream), stream.burst)
         return True
@@ -666,8 +666,10 @@ class TaskActor(OffloadingActor):
         """The oldest prompt not yet sent, once the agent is seen alive: marked sent first, so that no
         crash sends it twice. An agent found gone is revived first (its prompts go once it runs)."""
         assert self.store and self.bound and self.provider and self.offload and self.task_id
+        if self.sending or self.store.record()["status"] != TaskStatus.running:
+            return
         waiting = conversation.unsent(self.store)
-        if self.sending or not waiting or self.store.record()["status"] != TaskStatus.running:
+        if not waiting:
             return
         if self._crash_point("say:before_send"):  # committed and answered, not yet marked sent
             return

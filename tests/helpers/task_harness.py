@@ -25,6 +25,7 @@ class FakeProvider:
     """Records calls; `failures[step]` lists exceptions to raise on successive calls of that step."""
 
     uses_mirror = False
+    converses = False
 
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -67,9 +68,6 @@ class FakeProvider:
 
     def send_message(self, ctx: TaskContext, session_id: str, message_id: str, text: str) -> None:
         self._call(f"message:{text}")
-
-    def conversation(self, ctx: TaskContext, after: int) -> None:
-        return None
 
 
 class InlineOffloader:
