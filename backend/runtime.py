@@ -117,28 +117,25 @@ class Runtime:
         """A running task here whose agent died (a reboot, an OOM) gets one back; one whose checkout
         vanished goes to error; one whose agent lives is activated, to follow the agent's stream again
         from the last message recorded. A worker's tasks are its host's to check, when it joins."""
-        running: dict[str, Any] = {}
-        projects: dict[str, dict[str, str]] = {}
-        for ws, addr in self.started():
-            projects[ws] = await self.reader.running(ws)
-            running |= dict.fromkeys(projects[ws], addr)
-        find = FindLostAgents(request_id=self.bridge.request_id(), task_ids=list(running))
-        lost = await self.ask(self.cluster, find)
+        running = {addr: await self.reader.running(ws) for ws, addr in self.started()}  # task → project
+        task_ids = [task_id for tasks in running.values() for task_id in tasks]
+        lost = await self.ask(
+            self.cluster, FindLostAgents(request_id=self.bridge.request_id(), task_ids=task_ids)
+        )
         assert isinstance(lost, LostAgents)
-        for ws, tasks in projects.items():
-            live = {t: project for t, project in tasks.items() if t in lost.live}
-            if live:
-                await self.ask(
-                    self.workspaces[ws], ResumeTasks(request_id=self.bridge.request_id(), tasks=live)
-                )
+        dead, alive = set(lost.task_ids), set(lost.live)
         count = 0
-        for task_id in lost.task_ids:
-            command = TaskCommand(
-                request_id=self.bridge.request_id(), task_id=task_id, action=TaskAction.revive
-            )
-            with contextlib.suppress(ApiError):  # no longer running: nothing to revive
-                await self.ask(running[task_id], command)
-                count += 1
+        for addr, tasks in running.items():
+            live = {task_id: project for task_id, project in tasks.items() if task_id in alive}
+            if live:
+                await self.ask(addr, ResumeTasks(request_id=self.bridge.request_id(), tasks=live))
+            for task_id in [t for t in tasks if t in dead]:
+                revive = TaskCommand(
+                    request_id=self.bridge.request_id(), task_id=task_id, action=TaskAction.revive
+                )
+                with contextlib.suppress(ApiError):  # no longer running: nothing to revive
+                    await self.ask(addr, revive)
+                    count += 1
         return count
 
     async def drain(self) -> None:
@@ -148,7 +145,7 @@ class Runtime:
         self.health = "draining"
         began = time.monotonic()
         deadline = self.settings.drain_deadline_s
-        asks = [self._drain(addr, deadline) for _, addr in await self.awake()]
+        asks = [self._drain(addr, deadline) for _, addr in self.awake(await self.runner_loads())]
         results = await asyncio.gather(*asks, return_exceptions=True)
         late = sum(1 for r in results if not isinstance(r, Drained))
         self.log.info("runtime.drained", ms=round((time.monotonic() - began) * 1000), not_drained=late)
@@ -163,16 +160,16 @@ class Runtime:
         started after the copy is left out, as if the loop had run a moment earlier."""
         return list(self.workspaces.items())
 
-    async def awake(self) -> list[tuple[str, Any]]:
-        """The workspaces in memory now: one asleep has nothing live (asking would only wake it)."""
-        awake = {key for load in await self.runner_loads() for key in load.top}
+    def awake(self, loads: list[RunnerLoaded]) -> list[tuple[str, Any]]:
+        """The workspaces in memory as the runners' loads say: one asleep has nothing live (asking would
+        only wake it)."""
+        awake = {key for load in loads for key in load.top}
         return [(name, addr) for name, addr in self.started() if addr.key in awake]
 
-    async def describe(self) -> list[ActorInfo]:
+    async def describe(self, loads: list[RunnerLoaded]) -> list[ActorInfo]:
         """Every live actor: each workspace awake answers for itself and its projects, all asked at once."""
-        asks = [
-            self.ask(addr, Describe(request_id=self.bridge.request_id())) for _, addr in await self.awake()
-        ]
+        awake = self.awake(loads)
+        asks = [self.ask(addr, Describe(request_id=self.bridge.request_id())) for _, addr in awake]
         actors: list[ActorInfo] = []
         for reply in await asyncio.gather(*asks):
             assert isinstance(reply, Described)
@@ -185,7 +182,8 @@ class Runtime:
         by_status: Counter[str] = Counter()
         for ws, _ in self.started():
             by_status.update(await self.reader.status_counts(ws))
-        actors, loads = await self.describe(), await self.runner_loads()
+        loads = await self.runner_loads()  # once: each ask hands over (and clears) its mailbox waits
+        actors = await self.describe(loads)
         return self.metrics.render(dict(by_status), actors, self.hub.subscribers(), loads)
 
     @contextlib.contextmanager
