@@ -156,8 +156,11 @@ class ProjectActorBase(DrainingParent):
             self._forget(task_id, exit=True)
 
     def _fill(self) -> None:
-        """A slot freed: the oldest tasks waiting for one are activated (each resumes where it stopped)."""
+        """A slot freed: the oldest tasks waiting for one are activated (each resumes where it stopped).
+        Not by a project on its way out: they would be made only to be ended with it."""
         assert self.gate
+        if self.exiting:
+            return
         while self.queued and not self.gate.full():
             task_id = self.queued.pop(0)
             self._dispatch(task_id, Activate(task_id=task_id))

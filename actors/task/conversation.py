@@ -35,11 +35,9 @@ def last_heard(store: TaskStore, run: int) -> int:
 def record_heard(store: TaskStore, run: int, burst: list[tuple[int, Any]]) -> None:
     """A burst read from the stream, in one transaction: one commit and one push per burst, never per
     chunk. The stream skips what was recorded (it resumes after the last id), so nothing is twice."""
+    heard = [{"agent_run": run, "acp_id": acp_id, **bounded(message)} for acp_id, message in burst]
     with store.write() as c:
-        for acp_id, message in burst:
-            store.append(
-                c, EventKind.session_update, {"agent_run": run, "acp_id": acp_id, **bounded(message)}
-            )
+        store.append(c, EventKind.session_update, *heard)
 
 
 def bounded(message: Any) -> dict[str, Any]:

@@ -288,10 +288,11 @@ class TaskStore:
         with self._write() as c:
             yield c
 
-    def append(self, c: sqlite3.Connection, kind: EventKind, data: dict[str, Any]) -> None:
-        """An event at the task's current status, in the caller's transaction."""
-        status = TaskStatus(c.execute("SELECT status FROM task").fetchone()[0])
-        self._append(c, kind, status, data, db.utcnow())
+    def append(self, c: sqlite3.Connection, kind: EventKind, *data: dict[str, Any]) -> None:
+        """Events of one kind (one per `data`) at the task's current status, in the caller's transaction."""
+        status, now = TaskStatus(c.execute("SELECT status FROM task").fetchone()[0]), db.utcnow()
+        for each in data:
+            self._append(c, kind, status, each, now)
 
     def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
