@@ -4,15 +4,14 @@ The messages themselves (actors/project/actor.py) read top to bottom without it.
 """
 
 import bisect
-import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from thespian.actors import ActorExitRequest
 
 from actors import db, hosts, logs
 from actors.drain import DrainingParent
+from actors.idle import IdleClock
 from actors.project.gate import LiveGate
 from actors.project.kits import Kit
 from actors.project.registry import Reserved, TaskRegistry
@@ -58,8 +57,7 @@ class ProjectActorBase(DrainingParent):
         self.resting: dict[str, int] = {}  # task id → its routed count when its actor said it is at rest
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
         self.since: dict[str, str] = {}  # actor address → when it took its current role
-        self.busy_at = time.monotonic()  # when a task last needed an actor here
-        self.watched = False  # a Quiet wakeup is pending
+        self.idle = IdleClock()  # touched when a task needs an actor here
         self.offered = False  # ProjectIdle sent, not yet answered
         self.exiting = False
         self.log: Any = logs.get()
@@ -97,7 +95,7 @@ class ProjectActorBase(DrainingParent):
         (then waits for its slot without an actor); a command is never kept waiting. A task on a worker
         that is gone is refused (a command) or left to resume when the worker returns."""
         assert self.gate
-        self.busy_at = time.monotonic()
+        self.idle.touch()
         if task_id not in self.tasks:
             host = self._host_of(task_id)
             kit = self._kit(host)
@@ -188,13 +186,11 @@ class ProjectActorBase(DrainingParent):
     def _watch_quiet(self) -> None:
         """Look again once the idle timeout may have passed since a task last needed an actor."""
         assert self.settings
-        if not self.watched and not self.exiting:
-            self.watched = True
-            left = self.busy_at + self.settings.idle_timeout_s - time.monotonic()
-            self.wakeupAfter(timedelta(seconds=max(0.0, left)), payload=Quiet())
+        if not self.exiting and (delay := self.idle.due(self.settings.idle_timeout_s)) is not None:
+            self.wakeupAfter(delay, payload=Quiet())
 
     def _quiet(self) -> None:
-        self.watched = False
+        self.idle.woke()
         if not self.tasks:
             self._offer()
 
@@ -205,7 +201,7 @@ class ProjectActorBase(DrainingParent):
         assert self.registry and self.settings
         return (
             not (self.tasks or self.queued or self.placing or self.early)
-            and time.monotonic() - self.busy_at >= self.settings.idle_timeout_s
+            and self.idle.quiet(self.settings.idle_timeout_s)
             and self.drain is None
             and not self.exiting
             and not self.registry.on_workers()

@@ -23,15 +23,14 @@ Handlers are short: a tell to a busy actor blocks its sender, and every task rep
 
 import os
 import sqlite3
-import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from thespian.actors import ChildActorExited, WakeupMessage
 
 from actors import db, hosts, logs
 from actors.drain import DrainingParent, FanIn
+from actors.idle import IdleClock
 from actors.observe import Observer
 from actors.project.actor import ProjectActor
 from actors.push import Pusher
@@ -84,30 +83,28 @@ class WorkspaceActor(DrainingParent):
         self.exiting = False
         self.describing: dict[str, Describing] = {}  # by request id: Describe fan-ins in progress
         self.start: StartWorkspace | None = None  # what makes it again after it slept
-        self.busy_at = time.monotonic()  # when its last message came (not its timer's, nor a scrape's)
-        self.watched = False  # a Sleepy wakeup is pending
+        self.idle = IdleClock()  # touched by every message but its timer's and a scrape's
         self.log: Any = logs.get()
 
     def receiveMessage(self, msg: Any, sender: Any) -> None:
         self.observer.handling(msg)
         if not isinstance(msg, WakeupMessage | Describe):  # a scrape's ask is not use
-            self.busy_at = time.monotonic()
+            self.idle.touch()
         super().receiveMessage(msg, sender)
-        if self._idle() and not self.watched:
-            self.watched = True
-            assert self.settings
-            left = self.busy_at + self.settings.idle_timeout_s - time.monotonic()
-            self.wakeupAfter(timedelta(seconds=max(0.0, left)), payload=Sleepy())
+        if self._idle() and self.settings:
+            delay = self.idle.due(self.settings.idle_timeout_s)
+            if delay is not None:  # (one already pending otherwise)
+                self.wakeupAfter(delay, payload=Sleepy())
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         """Idle for the idle timeout: out of memory until the next message (receiveMessage looks again
         if it is idle but not for long enough yet)."""
         assert self.settings
-        self.watched = False
-        if self._idle() and time.monotonic() - self.busy_at >= self.settings.idle_timeout_s:
+        self.idle.woke()
+        if self._idle() and self.idle.quiet(self.settings.idle_timeout_s):
             self.log.info("workspace.sleeps")
             self._myRef.sleep(self.start)
-            self.watched = True  # no timer left behind: it would make it again at once
+            self.idle.watched = True  # no timer left behind: it would make it again at once
 
     def _idle(self) -> bool:
         """No project actor live, nothing held or asked of them, no drain: nothing in memory that is

@@ -254,7 +254,7 @@ def test_a_quiet_project_with_nothing_live_offers_to_go_and_goes_only_if_still_i
     answered). At the answer it exits if still idle; a create routed before the answer keeps it."""
     actor, sent, _ = started(tmp_path, monkeypatch, idle_timeout_s=60)
     quiet = WakeupMessage(timedelta(seconds=60), payload=Quiet())
-    actor.busy_at -= 60  # quiet since its start, a minute ago
+    actor.idle.busy_at -= 60  # quiet since its start, a minute ago
     actor.receiveMessage(quiet, "system")
     actor.receiveMessage(quiet, "system")
     assert kinds(sent) == [("ws", ProjectIdle)]
@@ -268,7 +268,7 @@ def test_a_quiet_project_with_nothing_live_offers_to_go_and_goes_only_if_still_i
     sent.clear()
     actor.receiveMessage(quiet, "system")
     assert sent == [("wakeup", Quiet())]  # its task just went: not quiet long enough, look again later
-    actor.busy_at -= 60
+    actor.idle.busy_at -= 60
     actor.receiveMessage(quiet, "system")
     actor.receiveMessage(ProjectIdleOk(), "ws")
     assert kinds(sent[1:]) == [("ws", ProjectIdle), ("project", ActorExitRequest)]

@@ -123,14 +123,14 @@ def test_a_workspace_with_no_project_live_sleeps_once_idle_for_its_timeout(tmp_p
     wake = WakeupMessage(timedelta(seconds=60), payload=Sleepy())
     actor.receiveMessage(wake, "system")
     assert slept == []  # registered just now
-    actor.busy_at -= 60
+    actor.idle.busy_at -= 60
     actor.receiveMessage(CreateTask(request_id="c", project="demo", body=TaskCreate(prompt="p")), "web")
-    actor.busy_at -= 60
+    actor.idle.busy_at -= 60
     actor.receiveMessage(wake, "system")
     assert slept == []  # its project is live
     actor.receiveMessage(ProjectIdle(project="demo"), "project-1")
     actor.receiveMessage(ChildActorExited("project-1"), "system")
-    actor.busy_at -= 60
+    actor.idle.busy_at -= 60
     armed: list[Any] = []
     actor.wakeupAfter = lambda delay, payload=None: armed.append(payload)  # type: ignore[method-assign]
     actor.receiveMessage(wake, "system")
