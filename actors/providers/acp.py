@@ -39,7 +39,7 @@ def replay(endpoint: str, server: str, timeout: float) -> Iterator[Any]:
             raise OSError(f"GET /v1/acp/{server}: the stream was not kept open")
         conn.sock.settimeout(QUIET_S)  # from now on a read that waits this long means the replay is over
         ends = time.monotonic() + MAX_READ_S
-        data: list[str] = []
+        block: list[str] = []
         while time.monotonic() < ends:
             try:
                 line = response.readline().decode()
@@ -48,11 +48,13 @@ def replay(endpoint: str, server: str, timeout: float) -> Iterator[Any]:
             if not line:
                 return  # the server closed the stream
             line = line.rstrip("\r\n")
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line and data:  # an event ends at a blank line
-                yield json.loads("\n".join(data))
-                data = []
+            if line:
+                block.append(line)
+                continue
+            event = parse_event("\n".join(block))  # an event ends at a blank line
+            block = []
+            if event is not None:
+                yield event[1]
     finally:
         conn.close()
 

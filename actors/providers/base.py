@@ -39,6 +39,7 @@ class TaskContext:
     branch_exists: bool = False
     sandbox: dict[str, Any] | None = None
     agent_info: dict[str, Any] | None = field(default=None)
+    session_id: str | None = None  # the session an earlier run of the agent had, if any
     cancelled: threading.Event = field(default_factory=threading.Event)  # set: stop waiting, give up
 
     @property

@@ -14,6 +14,7 @@ from schemas.settings import Settings
 
 # Our JSON-RPC request ids: each request is found again by its id in the agent's stream (open_session).
 INITIALIZE_ID, SESSION_NEW_ID, PROMPT_ID = "crucible-initialize", "crucible-session-new", "crucible-prompt"
+SESSION_LIST_ID = "crucible-session-list"
 
 
 class LocalProvider:
@@ -68,13 +69,18 @@ class LocalProvider:
         """The ACP server named by the task id (idempotent on the agent's side), then one session in it.
         Run again after a crash, it adopts what the agent already answered (the server's stream replays
         it): never a second `initialize` or `session/new`, so never a second session. Each request has an
-        id of its own, found again by it."""
+        id of its own, found again by it. A `session/new` the agent got but had not answered is adopted
+        where the agent lists its sessions (see _unrecorded_session)."""
         endpoint, timeout = self._endpoint(ctx), self._s.agent_http_timeout_s
         try:
             answered = acp.answers(endpoint, ctx.task_id, (INITIALIZE_ID, SESSION_NEW_ID), timeout)
         except (OSError, ValueError) as exc:
             raise TransientError(f"agent unreachable: {exc}") from exc
         url = f"{endpoint}/v1/acp/{ctx.task_id}?agent={ctx.agent}"
+        if INITIALIZE_ID in answered and SESSION_NEW_ID not in answered:
+            adopted = self._unrecorded_session(url, ctx, answered[INITIALIZE_ID], timeout)
+            if adopted is not None:
+                return adopted
         if INITIALIZE_ID not in answered and SESSION_NEW_ID not in answered:
             params = {"protocolVersion": 1, "clientCapabilities": {}}
             init = {"jsonrpc": "2.0", "id": INITIALIZE_ID, "method": "initialize", "params": params}
@@ -86,6 +92,33 @@ class LocalProvider:
         result = answered[SESSION_NEW_ID]
         session_id = result.get("sessionId") if isinstance(result, dict) else None
         return str(session_id or ctx.task_id)  # the mock agent only echoes: the server id names the session
+
+    def _unrecorded_session(self, url: str, ctx: TaskContext, initialized: Any, timeout: float) -> str | None:
+        """The session an earlier attempt's `session/new` made in this agent run, if the agent announces
+        ACP's `session/list`: the newest in the task's checkout that the task has not recorded (a
+        revived agent that keeps sessions on disk may list the one of its previous run). Only this
+        task's agent works in that checkout, so such a session is ours. None: make one."""
+        capabilities = initialized.get("agentCapabilities") if isinstance(initialized, dict) else None
+        sessions = (capabilities or {}).get("sessionCapabilities") or {}
+        if sessions.get("list") is None:
+            return None
+        cwd = str(ctx.sandbox_path)
+        ask = {"jsonrpc": "2.0", "id": SESSION_LIST_ID, "method": "session/list", "params": {"cwd": cwd}}
+        try:
+            listed = self._rpc(url, ask, timeout)
+        except (TransientError, PermanentError):
+            return None  # listing is a courtesy of the agent: without it, a new session
+        found = listed.get("sessions") if isinstance(listed, dict) else None
+        ours = [
+            s
+            for s in found or []
+            if isinstance(s, dict)
+            and s.get("cwd") == cwd
+            and s.get("sessionId") not in (None, ctx.session_id)
+        ]
+        if not ours:
+            return None
+        return str(max(ours, key=lambda s: str(s.get("updatedAt") or ""))["sessionId"])
 
     def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
         self._prompt(ctx, session_id, PROMPT_ID, ctx.prompt)

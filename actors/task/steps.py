@@ -30,6 +30,7 @@ def context(store: TaskStore, bound: Bind, task_id: str) -> TaskContext:
         branch_exists=bool(named["result"] and json.loads(named["result"]).get("existing")),
         sandbox=record["sandbox"],
         agent_info=json.loads(agent["result"]) if agent["result"] else None,
+        session_id=record["session_id"],
     )
 
 
