@@ -45,8 +45,8 @@ class ActivateTasks(Message):
 
 
 class HostScanned(Message):
-    """Mirror → project, once it started on a worker: of the scanned tasks, those to resume (not at rest)
-    and those to revive (running, their agent gone)."""
+    """Mirror → project, once it started on a worker: of the scanned tasks, those to activate (not at
+    rest, or with a live agent to follow) and those to revive (running, their agent gone)."""
 
     host: str
     task_ids: list[str]

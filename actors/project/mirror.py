@@ -71,12 +71,13 @@ def drop_branch(mirror: Path, msg: ReleaseBranch) -> None:
 
 
 def scan(host: str, data: Path, task_ids: list[str]) -> HostScanned:
-    """Of a worker's tasks, those to resume (not at rest) and those to revive (running, agent gone)."""
+    """Of a worker's tasks, those to activate (not at rest; or running with a live agent, whose stream
+    it follows again) and those to revive (running, agent gone)."""
     live = agents.live_task_ids(data / "sandboxes")
     records = [read[0] for t in task_ids if (read := read_on_disk(task_db_path(data, t), 0, 0))]
-    unfinished = [r["id"] for r in records if not settled(r)]
+    activate = [r["id"] for r in records if not settled(r) or r["id"] in live]
     revive = [r["id"] for r in records if agents.lost_agent(r, live)]
-    return HostScanned(host=host, task_ids=unfinished, revive=revive)
+    return HostScanned(host=host, task_ids=activate, revive=revive)
 
 
 class MirrorActor(OffloadingActor):
