@@ -17,9 +17,9 @@ A handler that fails mid-step (a write: a full disk) drops the attempt and resum
 a backoff, as after a crash (handler_failed).
 Local agents count against the workspace's cap: init_ensure_agent waits for a slot (AgentSlot) first.
 Drain: no new step starts; answered between steps.
-After `running` (conversation.py): the actor follows the agent's ACP stream, recording each burst it reads
-as `session.update` events in one transaction, and stays live while it does; a follow-up (`say`) is
-committed as `session.prompt`, answered, then sent at most once.
+After `running` (talk.py, a part of this actor): the actor follows the agent's ACP stream, recording each
+burst it reads as `session.update` events in one transaction, and stays live while it does; a follow-up
+(`say`) is committed as `session.prompt`, answered, then sent at most once.
 At rest for CRUCIBLE_IDLE_TIMEOUT_S, the actor asks its project to go (Passivate, with the count of messages
 the project routed to it); the project answers ActorExitRequest, or Stay if a message for it is on its way.
 The next message for the task makes another actor, which opens the task where this one left it.
@@ -39,11 +39,12 @@ from actors.db import iso, parse, until, utcnow
 from actors.faults import crash_point
 from actors.offload import Offloader, OffloadingActor
 from actors.providers import make_provider
-from actors.providers.base import PermanentError, Provider, Stream
-from actors.task import conversation, steps
+from actors.providers.base import PermanentError, Provider
+from actors.task import steps
 from actors.task.lock import TaskGone, take_task
 from actors.task.publish import Publisher
 from actors.task.store import TaskStore, initial_fields, record_updates, remove_task_files
+from actors.task.talk import Talk
 from actors.task.transitions import refusal, repeated
 from actors.task.wakeups import (
     DeadlineDue,
@@ -54,7 +55,6 @@ from actors.task.wakeups import (
     RetryDue,
     TaskWakeup,
 )
-from schemas.api import MAX_MESSAGE_CHARS
 from schemas.messages import Drain, Drained, Failure
 from schemas.project_messages import (
     AgentSlot,
@@ -75,15 +75,12 @@ from schemas.task_messages import (
     Bind,
     CommandDone,
     Initialize,
-    MessageAccepted,
     Provision,
     TaskAction,
     TaskCommand,
     TaskInitialized,
 )
 from schemas.workspace_messages import TaskDeleted
-
-FOLLOW_TRIES = 4  # a stream that ends or fails this often in a row is left until the next activation
 
 
 class TaskActor(OffloadingActor):
@@ -109,11 +106,7 @@ class TaskActor(OffloadingActor):
         self.projection_due = False  # a wakeup will send the summary changed meanwhile
         self.frozen = False  # stopped at an injected crash point (actors/faults.py)
         self.draining: Drain | None = None  # set: no new step starts; answered once none is in flight
-        self.stream: Stream | None = None  # the agent's ACP stream, followed while the task runs
-        self.listening: Offloader | None = None  # the stream's reads: apart from the steps' work
-        self.heard_run = 0  # the agent run the stream is of
-        self.deaf = 0  # reads of the stream that failed in a row (see _heard)
-        self.sending = False  # a follow-up prompt is on its way to the agent
+        self.talk: Talk | None = None  # the conversation after running (talk.py)
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -128,7 +121,7 @@ class TaskActor(OffloadingActor):
         self._flush()
         if self.draining is not None and not self.in_flight:
             self._answer_drain()  # between steps: a persisted boundary
-        if self.resting and self.stream is None and self.store is not None:
+        if self.resting and self.store is not None and not (self.talk and self.talk.stream):
             self.store.rest()  # its lock stays held: the actor is still the task's only writer
         return watch
 
@@ -137,7 +130,7 @@ class TaskActor(OffloadingActor):
         self.bound = msg
         self.news = Publisher(msg, self.send)
         self.start_offload()
-        self.listening = self._myRef.offloader()
+        self.talk = Talk(self, self._myRef.offloader())
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
 
     def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
@@ -271,19 +264,18 @@ class TaskActor(OffloadingActor):
         self.draining = msg.model_copy(update={"reply_to": msg.reply_to or sender})
 
     def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
-        for work in (self.offload, self.listening):
-            if work is not None:
-                work.deliver()
+        for work in self._offloaders():
+            work.deliver()
 
     def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
         """Passivated, or shut down: the task lives on in its database. Its last summary goes out, its
         lock last of all, so that the next actor for the task opens it only once this one let go."""
-        self._unfollow()
+        if self.talk:
+            self.talk.stop()
         if self.news and self.store:
             self.news.project(self.store, at_once=True)
-        for work in (self.offload, self.listening):
-            if work is not None:
-                work.close()
+        for work in self._offloaders():
+            work.close()
         if self.store:
             self.store.close()
             self.store = None
@@ -308,7 +300,7 @@ class TaskActor(OffloadingActor):
             s = self.bound.settings
             delay = min(s.backoff_max_s, s.backoff_base_s * 2**self.mends)
             self.in_flight, self.run, self.mends = False, self.run + 1, self.mends + 1
-            self.wakeupAfter(timedelta(seconds=delay), payload=ResumeDue(self.step, self.run))
+            self.after(delay, ResumeDue(self.step, self.run))
 
     # ---- commands -------------------------------------------------------------------------------
 
@@ -334,7 +326,8 @@ class TaskActor(OffloadingActor):
             self._delete(msg.model_copy(update={"reply_to": reply_to}))
             return
         if msg.action is TaskAction.say:
-            self._say(msg, reply_to)
+            assert self.talk
+            self.talk.say(msg, reply_to)
             return
         changed = not repeated(msg.action, status) and self._act(msg.action, reply_to)
         status = TaskStatus(self.store.record()["status"])
@@ -359,12 +352,12 @@ class TaskActor(OffloadingActor):
             self.news.changed = True
             self._advance(resumed=True)
         elif action is TaskAction.revive:
-            return self._revive()
+            return self.revive()
         else:
             self._end_with(ARCHIVE_STEPS if action is TaskAction.archive else KILL_STEPS)
         return True
 
-    def _revive(self) -> bool:
+    def revive(self) -> bool:
         """Start-up found this running task's agent gone (a reboot, an OOM): the agent and its session
         come back through their own steps, their results marked `restarted`; a vanished checkout is an
         error. The prompt is not sent again (it goes at most once)."""
@@ -383,8 +376,8 @@ class TaskActor(OffloadingActor):
         """Archive or kill: durable at once, and it takes over now. A step in flight is interrupted
         (its waits end) and its outcome ignored; the new steps run after it on the same worker, so
         they clean up whatever it had made."""
-        assert self.store and self.news
-        self._unfollow()
+        assert self.store and self.news and self.talk
+        self.talk.stop()
         self.store.replace_remaining(new_steps)
         if self.cancel is not None:
             self.cancel.set()
@@ -432,16 +425,13 @@ class TaskActor(OffloadingActor):
     def _attempt(self, step: TaskStatus, resumed: bool) -> None:
         """Start one attempt. Entering (or re-entering after a restart) emits `task.status`."""
         assert self.store and self.bound and self.news
-        if self._crash_point(f"{step.value}:before"):
+        if self.at_crash_point(f"{step.value}:before"):
             return
         attempt = self.store.step(step)["attempts"] + 1
         if resumed:
             deadline = datetime.now(UTC) + timedelta(seconds=self.bound.settings.step_deadline_s)
             self.store.enter(step, attempt, iso(deadline))
-            self.wakeupAfter(
-                timedelta(seconds=self.bound.settings.step_deadline_s),
-                payload=DeadlineDue(step, self.run),
-            )
+            self.after(self.bound.settings.step_deadline_s, DeadlineDue(step, self.run))
             self.news.changed = True
         else:
             self.store.begin_attempt(step, attempt)
@@ -533,11 +523,11 @@ class TaskActor(OffloadingActor):
             assert result is not None
             if step in REVIVE_STEPS[:2] and self.store.has_event(EventKind.initialized):
                 result = {**result, "restarted": True}
-            if self._crash_point(f"{step.value}:after_effect"):
+            if self.at_crash_point(f"{step.value}:after_effect"):
                 return
             self.store.finish(step, RESULT_EVENT.get(step), result, record_updates(step, result))
             self.mends = 0  # written: see handler_failed
-            if self._crash_point(f"{step.value}:after_persist"):
+            if self.at_crash_point(f"{step.value}:after_persist"):
                 return
             self.log.info("step.done", task_id=self.task_id, step=step.value, attempt=row["attempts"])
             self.news.observer.step_done(step.value, time.time() - parse(row["started_at"]))
@@ -558,7 +548,7 @@ class TaskActor(OffloadingActor):
         )
         self.store.schedule_retry(step, row["attempts"], message, iso(retry_at))
         self.news.changed = True
-        self.wakeupAfter(timedelta(seconds=delay), payload=RetryDue(step, self.run))
+        self.after(delay, RetryDue(step, self.run))
 
     def _give_up(self, step: TaskStatus, message: str) -> None:
         assert self.store and self.news
@@ -575,120 +565,15 @@ class TaskActor(OffloadingActor):
         """At rest: a running task follows its agent's stream, and stays; otherwise the project hears
         so (it may let this actor go at once, for a task that waits for a slot), and the actor
         passivates unless something happens within the idle timeout (reads need no actor)."""
-        assert self.bound and self.task_id
+        assert self.bound and self.task_id and self.talk
         self.resting = True
         self.run += 1
-        self._send_next()
-        if self._follow():
+        self.talk.send_next()
+        if self.talk.follow():
             return
         ask = Passivate(task_id=self.task_id, routed=self.routed, resting=True)
         self.send(self.bound.project_addr, ask)
-        self.wakeupAfter(timedelta(seconds=self.bound.settings.idle_timeout_s), payload=IdleDue(self.run))
-
-    # ---- the conversation, after running --------------------------------------------------------
-
-    def _follow(self) -> bool:
-        """Follow the agent's stream from after the last event recorded of its current run; False if
-        there is none to follow (a sim task, an agent whose stream keeps failing)."""
-        assert self.store and self.bound and self.provider and self.listening and self.task_id
-        if self.stream is not None:
-            return True
-        if not self.provider.converses or self.deaf > FOLLOW_TRIES:
-            return False
-        if self.store.record()["status"] != TaskStatus.running:
-            return False
-        ctx = steps.context(self.store, self.bound, self.task_id)
-        if ctx.agent_info is None:
-            return False
-        self.heard_run = conversation.agent_run(self.store)
-        stream = self.provider.conversation(ctx, conversation.last_heard(self.store, self.heard_run))
-        self.stream = stream
-        self.listening.submit(partial(self._heard, stream), stream.burst)
-        return True
-
-    def _heard(
-        self, stream: Stream, burst: list[tuple[int, Any]] | None, error: BaseException | None
-    ) -> None:
-        """A burst of the agent's messages, recorded in one transaction, then the next read. The stream
-        ended or failed (the agent stopped, or restarted): looked at again after a backoff, a few times;
-        then the actor passivates as any at rest, and its next activation follows again."""
-        if stream is not self.stream or self.store is None:
-            return  # stopped following since
-        if burst:
-            self.deaf = 0
-            conversation.record_heard(self.store, self.heard_run, burst)
-            if self.news:  # its last activity, in the workspace's list and feed
-                self.news.changed = self.news.talking = True
-            assert self.listening
-            self.listening.submit(partial(self._heard, stream), stream.burst)
-            return
-        self.log.info("session.stream_ended", error=str(error) if error else None)
-        self._unfollow()
-        self.deaf += 1
-        self.wakeupAfter(timedelta(seconds=min(30, 2**self.deaf)), payload=FollowDue(self.run))
-
-    def _unfollow(self) -> None:
-        if self.stream is not None:
-            self.stream.close_soon()
-            self.stream = None
-
-    def _say(self, msg: TaskCommand, reply_to: Any) -> None:
-        """A follow-up: durable with its event before the answer, then sent in turn (_send_next)."""
-        assert self.store and self.task_id
-        if not 0 < len(msg.text or "") <= MAX_MESSAGE_CHARS:
-            invalid = f"the text must be 1 to {MAX_MESSAGE_CHARS} characters"
-            self.send(
-                reply_to,
-                Failure(request_id=msg.request_id, status=422, code="validation_error", message=invalid),
-            )
-            return
-        try:
-            message_id, created = conversation.add_prompt(self.store, msg.text or "", msg.idempotency_key)
-        except conversation.Conflict as conflict:
-            refused = Failure(
-                request_id=msg.request_id,
-                status=409,
-                code="idempotency_conflict",
-                message="this Idempotency-Key was used with another text",
-                details={"message_id": conflict.message_id},
-            )
-            self.send(reply_to, refused)
-            return
-        if self.news:
-            self.news.changed = True
-        accepted = MessageAccepted(
-            request_id=msg.request_id, task_id=self.task_id, message_id=message_id, created=created
-        )
-        self.send(reply_to, accepted)
-        self._send_next()
-
-    def _send_next(self) -> None:
-        """The oldest prompt not yet sent, once the agent is seen alive: marked sent first, so that no
-        crash sends it twice. An agent found gone is revived first (its prompts go once it runs)."""
-        assert self.store and self.bound and self.provider and self.offload and self.task_id
-        if self.sending or self.store.record()["status"] != TaskStatus.running:
-            return
-        waiting = conversation.unsent(self.store)
-        if not waiting:
-            return
-        if self._crash_point("say:before_send"):  # committed and answered, not yet marked sent
-            return
-        self.sending = True
-        ctx = steps.context(self.store, self.bound, self.task_id)
-        work = partial(steps.told, self.provider, self.store, *waiting[0])
-        self.offload.submit(self._told, work, ctx)
-
-    def _told(self, result: Any, error: BaseException | None) -> None:
-        self.sending = False
-        if self.store is None:
-            return
-        if isinstance(error, steps.AgentGone):
-            self.log.warning("session.agent_gone")
-            self._revive()
-        else:
-            if error is not None:  # marked sent, so never again: at most once
-                self.log.warning("session.prompt_failed", error=str(error))
-            self._send_next()
+        self.after(self.bound.settings.idle_timeout_s, IdleDue(self.run))
 
     def _passivate(self, task_id: str | None) -> None:
         assert self.bound and task_id
@@ -713,14 +598,21 @@ class TaskActor(OffloadingActor):
         wait = self.news.flush(self.store, self.task_id)
         if wait > 0 and not self.projection_due:
             self.projection_due = True
-            self.wakeupAfter(timedelta(seconds=wait), payload=ProjectDue())
+            self.after(wait, ProjectDue())
 
     def _answer_drain(self) -> None:
         if self.draining is not None and self.draining.reply_to is not None:
             self.send(self.draining.reply_to, Drained(request_id=self.draining.request_id))
             self.draining = self.draining.model_copy(update={"reply_to": None})  # answered, still draining
 
-    def _crash_point(self, here: str) -> bool:
+    def after(self, seconds: float, wakeup: TaskWakeup) -> None:
+        self.wakeupAfter(timedelta(seconds=seconds), payload=wakeup)
+
+    def _offloaders(self) -> list[Offloader]:
+        listening = self.talk.listening if self.talk else None
+        return [work for work in (self.offload, listening) if work is not None]
+
+    def at_crash_point(self, here: str) -> bool:
         assert self.bound
         s = self.bound.settings
         self.frozen = self.frozen or crash_point(s.crash_at, here, s.data_dir)
