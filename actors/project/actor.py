@@ -246,7 +246,7 @@ class ProjectActor(ProjectActorBase):
         that ended is started again."""
         if self.exiting:
             return
-        ended = next((t for t, addr in self.tasks.items() if addr == msg.childAddress), None)
+        ended = self.task_of.get(msg.childAddress)
         if ended is not None:
             self._forget(ended, exit=False)
         for kit in self.kits.values():

@@ -53,6 +53,7 @@ class ProjectActorBase(DrainingParent):
         self.placing: dict[str, Any] = {}  # task id → its create, while the cluster picks its host
         self.early: list[Any] | None = []  # creates that came before the cluster's first Hosts
         self.tasks: dict[str, Any] = {}  # task id → its live actor
+        self.task_of: dict[Any, str] = {}  # live actor → its task id
         self.routed: dict[str, int] = {}  # task id → messages routed to its live actor (see Passivate)
         self.resting: dict[str, int] = {}  # task id → its routed count when its actor said it is at rest
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
@@ -120,7 +121,7 @@ class ProjectActorBase(DrainingParent):
         assert self.gate
         addr = self.createActor(TaskActor, targetActorRequirements=kit.where())
         self.send(addr, kit.bind)
-        self.tasks[task_id], self.routed[task_id] = addr, 0
+        self.tasks[task_id], self.routed[task_id], self.task_of[addr] = addr, 0, task_id
         self.since[str(addr)] = db.utcnow()
         self.gate.take()
         if task_id in self.queued:  # activated by a command before its turn came
@@ -171,6 +172,7 @@ class ProjectActorBase(DrainingParent):
         assert self.gate
         self._busy(task_id)
         addr = self.tasks.pop(task_id)
+        del self.task_of[addr]
         self.routed.pop(task_id, None)
         self.since.pop(str(addr), None)
         if exit:

@@ -98,7 +98,7 @@ class Hosted:
 
     def __init__(self, actor: Actor, parent: Ref | None) -> None:
         self.actor, self.parent = actor, parent
-        self.children: list[Ref] = []
+        self.children: dict[Ref, None] = {}  # in the order made
 
 
 def kind_of(cls: type) -> str:
@@ -196,7 +196,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             self._host(key, cls, parent)
         else:
             self.send(addr, Spawn(request_id="", cls=cls, key=key, parent=parent))
-        self.hosted[parent.key].children.append(child)
+        self.hosted[parent.key].children[child] = None
         return child
 
     def route(self, target: Any, msg: Any, sender: Ref) -> None:
@@ -248,7 +248,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             if entry is None:
                 continue  # ended since: a dead letter
             if isinstance(msg, ChildActorExited):
-                entry.children = [c for c in entry.children if c != msg.childAddress]
+                entry.children.pop(msg.childAddress, None)
             if len(self.waits) < WAIT_SAMPLE:
                 self.waits.append(time.monotonic() - at)
             try:
@@ -319,7 +319,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             name, _ = self.remote.pop(where)
             for key, entry in self.hosted.items():
                 for child in [c for c in entry.children if c.runner_name == name]:
-                    entry.children.remove(child)
+                    del entry.children[child]
                     self.mailbox.append((key, ChildActorExited(child), child, time.monotonic()))
             self.log.warning("runner.remote_ended", host=where[0], runner=name)
 

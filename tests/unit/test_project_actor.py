@@ -224,6 +224,7 @@ def test_the_actor_of_a_deleted_task_is_let_go_and_the_cluster_forgets_its_place
     reserved = actor.registry.reserve(CreateTask(request_id="c", project="demo", body=body), placed="w1")
     assert isinstance(reserved, Reserved)
     actor.tasks[reserved.task_id], actor.routed[reserved.task_id] = "its-actor", 1
+    actor.task_of["its-actor"] = reserved.task_id
 
     actor.receiveMessage(TaskRemoved(task_id=reserved.task_id), "its-actor")
     assert kinds(sent) == [

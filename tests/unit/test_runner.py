@@ -247,7 +247,7 @@ def test_a_parent_forgets_an_ended_child_and_the_runner_remembers_only_recent_en
         runner.receiveMessage(
             Envelope(ref("p"), Do(lambda me: me.send(me.createActor(Probe), ActorExitRequest()))), WEB
         )
-    assert runner.hosted["p"].children == []
+    assert not runner.hosted["p"].children
     assert list(runner.ended) == ["probe-leader/0-1", "probe-leader/0-2"]
 
 
