@@ -112,3 +112,4 @@ async def _runtime_lifecycle(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await starting
     await runtime.hub.stop()
+    await runtime.doors.close()

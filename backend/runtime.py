@@ -12,10 +12,12 @@ import structlog
 from actors import system
 from actors.cluster.actor import ClusterActor
 from actors.hosts import LEADER
+from actors.runtime.door import door_path
 from actors.runtime.refs import Ref, runner_for
 from actors.runtime.runner import Runner
 from actors.workspace.actor import WorkspaceActor
 from backend.bridge import Bridge
+from backend.door import Doors
 from backend.errors import ApiError
 from backend.hub import EventHub
 from backend.metrics import Metrics
@@ -39,6 +41,7 @@ class Runtime:
         reader.remote = self
         self.cluster: Any = None
         self.runners: list[tuple[str, Any]] = []  # (name, address) of this host's runners
+        self.doors = Doors()  # asks to the actors they host go through their doors
         self.runner_pids: dict[str, int] = {}
         self.lost: list[str] = []  # runners that died: the server stops (watch_runners)
         self.metrics = Metrics()
@@ -78,16 +81,20 @@ class Runtime:
         """The leader's runners, by global name (`runner:N`: the admin script finds them there)."""
         addrs = [await self.bridge.create_actor(Runner, f"runner:{i}") for i in range(self.settings.runners)]
         self.runners = [(f"{LEADER}/{i}", addr) for i, addr in enumerate(addrs)]
-        for name, addr in self.runners:
+        for i, (name, addr) in enumerate(self.runners):
+            door = door_path(self.settings.data_dir, i)
             start = RunnerStart(
                 request_id=self.bridge.request_id(),
                 name=name,
                 host=LEADER,
                 settings=self.settings,
+                door=door,
             )
             started = await self.ask(addr, start)
             assert isinstance(started, RunnerStarted)
             self.runner_pids[name] = started.pid
+            if door is not None:
+                self.doors.paths[name] = door
 
     async def watch_runners(self, stop: Callable[[], object]) -> None:
         """A runner that dies takes every actor it hosted with it, while the others still route to them:
@@ -228,7 +235,10 @@ class Runtime:
 
     async def ask(self, addr: Any, msg: Request) -> Reply:
         """Ask an actor; a refusal becomes the API error it describes."""
-        reply = await self.bridge.ask(addr, msg)
+        if self.doors.serves(addr):
+            reply = await self.doors.ask(addr, msg, self.settings.ask_timeout_s)
+        else:
+            reply = await self.bridge.ask(addr, msg)
         if isinstance(reply, Failure):
             raise ApiError(reply.status, reply.code, reply.message, reply.details)
         return reply

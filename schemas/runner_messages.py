@@ -1,5 +1,6 @@
 """Messages to the runners themselves (actors/runtime): starting them, hosting an actor, their load."""
 
+from pathlib import Path
 from typing import Any
 
 from schemas.messages import Reply, Request
@@ -12,6 +13,7 @@ class RunnerStart(Request):
     name: str  # unique in the system: "leader/0", or "w1/leader/0" for a worker's
     host: str
     settings: Settings
+    door: Path | None = None  # where the web process on its machine asks its actors (runtime/door.py)
 
 
 class RunnerStarted(Reply):

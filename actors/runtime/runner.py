@@ -35,6 +35,7 @@ from thespian.actors import (
 from actors import logs
 from actors.hosts import HOST, JOINED, HostBound, on_host
 from actors.runtime import memory
+from actors.runtime.door import Answer, Door, DoorAddress
 from actors.runtime.refs import Batch, Envelope, Ref
 from actors.runtime.timers import Timers
 from actors.runtime.work import Offload, WorkPool
@@ -119,6 +120,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.timers = Timers()
         self.armed: list[float] = []  # due times of the thespian wakeups on their way
         self.work: WorkPool | None = None
+        self.door: Door | None = None  # the web process's way in, on the leader's runners
         self.remote: dict[tuple[str, str], tuple[str, Any]] = {}  # (host, joined) → the runner made there
         self.convention: list[str] = []  # keys of the actors that follow the convention's members
         self.turn_asked = False
@@ -145,6 +147,10 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             case WatchMessage():
                 for key in self.work.collect() if self.work else []:
                     self._enqueue(key, WatchMessage([]), self.myAddress)
+                for key, inner, asker in self.door.take() if self.door else []:
+                    self._enqueue(key, inner, asker)
+            case Answer(to=to, msg=inner) if self.door:
+                self.door.answer(to, inner)
             case WakeupMessage(payload=Tick()):
                 self.armed = [t for t in self.armed if t > time.monotonic() + 0.001]
                 for key, delay_s, payload in self.timers.due():
@@ -177,6 +183,9 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         logs.configure_actor(msg.settings)
         self.log = logs.get(actor="runner", runner=msg.name, pid=os.getpid())
         self.work = self.work or WorkPool(THREADS)
+        if msg.door is not None and self.door is None:
+            self.door = Door(msg.door, self.myAddress, self.name, self.work.wake)
+            self.work.run(self.door.open())
         self.log.info("runner.started", host=msg.host)
 
     # ---- the hosted actors' side ----------------------------------------------------------------
@@ -200,7 +209,12 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         return child
 
     def route(self, target: Any, msg: Any, sender: Ref) -> None:
-        if not isinstance(target, Ref):
+        if isinstance(target, DoorAddress):  # the web process asked through a runner's door
+            if target.runner_name == self.name and self.door:
+                self.door.answer(target, msg)
+            else:
+                self.send(target.runner, Answer(target, msg))
+        elif not isinstance(target, Ref):
             self.send(target, msg)  # the web process's bridge, the admin script
         elif target.runner_name == self.name:
             self._enqueue(target.key, msg, sender)
@@ -366,6 +380,8 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                 self.log.exception("runner.exit_failed", actor=key)
         self.hosted.clear()
         if self.work:
+            if self.door:
+                self.work.run(self.door.close())
             self.work.close()
 
     def _load(self, request_id: str) -> RunnerLoaded:

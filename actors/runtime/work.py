@@ -14,12 +14,13 @@ import inspect
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from thespian.actors import ThespianWatch
 
+T = TypeVar("T")
 Done = Callable[[Any, BaseException | None], None]
 Outcome = tuple[Done, Any, BaseException | None]
 
@@ -81,6 +82,14 @@ class WorkPool:
     def watch(self) -> ThespianWatch:
         return ThespianWatch([self._read_fd])
 
+    def wake(self) -> None:
+        """From the loop's thread: the runner looks at what came in (a door's ask)."""
+        os.write(self._write_fd, b"x")
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """On the loop, waited for: for the runner's own set-up and teardown."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=5.0)
+
     def submit(self, owner: Offload, done: Done, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         def finished(future: Future[Any]) -> None:
             if future.cancelled():
@@ -88,7 +97,7 @@ class WorkPool:
             error = future.exception()
             outcome: Outcome = (done, None, error) if error else (done, future.result(), None)
             self._finished.put((owner, outcome))
-            os.write(self._write_fd, b"x")
+            self.wake()
 
         asyncio.run_coroutine_threadsafe(_after(owner, fn, args), self._loop).add_done_callback(finished)
 
