@@ -10,6 +10,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,14 @@ def _empty_database(directory: Path) -> bytes:
         scratch.unlink()
 
 
+@functools.cache
+def _closer() -> ThreadPoolExecutor:
+    """Closing the last connection to a database checkpoints its WAL into it and syncs the file:
+    2.6 ms each (measured), which would hold up every actor of the runner. Off its thread, the close
+    only races a later connection of the same writer, which SQLite's own locks order."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-close")
+
+
 class TaskStore:
     """The writer's view. Thread-safe: step work in the actor's worker thread records checkpoints too."""
 
@@ -152,14 +161,19 @@ class TaskStore:
     def rest(self) -> None:
         """The task is at rest: its connection goes (SQLite holds ~140 KiB per connection, measured:
         1,000 tasks at rest held 240 MiB more) and its next use opens it again. Safe because this store
-        is the database's only writer: what it read before (`_rows`) is still true."""
+        is the database's only writer: what it read before (`_rows`) is still true. The close itself
+        happens on a thread of its own (_closer)."""
+        with self._lock:
+            if self._db is not None and not self._db.in_transaction:
+                _closer().submit(self._db.close)
+                self._db = None
+
+    def close(self) -> None:
+        """Closed before this returns (the task's files may be removed next)."""
         with self._lock:
             if self._db is not None and not self._db.in_transaction:
                 self._db.close()
                 self._db = None
-
-    def close(self) -> None:
-        self.rest()
 
     def exists(self) -> bool:
         with self._lock:
