@@ -34,6 +34,7 @@ from thespian.actors import (
 
 from actors import logs
 from actors.hosts import HOST, JOINED, HostBound, on_host
+from actors.push import Pusher
 from actors.runtime import memory
 from actors.runtime.door import Answer, Door, DoorAddress
 from actors.runtime.refs import Batch, Envelope, Ref
@@ -253,26 +254,29 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             self.unborn.setdefault(key, []).append((msg, sender, now))
 
     def _run(self) -> None:
-        """Handle what the mailbox holds, up to a turn's worth; then let thespian in (Turn)."""
-        for _ in range(TURN):
-            if not self.mailbox:
-                break
-            key, msg, sender, at = self.mailbox.popleft()
-            entry = self.hosted.get(key) or self._wake(key)
-            if entry is None:
-                continue  # ended since: a dead letter
-            if isinstance(msg, ChildActorExited):
-                entry.children.pop(msg.childAddress, None)
-            if len(self.waits) < WAIT_SAMPLE:
-                self.waits.append(time.monotonic() - at)
-            try:
-                entry.actor.receiveMessage(msg, sender)
-            except Exception:  # the actors guard their handlers; this is a bug, and the runner lives on
-                self.log.exception("runner.handler_failed", actor=key, message=type(msg).__name__)
-            if isinstance(msg, ActorExitRequest):
-                self._ended(key)
-            elif key in self.sleepy:
-                self._sleep(key, self.sleepy.pop(key))
+        """Handle what the mailbox holds, up to a turn's worth; then let thespian in (Turn). What the
+        actors push to the hub meanwhile shares `sendall`s (actors/push.py)."""
+        with Pusher.holding():
+            for _ in range(TURN):
+                if not self.mailbox:
+                    break
+                key, msg, sender, at = self.mailbox.popleft()
+                entry = self.hosted.get(key) or self._wake(key)
+                if entry is None:
+                    continue  # ended since: a dead letter
+                if isinstance(msg, ChildActorExited):
+                    entry.children.pop(msg.childAddress, None)
+                if len(self.waits) < WAIT_SAMPLE:
+                    self.waits.append(time.monotonic() - at)
+                try:
+                    entry.actor.receiveMessage(msg, sender)
+                except Exception:  # the actors guard their handlers; this is a bug, and the runner lives on
+                    self.log.exception("runner.handler_failed", actor=key, message=type(msg).__name__)
+                if isinstance(msg, ActorExitRequest):
+                    self._ended(key)
+                elif key in self.sleepy:
+                    self._sleep(key, self.sleepy.pop(key))
+                Pusher.flush_due()
         if self.mailbox and not self.turn_asked:
             self.turn_asked = True
             self.send(self.myAddress, Turn())
