@@ -216,19 +216,24 @@ class TaskStore:
         return True
 
     def record(self) -> dict[str, Any]:
-        """Read again only after a write: a task's turn asks for its record several times, and this
-        store is the database's only writer."""
         with self._lock:
-            if self._rows is None or (self._db is not None and self._db.in_transaction):  # mid-write
-                self._rows = read_rows(self._conn)
-            task, steps = self._rows
+            task, steps = self._committed()
         assert task is not None, "read before the task's create"
         return record_from_rows(task, steps)
 
     def step(self, name: TaskStatus) -> sqlite3.Row:
         with self._lock:
-            row: sqlite3.Row = self._conn.execute("SELECT * FROM steps WHERE name = ?", (name,)).fetchone()
-            return row
+            for row in self._committed()[1]:
+                if row["name"] == name:
+                    return row
+        raise KeyError(name)
+
+    def _committed(self) -> tuple[sqlite3.Row | None, list[sqlite3.Row]]:
+        """The task's row and its steps', read again only after a write: a task's turn asks for them
+        several times (a step's outcome, ~20 reads), and this store is the database's only writer."""
+        if self._rows is None or (self._db is not None and self._db.in_transaction):  # mid-write
+            self._rows = read_rows(self._conn)
+        return self._rows
 
     def has_event(self, kind: EventKind) -> bool:
         with self._lock:
