@@ -1,5 +1,7 @@
 """HTTP handlers: parse, ask or read, answer. Thin by design; the actors hold the behaviour."""
 
+from typing import Any
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -8,6 +10,7 @@ from backend.errors import ApiError
 from backend.runtime import Runtime
 from backend.validation import int_param, is_name, is_task_id, json_body, statuses_param
 from schemas.api import HostList, MessageCreate, ProjectCreate, TaskCreate, WorkspaceCreate
+from schemas.messages import Reply
 from schemas.task_messages import MessageAccepted, TaskAction, TaskCommand
 from schemas.workspace_messages import CreateTask, ProjectRegistered, RegisterProject, TaskCreated
 
@@ -167,21 +170,10 @@ async def task_action(request: web.Request) -> web.Response:
 async def say(request: web.Request) -> web.Response:
     """202 with the follow-up's id once it is durable (sent to the agent after); a replay of the same
     Idempotency-Key and text: 200 with the same id."""
-    rt = _rt(request)
     task_id = task_id_of(request)
     body = await json_body(request, MessageCreate)
     key = idempotency_key(request)
-    record = await rt.reader.task(task_id)
-    if record is None:
-        raise task_not_found(request)
-    command = TaskCommand(
-        request_id=rt.bridge.request_id(),
-        task_id=task_id,
-        action=TaskAction.say,
-        text=body.text,
-        idempotency_key=key,
-    )
-    reply = await rt.ask(rt.workspace_addr(record["workspace"]), command)
+    reply = await _command(request, task_id, TaskAction.say, text=body.text, idempotency_key=key)
     assert isinstance(reply, MessageAccepted)
     return web.json_response({"message_id": reply.message_id}, status=202 if reply.created else 200)
 
@@ -199,13 +191,14 @@ async def delete_task(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _command(request: web.Request, task_id: str, action: TaskAction) -> None:
+async def _command(request: web.Request, task_id: str, action: TaskAction, **fields: Any) -> Reply:
+    """The task's command, through its workspace (a say carries its text and Idempotency-Key)."""
     rt = _rt(request)
     record = await rt.reader.task(task_id)
     if record is None:
         raise task_not_found(request)
-    command = TaskCommand(request_id=rt.bridge.request_id(), task_id=task_id, action=action)
-    await rt.ask(rt.workspace_addr(record["workspace"]), command)
+    command = TaskCommand(request_id=rt.bridge.request_id(), task_id=task_id, action=action, **fields)
+    return await rt.ask(rt.workspace_addr(record["workspace"]), command)
 
 
 @routes.get("/metrics")

@@ -253,19 +253,21 @@ def cmd_task_action(args: argparse.Namespace, data: Path) -> int:
 
 
 def _task_action(link: ActorLink, data: Path, action: str, task_id: str) -> dict[str, Any]:
-    record = _record(Reader(data, remote=LinkReads(link)), task_id)
-    command = TaskCommand(request_id=_rid(), task_id=task_id, action=TaskAction(action))
-    done = link.ask(_workspace_addr(link, record["workspace"]), command)
+    done = _command(link, data, task_id, TaskAction(action))
     assert isinstance(done, CommandDone)
     return done.model_dump(exclude={"request_id"})
 
 
+def _command(link: ActorLink, data: Path, task_id: str, action: TaskAction, **fields: Any) -> Any:
+    """The task's command, through its workspace (a say carries its text)."""
+    record = _record(Reader(data, remote=LinkReads(link)), task_id)
+    command = TaskCommand(request_id=_rid(), task_id=task_id, action=action, **fields)
+    return link.ask(_workspace_addr(link, record["workspace"]), command)
+
+
 def cmd_say(args: argparse.Namespace, data: Path) -> int:
     """The follow-up is durable once this answers; the agent gets it right after, at most once."""
-    link = _link(args, data)
-    record = _record(Reader(data, remote=LinkReads(link)), args.task_id)
-    say = TaskCommand(request_id=_rid(), task_id=args.task_id, action=TaskAction.say, text=args.text)
-    accepted = link.ask(_workspace_addr(link, record["workspace"]), say)
+    accepted = _command(_link(args, data), data, args.task_id, TaskAction.say, text=args.text)
     assert isinstance(accepted, MessageAccepted)
     result = {"task_id": args.task_id, "message_id": accepted.message_id}
     _emit(args, result, lambda: out.print(f"said: message {accepted.message_id}"))
