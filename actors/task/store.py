@@ -163,17 +163,23 @@ class TaskStore:
         1,000 tasks at rest held 240 MiB more) and its next use opens it again. Safe because this store
         is the database's only writer: what it read before (`_rows`) is still true. The close itself
         happens on a thread of its own (_closer)."""
-        with self._lock:
-            if self._db is not None and not self._db.in_transaction:
-                _closer().submit(self._db.close)
-                self._db = None
+        if (conn := self._let_go()) is not None:
+            _closer().submit(conn.close)
 
     def close(self) -> None:
         """Closed before this returns (the task's files may be removed next)."""
+        if (conn := self._let_go()) is not None:
+            conn.close()
+
+    def _let_go(self) -> sqlite3.Connection | None:
+        """The connection, no longer this store's (its next use opens another); None if there is none
+        or a transaction holds it."""
         with self._lock:
-            if self._db is not None and not self._db.in_transaction:
-                self._db.close()
-                self._db = None
+            conn = self._db
+            if conn is None or conn.in_transaction:
+                return None
+            self._db = None
+            return conn
 
     def exists(self) -> bool:
         with self._lock:
