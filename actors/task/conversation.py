@@ -42,11 +42,11 @@ def record_heard(store: TaskStore, run: int, burst: list[tuple[int, Any]]) -> No
 
 def bounded(message: Any) -> dict[str, Any]:
     """The message as received, or, past MAX_MESSAGE_BYTES, its first bytes as text and a marker."""
-    text = json.dumps(message)
-    if len(text.encode()) <= MAX_MESSAGE_BYTES:
+    raw = json.dumps(message).encode()
+    if len(raw) <= MAX_MESSAGE_BYTES:
         return {"message": message}
-    head = text.encode()[:MAX_MESSAGE_BYTES].decode(errors="ignore")
-    return {"message": None, "truncated": {"bytes": len(text.encode()), "head": head}}
+    head = raw[:MAX_MESSAGE_BYTES].decode(errors="ignore")
+    return {"message": None, "truncated": {"bytes": len(raw), "head": head}}
 
 
 class Conflict(Exception):
