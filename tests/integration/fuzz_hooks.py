@@ -16,6 +16,7 @@ Its workers are threads: see `serialized_parse` for the one thing they must not 
 
 import ast
 import os
+import re
 import threading
 import zlib
 from typing import Any
@@ -62,8 +63,27 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if case.body.get("provider") == "local":
         case.body["provider"] = "sim"
     body_ok = not (negative and negative(ParameterLocation.BODY))
+    if not body_ok:
+        case.body = _unpaired(case.body)
     if REPO and "repo" in case.body and body_ok and _pick(sorted(case.body.items())) % 3:
         case.body["repo"] = REPO
+
+
+PAIR = re.compile("([\ud800-\udbff])(?=[\udc00-\udfff])")
+
+
+def _unpaired(value: Any) -> Any:
+    """Negative data as generated: a high surrogate followed by a low one counts as two characters
+    here, but JSON carries them as one (RFC 8259 pairs the escapes), so a string too long by this count
+    reaches the server short enough to be valid. A space between them keeps each one lone, as
+    generated, and the value as invalid as schemathesis meant it."""
+    if isinstance(value, str):
+        return PAIR.sub("\\1 ", value)
+    if isinstance(value, dict):
+        return {k: _unpaired(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unpaired(v) for v in value]
+    return value
 
 
 @schemathesis.hook
