@@ -97,14 +97,16 @@ def prepare_database(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     try:
-        partial.write_bytes(_empty_database(path.parent))
+        partial.write_bytes(empty_database(path.parent))
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
 
 
 @functools.cache
-def _empty_database(directory: Path) -> bytes:
+def empty_database(directory: Path) -> bytes:
+    """The bytes of an empty task database (WAL mode, schema in place), built once per process in
+    `directory` (a scratch file there)."""
     scratch = directory / f"empty-{os.getpid()}.sqlite"
     scratch.unlink(missing_ok=True)
     db.connect(scratch, SCHEMA).close()

@@ -5,18 +5,7 @@ import pytest
 from actors.task.reads import read_on_disk
 from actors.task.store import TaskStore, prepare_database
 from schemas.status import TaskStatus
-
-FIELDS = {
-    "id": "t" * 22,
-    "workspace": "ws",
-    "project": "p",
-    "title": "Fix it",
-    "branch": "fix-it",
-    "branch_given": 0,
-    "prompt": "fix it",
-    "agent": "mock",
-    "provider": "sim",
-}
+from tests.helpers.task_rows import FIELDS
 
 
 @pytest.fixture
