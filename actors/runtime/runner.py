@@ -2,9 +2,10 @@
 
 A hosted actor is an instance of an ordinary actor class (workspace, project, task, …) whose thespian
 API — send, createActor, wakeupAfter — runs on its runner instead of on a process of its own (Cell).
-The runner keeps one mailbox for all of them: messages are handled one at a time, in the order they
-came, so each actor sees its messages in order and never two at once. A message between two actors of
-one runner is an in-process append to that mailbox; to another runner it is an Envelope over thespian.
+The runner keeps one mailbox for all of them (mailbox.py): messages are handled one at a time, each
+actor's in the order they were sent, never two at once; the web's asks go first. A message between two
+actors of one runner is an in-process append to that mailbox; to another runner, an Envelope over
+thespian.
 
 What a process per actor gave for free, the runner does for its actors:
 - an actor that handles ActorExitRequest ends: its children are told to exit, its parent hears
@@ -18,7 +19,7 @@ What a process per actor gave for free, the runner does for its actors:
 import itertools
 import os
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from actors.hosts import HOST, JOINED, HostBound, on_host
 from actors.push import Pusher
 from actors.runtime import memory
 from actors.runtime.door import Answer, Door, DoorAddress
+from actors.runtime.mailbox import Mailbox
 from actors.runtime.refs import Batch, Envelope, Ref
 from actors.runtime.timers import Timers
 from actors.runtime.work import Offload, WorkPool
@@ -113,7 +115,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.name, self.host = "", ""
         self.settings: Any = None
         self.hosted: dict[str, Hosted] = {}
-        self.mailbox: deque[tuple[str, Any, Any, float]] = deque()
+        self.mailbox = Mailbox()
         self.unborn: dict[str, list[tuple[Any, Any, float]]] = {}
         self.ended: dict[str, None] = {}  # the latest ENDED_KEPT, oldest first
         self.sleepy: dict[str, Any] = {}  # key → start message: asked to sleep by the message in hand
@@ -148,8 +150,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             case WatchMessage():
                 for key in self.work.collect() if self.work else []:
                     self._enqueue(key, WatchMessage([]), self.myAddress)
-                for key, inner, asker in self.door.take() if self.door else []:
-                    self._enqueue(key, inner, asker)
+                self._asked()
             case Answer(to=to, msg=inner) if self.door:
                 self.door.answer(to, inner)
             case WakeupMessage(payload=Tick()):
@@ -243,12 +244,12 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         actor._myRef = Cell(self, self._ref(key))
         self.hosted[key] = Hosted(actor, parent)
         for msg, sender, at in self.unborn.pop(key, []):
-            self.mailbox.append((key, msg, sender, at))
+            self.mailbox.put((key, msg, sender, at))
 
-    def _enqueue(self, key: str, msg: Any, sender: Any) -> None:
+    def _enqueue(self, key: str, msg: Any, sender: Any, request: bool = False) -> None:
         now = time.monotonic()
         if key in self.hosted or key in self.sleeping:
-            self.mailbox.append((key, msg, sender, now))
+            self.mailbox.put((key, msg, sender, now), request)
         elif key not in self.ended:
             # Its Spawn may still be on its way (from another runner than this message): kept a while.
             self.unborn.setdefault(key, []).append((msg, sender, now))
@@ -260,7 +261,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             for _ in range(TURN):
                 if not self.mailbox:
                     break
-                key, msg, sender, at = self.mailbox.popleft()
+                key, msg, sender, at = self.mailbox.take()
                 entry = self.hosted.get(key) or self._wake(key)
                 if entry is None:
                     continue  # ended since: a dead letter
@@ -276,7 +277,10 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                     self._ended(key)
                 elif key in self.sleepy:
                     self._sleep(key, self.sleepy.pop(key))
+                self.mailbox.handled()
                 Pusher.flush_due()
+                if self.door and self.door.arrived:  # a request that came meanwhile goes next
+                    self._asked()
         if self.mailbox and not self.turn_asked:
             self.turn_asked = True
             self.send(self.myAddress, Turn())
@@ -338,7 +342,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             for key, entry in self.hosted.items():
                 for child in [c for c in entry.children if c.runner_name == name]:
                     del entry.children[child]
-                    self.mailbox.append((key, ChildActorExited(child), child, time.monotonic()))
+                    self.mailbox.put((key, ChildActorExited(child), child, time.monotonic()))
             self.log.warning("runner.remote_ended", host=where[0], runner=name)
 
     def _remote_runner(self, host: str, joined: str) -> tuple[str, Any]:
@@ -351,6 +355,11 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             self.send(addr, start)
             self.remote[host, joined] = (name, addr)
         return self.remote[host, joined]
+
+    def _asked(self) -> None:
+        """The web's asks that came through the door: in the request lane."""
+        for key, msg, asker in self.door.take() if self.door else []:
+            self._enqueue(key, msg, asker, request=True)
 
     def _expire_unborn(self) -> None:
         if not self.unborn:
