@@ -48,18 +48,12 @@ TURN = 500  # messages handled before the runner lets thespian's own traffic in
 THREADS = 32  # the work pool's size: blocking provider calls (git, agent start) in flight per runner
 UNBORN_S = 10.0  # how long a message waits for an actor whose Spawn has not arrived yet
 ENDED_KEPT = 10_000  # keys of ended actors remembered (messages to them are dropped, not kept waiting)
-TRIM_AFTER_S = 1.0  # actors left memory: what they freed goes back to the system this much later
 WAIT_SAMPLE = 1000  # mailbox waits kept between two RunnerLoad asks
 
 
 @dataclass(frozen=True)
 class Tick:
     """The runner's own wakeup: hosted timers may be due."""
-
-
-@dataclass(frozen=True)
-class Trim:
-    """The runner's own wakeup: actors ended or slept since it was armed (memory.release)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +121,6 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.remote: dict[tuple[str, str], tuple[str, Any]] = {}  # (host, joined) → the runner made there
         self.convention: list[str] = []  # keys of the actors that follow the convention's members
         self.turn_asked = False
-        self.trim_due = False
         self.counter = itertools.count()
         self.waits: list[float] = []
         self.outbox: dict[str, tuple[Any, list[Envelope]]] = {}  # runner name → (address, envelopes)
@@ -157,9 +150,6 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                 self.armed = [t for t in self.armed if t > time.monotonic() + 0.001]
                 for key, delay_s, payload in self.timers.due():
                     self._enqueue(key, WakeupMessage(timedelta(seconds=delay_s), payload), self.myAddress)
-            case WakeupMessage(payload=Trim()):
-                self.trim_due = False
-                memory.release()
             case Turn():
                 self.turn_asked = False
             case RunnerStart():
@@ -294,7 +284,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.ended[key] = None
         if len(self.ended) > ENDED_KEPT:
             del self.ended[next(iter(self.ended))]
-        self._trim_soon()
+        memory.release_soon()
         offload = getattr(entry.actor, "offload", None)
         if isinstance(offload, Offload):
             offload.close()
@@ -314,13 +304,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         entry.actor.receiveMessage(ActorExitRequest(), self.myAddress)
         del self.hosted[key]
         self.sleeping[key] = (type(entry.actor), start)
-        self._trim_soon()
-
-    def _trim_soon(self) -> None:
-        """At most one release per TRIM_AFTER_S, however many actors go: it walks the whole heap."""
-        if not self.trim_due:
-            self.trim_due = True
-            self.wakeupAfter(timedelta(seconds=TRIM_AFTER_S), payload=Trim())
+        memory.release_soon()
 
     def _wake(self, key: str) -> Hosted | None:
         """A message for an actor asleep: made again, handed its start message first."""

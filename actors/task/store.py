@@ -17,6 +17,7 @@ from typing import Any
 
 from actors import db
 from actors.migrations import Schema, create
+from actors.runtime import memory
 from actors.task.reads import read_rows, record_from_rows
 from schemas.status import AT_REST, PROVISION_STEPS, STATUS_MESSAGE, EventKind, TaskStatus
 from schemas.task_messages import Initialize
@@ -116,6 +117,11 @@ def empty_database(directory: Path) -> bytes:
         scratch.unlink()
 
 
+def _close_and_release(conn: sqlite3.Connection) -> None:
+    conn.close()
+    memory.release_soon()  # what it held goes back to the system, not only to malloc
+
+
 @functools.cache
 def _closer() -> ThreadPoolExecutor:
     """Closing the last connection to a database checkpoints its WAL into it and syncs the file:
@@ -166,7 +172,7 @@ class TaskStore:
         is the database's only writer: what it read before (`_rows`) is still true. The close itself
         happens on a thread of its own (_closer)."""
         if (conn := self._let_go()) is not None:
-            _closer().submit(conn.close)
+            _closer().submit(_close_and_release, conn)
 
     def close(self) -> None:
         """Closed before this returns (the task's files may be removed next)."""

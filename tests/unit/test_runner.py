@@ -19,7 +19,7 @@ from thespian.actors import (
 )
 
 from actors.runtime.refs import Batch, Envelope, Ref, runner_for
-from actors.runtime.runner import Runner, Tick, Trim
+from actors.runtime.runner import Runner, Tick
 from actors.runtime.timers import Timers
 from actors.runtime.work import Offload, WorkPool
 from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, Spawn, Spawned
@@ -217,17 +217,13 @@ def test_an_actor_asleep_leaves_memory_and_its_next_message_makes_it_again_after
     assert isinstance(load, RunnerLoaded) and load.sleeping == 1 and load.top == []
 
 
-def test_actors_that_leave_memory_have_it_given_back_once_a_second_at_most(runner, monkeypatch):
-    """However many go at once, one release (it walks the heap), armed by the first."""
-    released: list[bool] = []
-    monkeypatch.setattr("actors.runtime.runner.memory.release", lambda: released.append(True))
-    for key in ("a", "b"):
-        host(runner, key)
-        runner.receiveMessage(Envelope(ref(key), ActorExitRequest()), WEB)
-    trims = [(p, w) for w, p in runner._myRef.wakeups if isinstance(p, Trim)]
-    assert [w for _, w in trims] == [timedelta(seconds=1.0)] and released == []
-    runner.receiveMessage(WakeupMessage(timedelta(seconds=1), Trim()), runner.myAddress)
-    assert released == [True]
+def test_actors_that_leave_memory_have_it_given_back(runner, monkeypatch):
+    """An actor that ends frees what it held: the runner asks for it to go back to the system."""
+    asked: list[bool] = []
+    monkeypatch.setattr("actors.runtime.runner.memory.release_soon", lambda: asked.append(True))
+    host(runner, "a")
+    runner.receiveMessage(Envelope(ref("a"), ActorExitRequest()), WEB)
+    assert asked == [True]
 
 
 def test_an_actor_with_children_stays_awake(runner):
