@@ -1,6 +1,6 @@
 """A runner's mailbox (actors/runtime/mailbox.py): the web's requests first, each pair's order kept."""
 
-from actors.runtime.mailbox import Mailbox
+from actors.runtime.mailbox import REQUESTS_PER_OTHER, Mailbox
 from actors.runtime.refs import Ref
 
 
@@ -35,7 +35,7 @@ def test_what_a_request_sends_on_goes_first_too():
     assert box.take()[1] == "create"
     box.put(item("project", "create", ref("workspace")))  # sent while the request is in hand
     box.handled()
-    box.put(item("project", "later", ref("workspace")))  # sent after
+    box.put(item("cluster", "later", ref("workspace")))  # sent after, to another actor
     assert drain(box) == ["create", "outcome", "later"]
 
 
@@ -73,3 +73,27 @@ def test_messages_from_outside_the_runner_keep_their_place():
     box.handled()
     assert drain(box) == ["outcome", "wakeup"]
     assert len(box) == 0
+
+
+def test_a_stream_of_requests_lets_one_other_message_through_every_few():
+    box = Mailbox()
+    box.put(item("task", "outcome", ref("task")))
+    for n in range(REQUESTS_PER_OTHER + 2):
+        box.put(item("workspace", f"create {n}", "door"), request=True)
+    taken = drain(box)
+    assert taken.index("outcome") == REQUESTS_PER_OTHER
+    assert [t for t in taken if t != "outcome"] == [f"create {n}" for n in range(REQUESTS_PER_OTHER + 2)]
+
+
+def test_a_pair_whose_message_waits_among_requests_stays_there_after_the_request():
+    """Else the other lane, served between requests, could hand the actor the later message first."""
+    box = Mailbox()
+    box.put(item("other", "noise", ref("x")))
+    for n in range(3 * REQUESTS_PER_OTHER):  # the other lane is served twice before "first"
+        box.put(item("workspace", f"create {n}", "door"), request=True)
+    assert box.take()[1] == "create 0"
+    box.put(item("project", "first", ref("workspace")))  # follows the request, behind the creates
+    box.handled()
+    box.put(item("project", "second", ref("workspace")))  # no request in hand, but its pair waits there
+    taken = drain(box)
+    assert taken.index("noise") < taken.index("first") < taken.index("second")
