@@ -63,8 +63,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if case.body.get("provider") == "local":
         case.body["provider"] = "sim"
     body_ok = not (negative and negative(ParameterLocation.BODY))
-    if not body_ok:
-        case.body = _unpaired(case.body)
+    case.body = _unpaired(case.body)  # whatever its mode: a negative case was seen marked positive at BODY
     if REPO and "repo" in case.body and body_ok and _pick(sorted(case.body.items())) % 3:
         case.body["repo"] = REPO
 
@@ -73,10 +72,11 @@ PAIR = re.compile("([\ud800-\udbff])(?=[\udc00-\udfff])")
 
 
 def _unpaired(value: Any) -> Any:
-    """Negative data as generated: a high surrogate followed by a low one counts as two characters
-    here, but JSON carries them as one (RFC 8259 pairs the escapes), so a string too long by this count
-    reaches the server short enough to be valid. A space between them keeps each one lone, as
-    generated, and the value as invalid as schemathesis meant it."""
+    """Data as generated: a high surrogate followed by a low one counts as two characters here, but
+    JSON carries them as one (RFC 8259 pairs the escapes), so a string too long by this count reaches
+    the server short enough to be valid. A space between them keeps each one lone, as generated, and a
+    negative value as invalid as schemathesis meant it. Valid strings never hold surrogates (hypothesis
+    leaves them out), so only negative data changes."""
     if isinstance(value, str):
         return PAIR.sub("\\1 ", value)
     if isinstance(value, dict):
