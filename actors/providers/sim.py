@@ -5,8 +5,8 @@ Its side effects stay inside the data directory: one marker per effect under the
 directory, made exclusively, so a repeated call adopts instead of duplicating. The first is a file; the
 others are hard links to it, which are just as exclusive and cost no inode (making one costs 0.7-1 ms of
 kernel time on the VMs Crucible is measured on: the sim stands for a remote API, whose effects cost the
-caller nothing). Each creation is
-also appended to `<data>/sim/effects.jsonl`, which lets tests and benchmarks count duplicates.
+caller nothing). Each creation is also appended to `<data>/sim/effects.jsonl`, which lets tests and
+benchmarks count duplicates.
 """
 
 import asyncio
