@@ -72,6 +72,11 @@ class Mailbox:
         self._streak = self._streak + 1 if self._in_request and others_wait else 0
         return (self._requests if self._in_request else self._others).take()
 
+    @property
+    def in_request(self) -> bool:
+        """The message in hand came from the request lane."""
+        return self._in_request
+
     def handled(self) -> None:
         self._in_request = False
 

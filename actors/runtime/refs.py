@@ -32,11 +32,13 @@ class Ref(ActorAddress):  # type: ignore[misc]
 @dataclass(frozen=True)
 class Envelope:
     """A message for a hosted actor, sent to its runner. `sender` None: the thespian sender (the web
-    process's bridge, the admin script) is the one to answer."""
+    process's bridge, the admin script) is the one to answer. `request`: an ask from outside, or sent
+    while its sender handled one: the runner puts it in its request lane (mailbox.py)."""
 
     to: Ref
     msg: Any
     sender: Any = None
+    request: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Batch:
 def addressed(addr: Any, msg: Any) -> tuple[Any, Any]:
     """The thespian address and message that reach `addr`, hosted or not: for a caller outside the runners."""
     if isinstance(addr, Ref):
-        return addr.runner, Envelope(addr, msg)
+        return addr.runner, Envelope(addr, msg, request=True)
     return addr, msg
 
 

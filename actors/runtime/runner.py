@@ -131,11 +131,11 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
 
     def receiveMessage(self, msg: Any, sender: Any) -> Any:
         match msg:
-            case Envelope(to=to, msg=inner, sender=origin):
-                self._enqueue(to.key, inner, sender if origin is None else origin)
+            case Envelope(to=to, msg=inner, sender=origin, request=request):
+                self._enqueue(to.key, inner, sender if origin is None else origin, request)
             case Batch(envelopes=envelopes):
                 for envelope in envelopes:
-                    self._enqueue(envelope.to.key, envelope.msg, envelope.sender)
+                    self._enqueue(envelope.to.key, envelope.msg, envelope.sender, envelope.request)
             case Spawn():
                 self._host(msg.key, msg.cls, msg.parent)
                 if msg.request_id:
@@ -212,7 +212,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             self._enqueue(target.key, msg, sender)
         else:  # posted at the end of this turn, with whatever else it has for that runner
             self.outbox.setdefault(target.runner_name, (target.runner, []))[1].append(
-                Envelope(target, msg, sender)
+                Envelope(target, msg, sender, self.mailbox.in_request)
             )
 
     def watch_convention(self, key: str, start: bool) -> None:
@@ -252,8 +252,10 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                 if not self.mailbox:
                     break
                 key, msg, sender, at = self.mailbox.take()
+                request = self.mailbox.in_request
                 entry = self.hosted.get(key) or self._wake(key)
                 if entry is None:
+                    self.mailbox.handled()
                     continue  # ended since: a dead letter
                 if isinstance(msg, ChildActorExited):
                     entry.children.pop(msg.childAddress, None)
@@ -268,6 +270,8 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                 elif key in self.sleepy:
                     self._sleep(key, self.sleepy.pop(key))
                 self.mailbox.handled()
+                if request and self.outbox:  # its hops to other runners go now, not at the turn's end
+                    self._post()
                 Pusher.flush_due()
                 if self.door and self.door.arrived:  # a request that came meanwhile goes next
                     self._asked()

@@ -130,6 +130,41 @@ def test_what_a_turn_has_for_another_runner_travels_as_one_batch_in_order(runner
     ]
 
 
+def test_a_request_from_another_runner_goes_before_the_messages_waiting(runner):
+    host(runner, "a"), host(runner, "b")
+    order: list[str] = []
+    runner.receiveMessage(
+        Batch(
+            [
+                Envelope(ref("a"), Do(lambda me: order.append("outcome")), ref("a")),
+                Envelope(ref("b"), Do(lambda me: order.append("create")), ref("x", "leader/1"), request=True),
+            ]
+        ),
+        THERE,
+    )
+    assert order == ["create", "outcome"]
+
+
+def test_what_a_request_sends_to_another_runner_goes_at_once_and_stays_a_request(runner):
+    """Not at the end of the turn, behind whatever else the runner handles meanwhile."""
+    host(runner, "a"), host(runner, "b")
+    far = ref("c", "leader/1", THERE)
+    sent_before = len(runner._myRef.sent)
+    runner.receiveMessage(
+        Batch(
+            [
+                Envelope(ref("b"), Do(lambda me: me.send(far, "later")), ref("b")),
+                Envelope(ref("a"), Do(lambda me: me.send(far, "hi")), WEB, request=True),
+            ]
+        ),
+        THERE,
+    )
+    assert runner._myRef.sent[sent_before:] == [
+        (THERE, Envelope(far, "hi", ref("a"), request=True)),
+        (THERE, Envelope(far, "later", ref("b"))),
+    ]
+
+
 def test_a_batch_reaches_each_of_its_actors_in_order(runner):
     a, b = host(runner, "a"), host(runner, "b")
     runner.receiveMessage(
