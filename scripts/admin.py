@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 from pydantic import ValidationError
 from rich import progress
 from rich.console import Console
@@ -287,7 +286,7 @@ def cmd_drain(args: argparse.Namespace, data: Path) -> int:
     columns = (progress.SpinnerColumn(), progress.TextColumn("{task.description}"))
     with progress.Progress(*columns, progress.TimeElapsedColumn(), console=err, disable=args.json) as bar:
         job = bar.add_task("draining")
-        while _alive(pid):
+        while system.process_alive(pid):
             busy = len(_run(reader.unfinished()))
             bar.update(job, description=f"draining: {busy} unfinished task(s), steps reaching a boundary")
             time.sleep(0.2)
@@ -431,13 +430,6 @@ def _table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 def _age(iso: str | None) -> float | None:
     return round(time.time() - db.parse(iso), 1) if iso else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _rid() -> str:

@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from actors import system
 from actors.task.store import empty_database
 
 READY = 8  # sets kept ready per process: a burst of creates beyond them makes its own files
@@ -57,7 +58,6 @@ class Spares:
         self._ready: deque[Spare] = deque()
         self._wanted = threading.Event()
         self._made = 0
-        remove_orphans(data / "spare")
         self._dir.mkdir(parents=True, exist_ok=True)
         self._wanted.set()
         threading.Thread(target=self._refill, name="task-spares", daemon=True).start()
@@ -72,6 +72,7 @@ class Spares:
         return spare
 
     def _refill(self) -> None:
+        remove_orphans(self._dir.parent)  # here, not on the path of the create that made the pool
         while self._wanted.wait():
             self._wanted.clear()
             while len(self._ready) < READY:
@@ -95,18 +96,8 @@ def remove_orphans(spare_root: Path) -> None:
     """The spares of processes that have ended (a runner killed with -9 leaves its own)."""
     with contextlib.suppress(FileNotFoundError):
         for directory in spare_root.iterdir():
-            if not (directory.name.isdigit() and _alive(int(directory.name))):
+            if not (directory.name.isdigit() and system.process_alive(int(directory.name))):
                 shutil.rmtree(directory, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @functools.cache
