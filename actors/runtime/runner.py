@@ -210,7 +210,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             self.send(target, msg)  # the web process's bridge, the admin script
         elif target.runner_name == self.name:
             self._enqueue(target.key, msg, sender)
-        else:  # posted at the end of this turn, with whatever else it has for that runner
+        else:  # posted at the end of this turn (a request's: after it), with the rest for that runner
             self.outbox.setdefault(target.runner_name, (target.runner, []))[1].append(
                 Envelope(target, msg, sender, self.mailbox.in_request)
             )
@@ -255,7 +255,6 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                 request = self.mailbox.in_request
                 entry = self.hosted.get(key) or self._wake(key)
                 if entry is None:
-                    self.mailbox.handled()
                     continue  # ended since: a dead letter
                 if isinstance(msg, ChildActorExited):
                     entry.children.pop(msg.childAddress, None)
@@ -269,12 +268,12 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                     self._ended(key)
                 elif key in self.sleepy:
                     self._sleep(key, self.sleepy.pop(key))
-                self.mailbox.handled()
                 if request and self.outbox:  # its hops to other runners go now, not at the turn's end
                     self._post()
                 Pusher.flush_due()
                 if self.door and self.door.arrived:  # a request that came meanwhile goes next
                     self._asked()
+            self.mailbox.handled()  # what the runner itself puts from now on follows no request
         if self.mailbox and not self.turn_asked:
             self.turn_asked = True
             self.send(self.myAddress, Turn())

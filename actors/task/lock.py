@@ -32,13 +32,14 @@ def take_task(data: Path, task_id: str, create: bool, synchronous: str) -> tuple
             os.close(fd)
             raise BlockingIOError(f"task {task_id} is held by another actor")
         try:
-            if not create and not path.exists():
-                lock.unlink(missing_ok=True)  # made by the open above: a deleted task leaves no file
-                raise TaskGone(task_id)
-            if create and not path.exists() and spare:
-                spare.place_database(path)
-            elif create and not path.exists():
-                prepare_database(path)
+            if not path.exists():
+                if not create:
+                    lock.unlink(missing_ok=True)  # made by the open above: a deleted task leaves no file
+                    raise TaskGone(task_id)
+                if spare:
+                    spare.place_database(path)
+                else:
+                    prepare_database(path)
             return TaskStore(path, synchronous), fd
         except BaseException:
             os.close(fd)  # not taken: the lock goes too
