@@ -93,9 +93,15 @@ def fuzz(
         "NO_COLOR": "1",
     }
     done = subprocess.run(command, cwd=out, env=env, capture_output=True, text=True, timeout=BUDGET_S + 120)
-    assert done.returncode == 0, done.stdout[-30000:] + done.stderr[-5000:]
+    assert done.returncode == 0, failures_in(done.stdout) + done.stderr[-5000:]
     entries: list[dict] = json.loads(har.read_text())["log"]["entries"]
     return entries
+
+
+def failures_in(report: str) -> str:
+    """The report's failures (each with a command that replays it), ahead of its long warnings."""
+    failures = report.find("= FAILURES =")
+    return report[max(failures, 0) :][:20000] + report[-3000:]
 
 
 def task_answers(entries: list[dict]) -> Counter[str]:
