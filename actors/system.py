@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 from thespian.actors import ActorTypeDispatcher
 
-from actors import loopback, thespian_tuning, upgrades  # noqa: F401 (thespian_tuning patches on import)
+from actors import db, loopback, thespian_tuning, upgrades  # noqa: F401 (thespian_tuning patches on import)
 
 SYSTEM_BASE = "multiprocTCPBase"
 
@@ -239,6 +239,7 @@ def start(actor_port: int, data: Path, capabilities: dict[str, Any] | None = Non
         "root": {"handlers": ["file"], "level": "WARNING"},
     }
     caps = {**(capabilities or {}), "Admin Port": actor_port}
+    db.lean_page_cache()  # before the fork of every actor process
     return ActorSystem(SYSTEM_BASE, caps, logDefs=log_defs, transientUnique=True)
 
 
