@@ -29,7 +29,10 @@ class ClusterStarted(Reply):
 
 
 class WatchHosts(Message):
-    """Project → cluster: send me Hosts now and after every change."""
+    """Project → cluster: send me Hosts now and after every change. One watcher per project: a project's
+    actor made again (after it passivated) takes the place of the one before, which is gone."""
+
+    project: str  # "workspace/name"
 
 
 class Hosts(Message):

@@ -53,7 +53,7 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.data: Path | None = None
         self.hosts: dict[str, Host] = {}
         self.load: dict[str, int] = {}  # host → tasks placed there and not ended
-        self.watchers: list[Any] = []
+        self.watchers: dict[str, Any] = {}  # by project: its live actor
         self.log: Any = logs.get()
 
     def receiveMsg_StartCluster(self, msg: StartCluster, sender: Any) -> None:
@@ -79,11 +79,11 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
         elif name in self.hosts:
             self.hosts[name] = self.hosts[name].model_copy(update={"up": False, "since": db.utcnow()})
         self.log.info("cluster.host", host=name, up=bool(msg.remoteAdded), load=self.load.get(name, 0))
-        for watcher in self.watchers:
+        for watcher in self.watchers.values():
             self.send(watcher, Hosts(hosts=self.hosts))
 
     def receiveMsg_WatchHosts(self, msg: WatchHosts, sender: Any) -> None:
-        self.watchers.append(sender)
+        self.watchers[msg.project] = sender
         self.send(sender, Hosts(hosts=self.hosts))
 
     def receiveMsg_ListHosts(self, msg: ListHosts, sender: Any) -> None:

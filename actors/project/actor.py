@@ -75,7 +75,7 @@ class ProjectActor(ProjectActorBase):
         self._start_kit(Kit.on(leader, p, s, self.workspace_addr, self.myAddress), scan=[])
         self.cluster_addr = msg.cluster_addr
         if self.cluster_addr is not None:
-            self.send(self.cluster_addr, WatchHosts())
+            self.send(self.cluster_addr, WatchHosts(project=f"{p.workspace}/{p.name}"))
         self._watch_quiet()
 
     def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:

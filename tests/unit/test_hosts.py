@@ -4,10 +4,11 @@ new task goes, and what a stranded task says."""
 from pathlib import Path
 
 import pytest
+from thespian.actors import ActorSystemConventionUpdate
 
 from actors import hosts, loopback
 from actors.cluster.actor import ClusterActor
-from schemas.cluster_messages import Host
+from schemas.cluster_messages import Host, Hosts, WatchHosts
 
 
 @pytest.mark.parametrize(
@@ -67,3 +68,18 @@ def test_a_stranded_task_keeps_its_status_and_says_why_it_stalls():
     stranded = hosts.stranded(summary, "2026-11-27T07:00:00.000Z")
     assert stranded["status"] == "init_create_sandbox"
     assert stranded["status_message"].startswith("worker w1 unreachable since 2026-11-27T07:00:00.000Z")
+
+
+def test_a_host_change_reaches_each_project_once_at_its_latest_actor():
+    """A project's actor made again (it passivated) replaces the one before: the cluster does not keep
+    writing to every actor a project ever had."""
+    cluster = cluster_with({}, {})
+    sent: list[tuple[str, object]] = []
+    cluster.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
+    cluster.receiveMsg_WatchHosts(WatchHosts(project="ws/demo"), "demo-1")
+    cluster.receiveMsg_WatchHosts(WatchHosts(project="ws/other"), "other-1")
+    cluster.receiveMsg_WatchHosts(WatchHosts(project="ws/demo"), "demo-2")
+    sent.clear()
+    caps = {hosts.HOST: "w1", hosts.DATA: "/data/w1", hosts.CAPACITY: 4}
+    cluster.receiveMsg_ActorSystemConventionUpdate(ActorSystemConventionUpdate("w1-admin", caps), "admin")
+    assert sorted(addr for addr, msg in sent if isinstance(msg, Hosts)) == ["demo-2", "other-1"]
