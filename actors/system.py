@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import structlog
 from thespian.actors import ActorTypeDispatcher
 
 from actors import db, loopback, thespian_tuning, upgrades  # noqa: F401 (thespian_tuning patches on import)
@@ -239,7 +240,8 @@ def start(actor_port: int, data: Path, capabilities: dict[str, Any] | None = Non
         "root": {"handlers": ["file"], "level": "WARNING"},
     }
     caps = {**(capabilities or {}), "Admin Port": actor_port}
-    db.lean_page_cache()  # before the fork of every actor process
+    if not db.lean_page_cache():  # before the fork of every actor process, which inherit it
+        structlog.get_logger().warning("sqlite.page_cache_not_lean", reason="SQLite in use already")
     return ActorSystem(SYSTEM_BASE, caps, logDefs=log_defs, transientUnique=True)
 
 
