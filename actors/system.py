@@ -25,6 +25,7 @@ import structlog
 from thespian.actors import ActorTypeDispatcher
 
 from actors import db, loopback, thespian_tuning, upgrades  # noqa: F401 (thespian_tuning patches on import)
+from actors.runtime import memory
 
 SYSTEM_BASE = "multiprocTCPBase"
 
@@ -242,6 +243,7 @@ def start(actor_port: int, data: Path, capabilities: dict[str, Any] | None = Non
     caps = {**(capabilities or {}), "Admin Port": actor_port}
     if not db.lean_page_cache():  # before the fork of every actor process, which inherit it
         structlog.get_logger().warning("sqlite.page_cache_not_lean", reason="SQLite in use already")
+    memory.share_with_forks()
     return ActorSystem(SYSTEM_BASE, caps, logDefs=log_defs, transientUnique=True)
 
 

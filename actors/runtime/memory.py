@@ -1,4 +1,7 @@
-"""Giving freed memory back to the system. glibc keeps what a process frees for its own reuse: actors that
+"""Memory the runners need not hold: what they share with the process they were forked from, and what
+they have freed.
+
+Giving freed memory back to the system: glibc keeps what a process frees for its own reuse: actors that
 passivate or sleep, and task stores that rest, free their SQLite connections and objects, yet the
 runner's footprint would stay at its peak (200 workspaces asleep held 44 MiB, measured; malloc_trim gave
 back ~22 MiB of 28 in a test of 200 connections; 1,000 tasks provisioned at once left a runner at 251 MiB
@@ -6,6 +9,7 @@ once at rest). Elsewhere than glibc this does nothing."""
 
 import ctypes
 import functools
+import gc
 import threading
 from typing import Any
 
@@ -38,3 +42,13 @@ def release_soon() -> None:
         _timer = threading.Timer(AFTER_S, release)
         _timer.daemon = True
         _timer.start()
+
+
+def share_with_forks() -> None:
+    """Let the processes forked from now on share this one's objects rather than copy them. The cycle
+    collector writes to every object it walks, so each forked actor process ended up with a private copy
+    of every page of objects it inherited, at its first full collection. Frozen, the objects made so far
+    are never walked (they are this process's modules and settings, which live as long as it does;
+    garbage among them that is not a cycle is still freed). 1,000 tasks, 12 s after they were all
+    running: 134-138 MiB PSS for the whole server, 149-152 without (measured, paired)."""
+    gc.freeze()

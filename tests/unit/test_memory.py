@@ -1,8 +1,13 @@
-"""Giving freed memory back (actors/runtime/memory.py): once a while, however many ask."""
+"""Memory a runner need not hold (actors/runtime/memory.py): freed memory goes back once a while, however
+many ask; a forked process shares the objects it inherited."""
 
+import subprocess
+import sys
+import textwrap
 import time
 
 from actors.runtime import memory
+from tests.server import ROOT
 
 
 def test_many_asks_at_once_make_one_release_a_moment_later(monkeypatch):
@@ -21,3 +26,36 @@ def test_many_asks_at_once_make_one_release_a_moment_later(monkeypatch):
     memory.release_soon()  # once it has run, the next ask arms another
     time.sleep(0.2)
     assert len(released) == 2
+
+
+FORKED = textwrap.dedent(
+    """
+    import gc, os, sys
+    from actors.runtime import memory
+    objects = [{"n": i, "items": [i, str(i)]} for i in range(300_000)]  # tens of MiB of small containers
+    if sys.argv[1] == "shared":
+        memory.share_with_forks()
+    child = os.fork()
+    if child == 0:
+        gc.collect()  # a full collection, as every actor process makes sooner or later
+        rollup = open("/proc/self/smaps_rollup").read()
+        dirty = int(rollup.split("Private_Dirty:")[1].split()[0])
+        os.write(1, str(dirty).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    """
+)
+
+
+def private_kib_after_a_collection(mode: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED, mode], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
+
+
+def test_a_forked_process_shares_the_objects_frozen_before_the_fork():
+    """Its collector would otherwise touch, and so copy, every page of them."""
+    copied = private_kib_after_a_collection("copied")
+    shared = private_kib_after_a_collection("shared")
+    assert shared * 3 < copied, (shared, copied)
