@@ -1,7 +1,7 @@
 """Memory the runners need not hold: what they share with the process they were forked from, and what
 they have freed.
 
-Giving freed memory back to the system: glibc keeps what a process frees for its own reuse: actors that
+Freed memory goes back to the system: glibc would keep what a process frees for its own reuse. Actors that
 passivate or sleep, and task stores that rest, free their SQLite connections and objects, yet the
 runner's footprint would stay at its peak (200 workspaces asleep held 44 MiB, measured; malloc_trim gave
 back ~22 MiB of 28 in a test of 200 connections; 1,000 tasks provisioned at once left a runner at 251 MiB

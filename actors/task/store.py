@@ -169,9 +169,8 @@ class TaskStore:
     def rest(self) -> None:
         """The task is at rest: its connection goes (SQLite holds 50-140 KiB per connection, measured,
         the less with db.lean_page_cache: 1,000 tasks at rest held 240 MiB more) and its next use opens
-        it again. Safe because this store
-        is the database's only writer: what it read before (`_rows`) is still true. The close itself
-        happens on a thread of its own (_closer)."""
+        it again. Safe because this store is the database's only writer: what it read before (`_rows`)
+        is still true. The close itself happens on a thread of its own (_closer)."""
         if (conn := self._let_go()) is not None:
             _closer().submit(_close_and_release, conn)
 
