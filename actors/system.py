@@ -9,6 +9,7 @@ Fences, in order (docs/design.md, rule 9, and its "Thespian facts"):
 3. The actor system starts before any socket or thread exists, so forked actors inherit none.
 """
 
+import contextlib
 import fcntl
 import json
 import os
@@ -244,7 +245,20 @@ def start(actor_port: int, data: Path, capabilities: dict[str, Any] | None = Non
     if not db.lean_page_cache():  # before the fork of every actor process, which inherit it
         structlog.get_logger().warning("sqlite.page_cache_not_lean", reason="SQLite in use already")
     memory.share_with_forks()
-    return ActorSystem(SYSTEM_BASE, caps, logDefs=log_defs, transientUnique=True)
+    asys = ActorSystem(SYSTEM_BASE, caps, logDefs=log_defs, transientUnique=True)
+    _reap_admin_starter()
+    return asys
+
+
+def _reap_admin_starter() -> None:
+    """thespian starts its Admin through a child process that forks it (a daemon, in a session of its
+    own) and exits, and never waits for that child: it stayed a zombie as long as the server ran. It has
+    exited by now (the Admin it forked has answered), and nothing else is a child of this process yet:
+    the actor system starts first."""
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error, ChildProcessError):
+            if child.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(child.pid, 0)
 
 
 # How long a stop waits for thespian's own shutdown. An actor forked while the system shuts down (a pool

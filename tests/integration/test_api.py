@@ -198,6 +198,12 @@ def test_history_limit_is_clamped(server):
     assert len(server.get(f"/v1/tasks/{task_id}/history?limit=5000").body["events"]) == 11
 
 
+def test_the_server_keeps_no_zombie_child(server):
+    """thespian starts its Admin through a child that exits at once; the server reaps it."""
+    web = psutil.Process(server.proc.pid)
+    assert [c.pid for c in web.children() if c.status() == psutil.STATUS_ZOMBIE] == []
+
+
 def test_an_idle_task_actor_passivates_and_a_replay_activates_another(make_server, repo):
     server = make_server("sim", CRUCIBLE_SIM_STEP_MS=1, CRUCIBLE_IDLE_TIMEOUT_S=0.5).start()
     assert server.register(repo).status == 201
