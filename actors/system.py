@@ -256,8 +256,8 @@ def _reap_admin_starter() -> None:
     exited by now (the Admin it forked has answered), and nothing else is a child of this process yet:
     the actor system starts first."""
     for child in psutil.Process().children():
-        with contextlib.suppress(psutil.Error, ChildProcessError):
-            if child.status() == psutil.STATUS_ZOMBIE:
+        if not process_alive(child.pid):
+            with contextlib.suppress(ChildProcessError):  # reaped meanwhile
                 os.waitpid(child.pid, 0)
 
 

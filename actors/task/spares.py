@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actors import system
-from actors.task.store import empty_database
+from actors.task.store import WAL_SUFFIXES, database_files, empty_database
 
 READY = 8  # sets kept ready per process: a burst of creates beyond them makes its own files
-
-WAL_FILES = ("-wal", "-shm")
 
 
 @dataclass(frozen=True)
 class Spare:
-    lock: Path
     database: Path
+
+    @property
+    def lock(self) -> Path:
+        return self.database.with_suffix(".lock")  # as beside a task's database
 
     def place_lock(self, lock: Path) -> None:
         """The spare lock file becomes the task's, unless it has one already (an earlier attempt's, maybe
@@ -40,13 +41,13 @@ class Spare:
         `path` does not exist: no connection can be using a WAL or index there, so any left by an
         earlier attempt (or by a deletion cut short) is replaced. The database goes last, so it never
         appears beside a stale WAL."""
-        for suffix in WAL_FILES:
+        for suffix in WAL_SUFFIXES:
             os.replace(f"{self.database}{suffix}", f"{path}{suffix}")
         os.replace(self.database, path)
 
     def discard(self) -> None:
         """Whatever was not placed."""
-        for leftover in (self.lock, self.database, *(Path(f"{self.database}{s}") for s in WAL_FILES)):
+        for leftover in database_files(self.database):
             leftover.unlink(missing_ok=True)
 
 
@@ -83,10 +84,9 @@ class Spares:
 
     def _make(self) -> Spare:
         self._made += 1
-        base = self._dir / str(self._made)
-        spare = Spare(base.with_suffix(".lock"), base.with_suffix(".sqlite"))
+        spare = Spare(self._dir / f"{self._made}.sqlite")
         os.close(os.open(spare.lock, os.O_CREAT | os.O_WRONLY, 0o600))
-        for suffix in WAL_FILES:
+        for suffix in WAL_SUFFIXES:
             os.close(os.open(f"{spare.database}{suffix}", os.O_CREAT | os.O_WRONLY, 0o644))
         spare.database.write_bytes(empty_database(self._dir))
         return spare

@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS prompts (
 """
 SCHEMA = Schema("task", (create(CREATE_V1), create(CREATE_V2)))
 
+WAL_SUFFIXES = ("-wal", "-shm")  # beside a database in WAL mode: its log and its shared-memory index
+
 # Columns a finished step may set on the task row.
 RECORD_COLUMNS = frozenset({"title", "branch", "sandbox", "agent_endpoint", "agent_pid", "session_id"})
 
@@ -83,10 +85,14 @@ def initial_fields(msg: Initialize, workspace: str, project: str) -> dict[str, A
     }
 
 
+def database_files(path: Path) -> tuple[Path, ...]:
+    """A task database, its WAL and shared-memory index, and its lock."""
+    return (path, *(Path(f"{path}{suffix}") for suffix in WAL_SUFFIXES), path.with_suffix(".lock"))
+
+
 def remove_task_files(data: Path, task_id: str) -> None:
     """Delete: the database (and its WAL companions), the lock and the agent's log."""
-    path = task_db_path(data, task_id)
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), path.with_suffix(".lock")):
+    for leftover in database_files(task_db_path(data, task_id)):
         leftover.unlink(missing_ok=True)
     (data / "logs" / "agents" / f"{task_id}.log").unlink(missing_ok=True)
 
