@@ -21,7 +21,7 @@ from actors.task.reads import (
     event_from_row,
     record_from_rows,
 )
-from actors.task.store import task_db_path
+from actors.task.store import WAL_SUFFIXES, task_db_path
 from actors.workspace.projection import MAX_CURSOR, deleted_frame, summary_from_row, task_frame
 from schemas.status import AT_REST, settled
 
@@ -57,8 +57,8 @@ class Reader:
                 yield conn
         finally:
             if not path.exists():
-                for companion in (f"{path}-shm", f"{path}-wal"):
-                    Path(companion).unlink(missing_ok=True)
+                for suffix in WAL_SUFFIXES:
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
 
     def _workspace_names(self) -> list[str]:
         return [path.parent.name for path in sorted((self.data / "workspaces").glob("*/workspace.sqlite"))]
