@@ -3,21 +3,20 @@ up once every child it went to has answered or exited. Drain uses it (tasks answ
 so does the workspace's Describe."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from actors.guard import GuardedActor
-from schemas.messages import Drain, Drained
+from schemas.messages import Address, Drain, Drained
 
 
 @dataclass
 class FanIn:
-    reply_to: Any
+    reply_to: Address
     request_id: str
     # Children's addresses, compared with ==: they are not hashable, and a new child's address prints
     # differently from the same address as a sender.
-    waiting: list[Any]
+    waiting: list[Address]
 
-    def answered(self, child: Any) -> bool:
+    def answered(self, child: Address | None) -> bool:
         """A child answered or exited (None: just check); True once none is left."""
         self.waiting = [addr for addr in self.waiting if addr != child]
         return not self.waiting
@@ -28,19 +27,19 @@ class DrainingParent(GuardedActor):
         super().__init__()
         self.drain: FanIn | None = None  # a Drain passed down, not yet answered
 
-    def drain_children(self) -> list[Any]:
+    def drain_children(self) -> list[Address]:
         raise NotImplementedError
 
-    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
+    def receiveMsg_Drain(self, msg: Drain, sender: Address) -> None:
         self.drain = FanIn(msg.reply_to or sender, msg.request_id, self.drain_children())
         for child in self.drain.waiting:
             self.send(child, Drain(request_id=msg.request_id))
         self.drain_answered(None)
 
-    def receiveMsg_Drained(self, msg: Drained, sender: Any) -> None:
+    def receiveMsg_Drained(self, msg: Drained, sender: Address) -> None:
         self.drain_answered(sender)
 
-    def drain_answered(self, child: Any) -> None:
+    def drain_answered(self, child: Address) -> None:
         """A child answered or exited (None: just check); with none left, and none on its way
         (drain_settled), answer up, once."""
         if self.drain is not None and self.drain.answered(child) and self.drain_settled():

@@ -12,18 +12,18 @@ from typing import Any
 from thespian.actors import ActorTypeDispatcher
 
 from actors import logs
-from schemas.messages import Failure, Request
+from schemas.messages import Address, Failure, Request
 
 
 class GuardedActor(ActorTypeDispatcher):  # type: ignore[misc]
-    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+    def receiveMessage(self, msg: Any, sender: Address) -> Any:
         try:
             return super().receiveMessage(msg, sender)
         except Exception as exc:
             self.handler_failed(msg, sender, exc)
             return None
 
-    def handler_failed(self, msg: Any, sender: Any, exc: Exception) -> None:
+    def handler_failed(self, msg: Any, sender: Address, exc: Exception) -> None:
         """Logged, and a request answered; an actor whose state the failure may have left half made
         extends this to mend it."""
         logs.get().exception("actor.handler_failed", message=type(msg).__name__)

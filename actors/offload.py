@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from thespian.actors import WatchMessage
 
 from actors.guard import GuardedActor
+from schemas.messages import Address
 
 
 class Offloader(Protocol):
@@ -26,6 +27,6 @@ class OffloadingActor(GuardedActor):
     def start_offload(self) -> None:
         self.offload = self._myRef.offloader()
 
-    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
+    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Address) -> None:
         if self.offload:
             self.offload.deliver()

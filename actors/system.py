@@ -25,8 +25,9 @@ import psutil
 import structlog
 from thespian.actors import ActorTypeDispatcher
 
-from actors import db, loopback, thespian_tuning, upgrades  # noqa: F401 (thespian_tuning patches on import)
+from actors import db, loopback, upgrades
 from actors.runtime import memory
+from schemas.messages import Address
 
 SYSTEM_BASE = "multiprocTCPBase"
 
@@ -184,7 +185,7 @@ def prepare(cluster_address: str, allow_public: bool) -> str | None:
 class SessionProbe(ActorTypeDispatcher):  # type: ignore[misc]
     """Answers with its session id: the actor system's (the Admin and every actor share it)."""
 
-    def receiveMsg_str(self, msg: str, sender: Any) -> None:
+    def receiveMsg_str(self, msg: str, sender: Address) -> None:
         self.send(sender, os.getsid(0))
 
 

@@ -17,7 +17,7 @@ import structlog
 from thespian.actors import PoisonMessage
 
 from actors.runtime.refs import addressed
-from schemas.messages import Reply, Request
+from schemas.messages import Address, Reply, Request
 
 
 class BridgeError(Exception):
@@ -42,7 +42,7 @@ class Bridge:
         token = secrets.token_hex(8)
         return f"{http}/{token}" if http else token
 
-    async def ask(self, addr: Any, msg: Request, timeout: float | None = None) -> Reply:
+    async def ask(self, addr: Address, msg: Request, timeout: float | None = None) -> Reply:
         loop = asyncio.get_running_loop()
         reply: Reply = await loop.run_in_executor(self._pool, self._ask, addr, msg, timeout or self._timeout)
         return reply
@@ -64,7 +64,7 @@ class Bridge:
                 self._contexts.append(manager)
         return ctx
 
-    def _ask(self, addr: Any, msg: Request, timeout: float) -> Reply:
+    def _ask(self, addr: Address, msg: Request, timeout: float) -> Reply:
         ctx = self._context()
         deadline = time.monotonic() + timeout
         reply = ctx.ask(*addressed(addr, msg), timeout)

@@ -5,14 +5,13 @@ by request id. No thread is held while the actors work."""
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from actors.runtime.door import frame, read_frame
 from actors.runtime.refs import Ref
 from backend.bridge import BridgeError
-from schemas.messages import Reply, Request
+from schemas.messages import Address, Reply, Request
 
 
 class Connection:
@@ -51,7 +50,7 @@ class Doors:
         self._opening: dict[str, asyncio.Lock] = {}
         self._log = structlog.get_logger().bind(component="door")
 
-    def serves(self, addr: Any) -> bool:
+    def serves(self, addr: Address) -> bool:
         return isinstance(addr, Ref) and addr.runner_name in self.paths
 
     async def ask(self, addr: Ref, msg: Request, timeout: float) -> Reply:

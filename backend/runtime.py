@@ -24,7 +24,7 @@ from backend.metrics import Metrics
 from backend.reader import Reader
 from schemas.api import HostInfo, Workspace
 from schemas.cluster_messages import FindLostAgents, HostsListed, ListHosts, LostAgents, StartCluster
-from schemas.messages import ActorInfo, Describe, Described, Drain, Drained, Failure, Reply, Request
+from schemas.messages import ActorInfo, Address, Describe, Described, Drain, Drained, Failure, Reply, Request
 from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, RunnerStarted, Spawn, Spawned
 from schemas.settings import Settings
 from schemas.task_messages import ReadTask, TaskAction, TaskCommand, TaskRead
@@ -39,15 +39,15 @@ class Runtime:
     def __init__(self, settings: Settings, asys: Any, bridge: Bridge, reader: Reader, hub: EventHub) -> None:
         self.settings, self.asys, self.bridge, self.reader, self.hub = settings, asys, bridge, reader, hub
         reader.remote = self
-        self.cluster: Any = None
-        self.runners: list[tuple[str, Any]] = []  # (name, address) of this host's runners
+        self.cluster: Address | None = None
+        self.runners: list[tuple[str, Address]] = []  # (name, address) of this host's runners
         self.doors = Doors()  # asks to the actors they host go through their doors
         self.runner_pids: dict[str, int] = {}
         self.lost: list[str] = []  # runners that died: the server stops (watch_runners)
         self.metrics = Metrics()
         hub.on_observed = self.metrics.observe
         self.health: Health = "starting"
-        self.workspaces: dict[str, Any] = {}
+        self.workspaces: dict[str, Address] = {}
         self.creating: set[str] = set()  # workspaces a POST is starting (workspace_slot)
         self.log = structlog.get_logger().bind(component="runtime")
 
@@ -157,17 +157,17 @@ class Runtime:
         late = sum(1 for r in results if not isinstance(r, Drained))
         self.log.info("runtime.drained", ms=round((time.monotonic() - began) * 1000), not_drained=late)
 
-    def _drain(self, addr: Any, deadline: float) -> Awaitable[Reply]:
+    def _drain(self, addr: Address, deadline: float) -> Awaitable[Reply]:
         return self.bridge.ask(addr, Drain(request_id=self.bridge.request_id()), deadline)
 
-    def started(self) -> list[tuple[str, Any]]:
+    def started(self) -> list[tuple[str, Address]]:
         """The workspaces started so far (name, address), as a copy to loop over. A loop that awaits
         must not iterate `workspaces` itself: a workspace created meanwhile (POST /v1/workspaces) adds
         to it, and the loop then fails with `dictionary changed size during iteration`. A workspace
         started after the copy is left out, as if the loop had run a moment earlier."""
         return list(self.workspaces.items())
 
-    def awake(self, loads: list[RunnerLoaded]) -> list[tuple[str, Any]]:
+    def awake(self, loads: list[RunnerLoaded]) -> list[tuple[str, Address]]:
         """The workspaces in memory as the runners' loads say: one asleep has nothing live (asking would
         only wake it)."""
         awake = {key for load in loads for key in load.top}
@@ -233,7 +233,7 @@ class Runtime:
         assert isinstance(reply, TaskRead)
         return reply.record, reply.events
 
-    async def ask(self, addr: Any, msg: Request) -> Reply:
+    async def ask(self, addr: Address, msg: Request) -> Reply:
         """Ask an actor; a refusal becomes the API error it describes."""
         if self.doors.serves(addr):
             reply = await self.doors.ask(addr, msg, self.settings.ask_timeout_s)

@@ -1,13 +1,18 @@
 """Base shapes shared by every actor message: requests carry an id that their reply echoes."""
 
 import time
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
+from thespian.actors import ActorAddress
+
+# Any actor's address: a hosted actor's (actors/runtime/refs.py: Ref), a runner door's asker, or thespian's
+# own (a runner, the web process's bridge, the admin script). Opaque and picklable; only runners resolve it.
+Address: TypeAlias = ActorAddress
 
 
 class Message(BaseModel):
-    # Actor addresses travel inside messages; they are opaque, picklable thespian objects.
+    # Addresses travel inside messages: thespian objects, checked as instances of Address.
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
     sent_at: float = Field(default_factory=time.time)  # the receiver measures its queue wait from it
 
@@ -23,7 +28,7 @@ class Observations(BaseModel):
 
 class Request(Message):
     request_id: str
-    reply_to: Any = None  # where the reply goes when the request is forwarded (the bridge's endpoint)
+    reply_to: Address | None = None  # where the reply goes when forwarded (the bridge's endpoint)
 
 
 class Reply(Message):
@@ -44,8 +49,10 @@ class Failure(Reply):
 
 
 class ActorInfo(BaseModel):
-    kind: str  # workspace, project, mirror, pool, task, ready (a pooled task actor with no task yet)
-    id: str
+    kind: str  # workspace, project, mirror, task
+    id: str  # the workspace's, project's or task's name; the mirror's host
+    key: str  # the actor's key on its runner ("" for one not hosted yet: a mirror still starting)
+    runner: str  # the runner that hosts it ("leader/0"; "w1/leader/0" on a worker)
     address: str
     since: str  # when it took this role (UTC ISO 8601)
 

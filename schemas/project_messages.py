@@ -1,10 +1,9 @@
 """Messages of the ProjectActor (actors/project/actor.py)."""
 
 from pathlib import Path
-from typing import Any
 
 from schemas.api import Project
-from schemas.messages import Message
+from schemas.messages import Address, Message
 from schemas.settings import Settings
 from schemas.task_messages import Bind
 
@@ -12,8 +11,8 @@ from schemas.task_messages import Bind
 class StartProject(Message):
     project: Project
     settings: Settings
-    workspace_addr: Any
-    cluster_addr: Any = None
+    workspace_addr: Address
+    cluster_addr: Address | None = None
 
 
 class StartMirror(Message):
@@ -28,7 +27,7 @@ class EnsureMirror(Message):
     task_id: str
     branch: str
     attempt: int
-    reply_to: Any = None
+    reply_to: Address | None = None
 
 
 class MirrorReady(Message):
@@ -109,7 +108,7 @@ class KeepBranch(Message):
     branch: str
     checkout: Path
     attempt: int
-    reply_to: Any = None
+    reply_to: Address | None = None
 
 
 class ReleaseBranch(Message):
@@ -120,7 +119,7 @@ class ReleaseBranch(Message):
     branch: str
     drop: bool
     attempt: int
-    reply_to: Any = None
+    reply_to: Address | None = None
 
 
 class BranchDone(Message):

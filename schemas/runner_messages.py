@@ -1,9 +1,8 @@
 """Messages to the runners themselves (actors/runtime): starting them, hosting an actor, their load."""
 
 from pathlib import Path
-from typing import Any
 
-from schemas.messages import Reply, Request
+from schemas.messages import Address, Reply, Request
 from schemas.settings import Settings
 
 
@@ -24,13 +23,13 @@ class Spawn(Request):
     """Host a new actor of `cls` under `key` here. From the web process (a top-level actor: answered with
     Spawned), or from another runner (a child: `parent` hears ChildActorExited when it ends)."""
 
-    cls: Any
+    cls: type
     key: str
-    parent: Any = None
+    parent: Address | None = None
 
 
 class Spawned(Reply):
-    ref: Any
+    ref: Address
 
 
 class RunnerLoad(Request):

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from schemas.api import TaskSummary
-from schemas.messages import Message, Observations, Reply, Request
+from schemas.messages import Address, Message, Observations, Reply, Request
 from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind
 
@@ -18,10 +18,10 @@ class Bind(Message):
     repo: str
     mirror: Path
     settings: Settings
-    workspace_addr: Any
-    project_addr: Any
+    workspace_addr: Address
+    project_addr: Address
     host: str = "leader"  # where it runs (actors/hosts.py)
-    relay: Any = None  # on a worker: events go to this actor (the project), which pushes them to the hub
+    relay: Address | None = None  # on a worker: events go to this actor (the project), for the hub
 
 
 class Initialize(Request):

@@ -3,14 +3,14 @@
 from typing import Any, Literal
 
 from schemas.api import Project, TaskCreate, TaskSummary, Workspace
-from schemas.messages import Message, Observations, Reply, Request
+from schemas.messages import Address, Message, Observations, Reply, Request
 from schemas.settings import Settings
 
 
 class StartWorkspace(Request):
     name: str
     settings: Settings
-    cluster_addr: Any = None
+    cluster_addr: Address | None = None
 
 
 class WorkspaceStarted(Reply):

@@ -15,7 +15,7 @@ from typing import Any
 from actors import loopback
 from actors.runtime.refs import Ref, addressed
 from actors.system import SYSTEM_BASE
-from schemas.messages import Failure, Reply, Request
+from schemas.messages import Address, Failure, Reply, Request
 from schemas.runner_messages import RunnerLoad, RunnerLoaded
 
 
@@ -65,7 +65,7 @@ class ActorLink:
                     found[key.removeprefix("workspace:")] = Ref(addr, load.name, key)
         return found
 
-    def ask(self, addr: Any, msg: Request, timeout_s: float | None = None) -> Reply:
+    def ask(self, addr: Address, msg: Request, timeout_s: float | None = None) -> Reply:
         """One request, its reply matched by request id (a stray message, e.g. a followed task's
         events, is skipped); a Failure is raised as Refused."""
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
@@ -79,7 +79,7 @@ class ActorLink:
             raise Refused(reply)
         return reply
 
-    def tell(self, addr: Any, msg: Any) -> None:
+    def tell(self, addr: Address, msg: Any) -> None:
         self.asys.tell(*addressed(addr, msg))
 
     def listen(self, timeout_s: float) -> Any:

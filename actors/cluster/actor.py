@@ -38,6 +38,7 @@ from schemas.cluster_messages import (
     Unplace,
     WatchHosts,
 )
+from schemas.messages import Address
 
 CREATE_V1 = """
 CREATE TABLE IF NOT EXISTS placements (task_id TEXT PRIMARY KEY, host TEXT NOT NULL, ended INTEGER NOT NULL);
@@ -56,7 +57,7 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.watchers: dict[str, Any] = {}  # by project: its live actor
         self.log: Any = logs.get()
 
-    def receiveMsg_StartCluster(self, msg: StartCluster, sender: Any) -> None:
+    def receiveMsg_StartCluster(self, msg: StartCluster, sender: Address) -> None:
         s = msg.settings
         logs.configure_actor(s)
         self.log = logs.get(actor="cluster", pid=os.getpid())
@@ -68,7 +69,9 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
         self.notifyOnSystemRegistrationChanges(True)
         self.send(sender, ClusterStarted(request_id=msg.request_id))
 
-    def receiveMsg_ActorSystemConventionUpdate(self, msg: ActorSystemConventionUpdate, sender: Any) -> None:
+    def receiveMsg_ActorSystemConventionUpdate(
+        self, msg: ActorSystemConventionUpdate, sender: Address
+    ) -> None:
         caps = msg.remoteCapabilities or {}
         name = caps.get(hosts.HOST)
         if not name or name == hosts.LEADER:
@@ -82,18 +85,18 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
         for watcher in self.watchers.values():
             self.send(watcher, Hosts(hosts=self.hosts))
 
-    def receiveMsg_WatchHosts(self, msg: WatchHosts, sender: Any) -> None:
+    def receiveMsg_WatchHosts(self, msg: WatchHosts, sender: Address) -> None:
         self.watchers[msg.project] = sender
         self.send(sender, Hosts(hosts=self.hosts))
 
-    def receiveMsg_ListHosts(self, msg: ListHosts, sender: Any) -> None:
+    def receiveMsg_ListHosts(self, msg: ListHosts, sender: Address) -> None:
         listed = [
             HostInfo(name=h.name, up=h.up, capacity=h.capacity, tasks=self.load.get(h.name, 0), since=h.since)
             for h in self.hosts.values()
         ]
         self.send(msg.reply_to or sender, HostsListed(request_id=msg.request_id, hosts=listed))
 
-    def receiveMsg_Place(self, msg: Place, sender: Any) -> None:
+    def receiveMsg_Place(self, msg: Place, sender: Address) -> None:
         assert self.conn
         row = self.conn.execute("SELECT host FROM placements WHERE task_id = ?", (msg.task_id,)).fetchone()
         host = row[0] if row else self._choose()
@@ -103,7 +106,7 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
             self.load[host] = self.load.get(host, 0) + 1
         self.send(sender, Placed(task_id=msg.task_id, host=host))
 
-    def receiveMsg_FindLostAgents(self, msg: FindLostAgents, sender: Any) -> None:
+    def receiveMsg_FindLostAgents(self, msg: FindLostAgents, sender: Address) -> None:
         """Once, at start-up (before the server is ready): a task whose sandbox is no checkout (the sim
         provider's) never had an agent, so its database is not read."""
         assert self.data
@@ -115,7 +118,7 @@ class ClusterActor(ActorTypeDispatcher):  # type: ignore[misc]
         alive = [t for t in msg.task_ids if t in live]
         self.send(msg.reply_to or sender, LostAgents(request_id=msg.request_id, task_ids=lost, live=alive))
 
-    def receiveMsg_Unplace(self, msg: Unplace, sender: Any) -> None:
+    def receiveMsg_Unplace(self, msg: Unplace, sender: Address) -> None:
         assert self.conn
         with db.transaction(self.conn) as c:
             row = c.execute("SELECT host FROM placements WHERE task_id = ? AND ended = 0", (msg.task_id,))

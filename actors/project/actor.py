@@ -36,8 +36,9 @@ from actors.project.gate import LiveGate
 from actors.project.kits import Kit
 from actors.project.registry import Refusal, TaskRegistry
 from actors.push import Pusher
+from actors.runtime.refs import described
 from schemas.cluster_messages import Host, Hosts, Placed, WatchHosts
-from schemas.messages import ActorInfo, Describe, Described, Failure, Reply
+from schemas.messages import Address, Describe, Described, Failure, Reply
 from schemas.project_messages import (
     ActivateTasks,
     BranchDone,
@@ -61,7 +62,7 @@ WORKER_RESTART_DELAY = timedelta(seconds=5)  # longer than the convention takes 
 
 
 class ProjectActor(ProjectActorBase):
-    def receiveMsg_StartProject(self, msg: StartProject, sender: Any) -> None:
+    def receiveMsg_StartProject(self, msg: StartProject, sender: Address) -> None:
         p, s = msg.project, msg.settings
         self.project, self.settings, self.workspace_addr = p, s, msg.workspace_addr
         self.gate = LiveGate.shared(s.data_dir, s.max_live_tasks)
@@ -78,7 +79,7 @@ class ProjectActor(ProjectActorBase):
             self.send(self.cluster_addr, WatchHosts(project=f"{p.workspace}/{p.name}"))
         self._watch_quiet()
 
-    def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
+    def receiveMsg_CreateTask(self, msg: CreateTask, sender: Address) -> None:
         """Reserve (durable, idempotent by key), then initialize on the task's host: the leader when
         alone, else where the cluster places it. Before the cluster's first Hosts, whether there are
         workers is not known yet: the create waits for it (a project is started on demand)."""
@@ -93,7 +94,7 @@ class ProjectActor(ProjectActorBase):
         else:
             self._initialize(msg, reserved)
 
-    def receiveMsg_Placed(self, msg: Placed, sender: Any) -> None:
+    def receiveMsg_Placed(self, msg: Placed, sender: Address) -> None:
         """The cluster chose the task's host: recorded here for good (sticky), then it initializes."""
         assert self.registry
         self.registry.place(msg.task_id, msg.host)
@@ -101,7 +102,7 @@ class ProjectActor(ProjectActorBase):
         if create is not None:
             self._dispatch(msg.task_id, create)
 
-    def receiveMsg_Hosts(self, msg: Hosts, sender: Any) -> None:
+    def receiveMsg_Hosts(self, msg: Hosts, sender: Address) -> None:
         """Workers joined or left. One that (re)joins gets a fresh kit, and its unfinished tasks resume
         (its mirror actor scans their databases there); one that left strands its tasks, visibly, until
         then."""
@@ -120,7 +121,7 @@ class ProjectActor(ProjectActorBase):
         for create in early:
             self.receiveMsg_CreateTask(create, sender)
 
-    def receiveMsg_HostScanned(self, msg: HostScanned, sender: Any) -> None:
+    def receiveMsg_HostScanned(self, msg: HostScanned, sender: Address) -> None:
         for task_id in msg.task_ids:
             self._dispatch(task_id, Activate(task_id=task_id))
         for task_id in msg.revive:
@@ -133,14 +134,14 @@ class ProjectActor(ProjectActorBase):
             self._dispatch(task_id, revive)
         self.log.info("host.resumed", host=msg.host, count=len(msg.task_ids), revive=len(msg.revive))
 
-    def receiveMsg_Reply(self, msg: Reply, sender: Any) -> None:
+    def receiveMsg_Reply(self, msg: Reply, sender: Address) -> None:
         self.log.info("task.revive", request_id=msg.request_id, answer=type(msg).__name__)
 
-    def receiveMsg_TaskEvents(self, msg: TaskEvents, sender: Any) -> None:
+    def receiveMsg_TaskEvents(self, msg: TaskEvents, sender: Address) -> None:
         if self.pusher is not None:
             self.pusher.push(msg)
 
-    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
+    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Address) -> None:
         host = self._host_of(msg.task_id)
         kit = self._kit(host)
         if kit is None:
@@ -148,15 +149,15 @@ class ProjectActor(ProjectActorBase):
         else:
             self.send(kit.mirror, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
-    def receiveMsg_ActivateTasks(self, msg: ActivateTasks, sender: Any) -> None:
+    def receiveMsg_ActivateTasks(self, msg: ActivateTasks, sender: Address) -> None:
         for task_id in msg.task_ids:
             self._dispatch(task_id, Activate(task_id=task_id))
         self.log.info("tasks.activated", count=len(msg.task_ids))
 
-    def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
+    def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Address) -> None:
         self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
 
-    def receiveMsg_Passivate(self, msg: Passivate, sender: Any) -> None:
+    def receiveMsg_Passivate(self, msg: Passivate, sender: Address) -> None:
         """The actor goes only if it has handled everything routed to it; else it stays, and asks again
         once at rest (a command on its way may start a step). Just at rest, it goes at once if a task
         of this runner waits for a slot; else it may be evicted when one does."""
@@ -177,21 +178,21 @@ class ProjectActor(ProjectActorBase):
             self._queue(msg.task_id)
             self._fill()
 
-    def receiveMsg_SlotFree(self, msg: SlotFree, sender: Any) -> None:
+    def receiveMsg_SlotFree(self, msg: SlotFree, sender: Address) -> None:
         self._fill()
 
-    def receiveMsg_Evict(self, msg: Evict, sender: Any) -> None:
+    def receiveMsg_Evict(self, msg: Evict, sender: Address) -> None:
         self._evict(msg.task_id)
 
-    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
+    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Address) -> None:
         self._dispatch(msg.task_id, msg)
 
-    def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
+    def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Address) -> None:
         self._free_agent(msg.task_id)  # archived: its agent is being stopped
         self._unplace(msg.task_id)
         self._to_mirror(msg.task_id, msg.model_copy(update={"reply_to": sender}))
 
-    def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Any) -> None:
+    def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Address) -> None:
         """Killed: the reservation goes now; the branch leaves the mirror (by its only writer)."""
         assert self.registry
         self.registry.release_branch(msg.task_id, msg.branch)
@@ -202,7 +203,7 @@ class ProjectActor(ProjectActorBase):
         else:
             self.send(sender, BranchDone(task_id=msg.task_id, attempt=msg.attempt))
 
-    def receiveMsg_TaskRemoved(self, msg: TaskRemoved, sender: Any) -> None:
+    def receiveMsg_TaskRemoved(self, msg: TaskRemoved, sender: Address) -> None:
         assert self.registry
         if msg.task_id in self.tasks:  # its actor, task-less now, exits
             self._forget(msg.task_id, exit=True)  # (before the registry forgets that host)
@@ -210,19 +211,16 @@ class ProjectActor(ProjectActorBase):
         self.registry.remove(msg.task_id)
         self._free_agent(msg.task_id)
 
-    def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
+    def receiveMsg_Describe(self, msg: Describe, sender: Address) -> None:
         assert self.project
         roles = [("project", self.project.name, self.myAddress, str(self.myAddress))]
         for name, kit in self.kits.items():
             roles.append(("mirror", name, kit.mirror, f"mirror@{name}"))
         roles += [("task", task_id, a, str(a)) for task_id, a in self.tasks.items()]
-        actors = [
-            ActorInfo(kind=kind, id=name, address=str(addr), since=self.since.get(key, ""))
-            for kind, name, addr, key in roles
-        ]
+        actors = [described(kind, name, addr, self.since.get(key, "")) for kind, name, addr, key in roles]
         self.send(msg.reply_to or sender, Described(request_id=msg.request_id, actors=actors))
 
-    def receiveMsg_ProjectIdleOk(self, msg: ProjectIdleOk, sender: Any) -> None:
+    def receiveMsg_ProjectIdleOk(self, msg: ProjectIdleOk, sender: Address) -> None:
         """Nothing more is routed here: go if still idle (what the workspace routed before its answer
         has arrived, and would have made this project busy)."""
         assert self.project
@@ -233,7 +231,7 @@ class ProjectActor(ProjectActorBase):
         else:
             self.send(self.workspace_addr, ProjectBusy(project=self.project.name))
 
-    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Address) -> None:
         """Its task actors exit with it: their slots go back to the gate."""
         assert self.gate
         self.exiting = True  # children exiting now are shutting down, not crashing
@@ -241,7 +239,7 @@ class ProjectActor(ProjectActorBase):
             self._forget(task_id, exit=False)
         self.gate.leave(self.myAddress)
 
-    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Address) -> None:
         """A task actor that ended without being asked (its worker went) frees its slot; a mirror actor
         that ended is started again."""
         if self.exiting:
@@ -254,7 +252,7 @@ class ProjectActor(ProjectActorBase):
                 delay = timedelta(0) if kit.host.name == hosts.LEADER else WORKER_RESTART_DELAY
                 self.wakeupAfter(delay, payload=MirrorEnded(kit.host.name, msg.childAddress))
 
-    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Address) -> None:
         """The project may have gone quiet; or a mirror actor ended: a fresh one (the mirror is on disk),
         unless its host left meanwhile (on a worker, that is the likely cause: its leaving is noticed
         within seconds)."""

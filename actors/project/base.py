@@ -19,7 +19,7 @@ from actors.push import Pusher
 from actors.task.actor import TaskActor
 from schemas.api import Project
 from schemas.cluster_messages import Place, Unplace
-from schemas.messages import Failure
+from schemas.messages import Address, Failure
 from schemas.project_messages import AgentFreed, Evict, ProjectIdle, SlotFree
 from schemas.settings import Settings
 from schemas.task_messages import Activate, Initialize, TaskCommand
@@ -36,7 +36,7 @@ class MirrorEnded:
     """Wakeup payload: the host's mirror actor (`address`) ended; a fresh one starts."""
 
     host: str
-    address: Any
+    address: Address
 
 
 class ProjectActorBase(DrainingParent):
@@ -44,16 +44,16 @@ class ProjectActorBase(DrainingParent):
         super().__init__()
         self.project: Project | None = None
         self.settings: Settings | None = None
-        self.workspace_addr: Any = None
-        self.cluster_addr: Any = None
+        self.workspace_addr: Address | None = None
+        self.cluster_addr: Address | None = None
         self.registry: TaskRegistry | None = None
         self.pusher: Pusher | None = None  # relays the events of task actors on workers to the hub
         self.gate: LiveGate | None = None
         self.kits: dict[str, Kit] = {}  # host → this project's footing there
         self.placing: dict[str, Any] = {}  # task id → its create, while the cluster picks its host
         self.early: list[Any] | None = []  # creates that came before the cluster's first Hosts
-        self.tasks: dict[str, Any] = {}  # task id → its live actor
-        self.task_of: dict[Any, str] = {}  # live actor → its task id
+        self.tasks: dict[str, Address] = {}  # task id → its live actor
+        self.task_of: dict[Address, str] = {}  # live actor → its task id
         self.routed: dict[str, int] = {}  # task id → messages routed to its live actor (see Passivate)
         self.resting: dict[str, int] = {}  # task id → its routed count when its actor said it is at rest
         self.queued: list[str] = []  # task ids waiting for a slot under the cap, oldest first
@@ -63,7 +63,7 @@ class ProjectActorBase(DrainingParent):
         self.exiting = False
         self.log: Any = logs.get()
 
-    def drain_children(self) -> list[Any]:
+    def drain_children(self) -> list[Address]:
         return list(self.tasks.values())
 
     def _free_agent(self, task_id: str) -> None:

@@ -4,12 +4,14 @@ from. The leader has one kit per project; each worker of the convention gets ano
 """
 
 from dataclasses import dataclass
-from typing import Any
+
+from thespian.actors import Actor
 
 from actors import hosts
 from actors.project.mirror import MirrorActor, mirror_path
 from schemas.api import Project
 from schemas.cluster_messages import Host
+from schemas.messages import Address
 from schemas.project_messages import StartMirror
 from schemas.settings import Settings
 from schemas.task_messages import Bind
@@ -20,11 +22,11 @@ class Kit:
     host: Host
     project: Project
     bind: Bind  # what the host's task actors are bound with: its data directory, its mirror
-    mirror: Any = None  # the MirrorActor
+    mirror: Address | None = None  # the MirrorActor
 
     @classmethod
     def on(
-        cls, host: Host, project: Project, settings: Settings, workspace_addr: Any, project_addr: Any
+        cls, host: Host, project: Project, settings: Settings, workspace_addr: Address, project_addr: Address
     ) -> "Kit":
         """A worker's task actors write under its data directory and send their events through the
         project (the hub's socket is the leader's); the leader's push to the hub directly."""
@@ -47,7 +49,7 @@ class Kit:
     def up(self) -> bool:
         return self.host.up and self.mirror is not None
 
-    def start_mirror(self, parent: Any, scan: list[str]) -> None:
+    def start_mirror(self, parent: Actor, scan: list[str]) -> None:
         """`scan`: this project's tasks on the host; the mirror answers which of them must resume."""
         self.mirror = parent.createActor(MirrorActor, targetActorRequirements=self.where())
         parent.send(self.mirror, StartMirror(project=self.project, bind=self.bind, scan=scan))

@@ -24,7 +24,7 @@ from actors.offload import OffloadingActor
 from actors.providers import agent_process as agents
 from actors.task.reads import read_on_disk
 from actors.task.store import task_db_path
-from schemas.messages import Failure
+from schemas.messages import Address, Failure
 from schemas.project_messages import (
     BranchDone,
     EnsureMirror,
@@ -88,7 +88,7 @@ class MirrorActor(OffloadingActor):
         self.busy = False
         self.log: Any = logs.get()
 
-    def receiveMsg_StartMirror(self, msg: StartMirror, sender: Any) -> None:
+    def receiveMsg_StartMirror(self, msg: StartMirror, sender: Address) -> None:
         s = msg.bind.settings
         logs.configure_actor(s)
         self.log = logs.get(
@@ -101,7 +101,7 @@ class MirrorActor(OffloadingActor):
         if s.provider.value == "local":
             self._sync()
 
-    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
+    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Address) -> None:
         assert self.start
         path = task_db_path(self.start.bind.settings.data_dir, msg.task_id)
         read = read_on_disk(path, msg.after, msg.limit)
@@ -111,20 +111,20 @@ class MirrorActor(OffloadingActor):
             reply = TaskRead(request_id=msg.request_id, record=read[0], events=read[1])
         self.send(msg.reply_to or sender, reply)
 
-    def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Any) -> None:
+    def receiveMsg_EnsureMirror(self, msg: EnsureMirror, sender: Address) -> None:
         self.waiters.append(msg)
         if not self.busy:
             self._sync()
 
-    def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Any) -> None:
+    def receiveMsg_KeepBranch(self, msg: KeepBranch, sender: Address) -> None:
         assert self.start
         self._branch_work(msg.reply_to, msg.task_id, msg.attempt, keep_branch, self.start.bind.mirror, msg)
 
-    def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Any) -> None:
+    def receiveMsg_ReleaseBranch(self, msg: ReleaseBranch, sender: Address) -> None:
         assert self.start
         self._branch_work(msg.reply_to, msg.task_id, msg.attempt, drop_branch, self.start.bind.mirror, msg)
 
-    def _branch_work(self, reply_to: Any, task_id: str, attempt: int, fn: Any, *args: Any) -> None:
+    def _branch_work(self, reply_to: Address, task_id: str, attempt: int, fn: Any, *args: Any) -> None:
         """On the worker, after any fetch already queued: one git writer for the mirror at a time."""
         assert self.offload
 
@@ -134,7 +134,7 @@ class MirrorActor(OffloadingActor):
 
         self.offload.submit(done, fn, *args)
 
-    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Address) -> None:
         if self.offload:
             self.offload.close()
 

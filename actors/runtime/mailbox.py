@@ -13,8 +13,9 @@ from collections import Counter, deque
 from typing import Any
 
 from actors.runtime.refs import Ref
+from schemas.messages import Address
 
-Item = tuple[str, Any, Any, float]  # (actor key, message, sender, when it was put)
+Item = tuple[str, Any, Address, float]  # (actor key, message, sender, when it was put)
 Pair = tuple[str, str]  # (sender key, actor key)
 
 REQUESTS_PER_OTHER = 8  # a create is six messages: provisioning keeps moving under a stream of them

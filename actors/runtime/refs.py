@@ -6,6 +6,8 @@ from typing import Any
 
 from thespian.actors import ActorAddress
 
+from schemas.messages import ActorInfo, Address
+
 
 class Ref(ActorAddress):  # type: ignore[misc]
     """A hosted actor: its runner (a thespian address and a name unique in the system) and its key there.
@@ -37,7 +39,7 @@ class Envelope:
 
     to: Ref
     msg: Any
-    sender: Any = None
+    sender: Address | None = None
     request: bool = False
 
 
@@ -48,7 +50,13 @@ class Batch:
     envelopes: list[Envelope]
 
 
-def addressed(addr: Any, msg: Any) -> tuple[Any, Any]:
+def described(kind: str, name: str, addr: Address | None, since: str) -> ActorInfo:
+    """What the admin script lists of a hosted actor: its kind and name, its key and its runner."""
+    key, runner = (addr.key, addr.runner_name) if isinstance(addr, Ref) else ("", "")
+    return ActorInfo(kind=kind, id=name, key=key, runner=runner, address=str(addr), since=since)
+
+
+def addressed(addr: Address, msg: Any) -> tuple[Address, Any]:
     """The thespian address and message that reach `addr`, hosted or not: for a caller outside the runners."""
     if isinstance(addr, Ref):
         return addr.runner, Envelope(addr, msg, request=True)

@@ -42,7 +42,9 @@ from actors.runtime.mailbox import Mailbox
 from actors.runtime.refs import Batch, Envelope, Ref
 from actors.runtime.timers import Timers
 from actors.runtime.work import Offload, WorkPool
+from schemas.messages import Address
 from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, RunnerStarted, Spawn, Spawned
+from schemas.settings import Settings
 
 TURN = 500  # messages handled before the runner lets thespian's own traffic in
 THREADS = 32  # the work pool's size: blocking provider calls (git, agent start) in flight per runner
@@ -73,13 +75,13 @@ class Cell:
     ) -> Ref:
         return self.runner.spawn(cls, requirements, parent=self.address)
 
-    def actor_send(self, target: Any, msg: Any) -> None:
+    def actor_send(self, target: Address, msg: Any) -> None:
         self.runner.route(target, msg, self.address)
 
     def wakeupAfter(self, period: timedelta, payload: Any = None) -> None:
         self.runner.timers.add(self.address.key, period.total_seconds(), payload)
 
-    def notifyOnSystemRegistrationChanges(self, address: Any, start: bool) -> None:
+    def notifyOnSystemRegistrationChanges(self, address: Address, start: bool) -> None:
         self.runner.watch_convention(self.address.key, start)
 
     def offloader(self) -> Offload:
@@ -107,10 +109,10 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.name, self.host = "", ""
-        self.settings: Any = None
+        self.settings: Settings | None = None
         self.hosted: dict[str, Hosted] = {}
         self.mailbox = Mailbox()
-        self.unborn: dict[str, list[tuple[Any, Any, float]]] = {}
+        self.unborn: dict[str, list[tuple[Any, Address, float]]] = {}
         self.ended: dict[str, None] = {}  # the latest ENDED_KEPT, oldest first
         self.sleepy: dict[str, Any] = {}  # key → start message: asked to sleep by the message in hand
         self.sleeping: dict[str, tuple[type, Any]] = {}  # key → (class, start message)
@@ -118,18 +120,18 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.armed: list[float] = []  # due times of the thespian wakeups on their way
         self.work: WorkPool | None = None
         self.door: Door | None = None  # the web process's way in, on the leader's runners
-        self.remote: dict[tuple[str, str], tuple[str, Any]] = {}  # (host, joined) → the runner made there
+        self.remote: dict[tuple[str, str], tuple[str, Address]] = {}  # (host, joined) → the runner made there
         self.convention: list[str] = []  # keys of the actors that follow the convention's members
         self.turn_asked = False
         self.counter = itertools.count()
         self.waits: list[float] = []
-        self.outbox: dict[str, tuple[Any, list[Envelope]]] = {}  # runner name → (address, envelopes)
+        self.outbox: dict[str, tuple[Address, list[Envelope]]] = {}  # runner name → (address, envelopes)
         self.envelopes = self.posts = 0
         self.log: Any = logs.get()
 
     # ---- thespian's side ------------------------------------------------------------------------
 
-    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+    def receiveMessage(self, msg: Any, sender: Address) -> Any:
         match msg:
             case Envelope(to=to, msg=inner, sender=origin, request=request):
                 self._enqueue(to.key, inner, sender if origin is None else origin, request)
@@ -183,9 +185,9 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
     # ---- the hosted actors' side ----------------------------------------------------------------
 
     def spawn(self, cls: type, requirements: Any, parent: Ref) -> Ref:
-        """A child of `parent`: beside it, so that their messages are in-process calls (a workspace's
-        projects and tasks spread over two runners made 39 creates/s against 63 beside each other); or on
-        a runner of the host the requirements name (made there at first need)."""
+        """A child of `parent`: beside it, so that their messages are in-process calls (task actors
+        spread over two runners made 105 creates/s against 371 beside their project: docs/design.md,
+        "Placement"); or on a runner of the host the requirements name (made there at first need)."""
         host = (requirements or {}).get(HOST) or self.host
         if host == self.host:
             name, addr = self.name, self.myAddress
@@ -200,7 +202,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.hosted[parent.key].children[child] = None
         return child
 
-    def route(self, target: Any, msg: Any, sender: Ref) -> None:
+    def route(self, target: Address, msg: Any, sender: Ref) -> None:
         if isinstance(target, DoorAddress):  # the web process asked through a runner's door
             if target.runner_name == self.name and self.door:
                 self.door.answer(target, msg)
@@ -236,7 +238,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         for msg, sender, at in self.unborn.pop(key, []):
             self.mailbox.put((key, msg, sender, at))
 
-    def _enqueue(self, key: str, msg: Any, sender: Any, request: bool = False) -> None:
+    def _enqueue(self, key: str, msg: Any, sender: Address, request: bool = False) -> None:
         now = time.monotonic()
         if key in self.hosted or key in self.sleeping:
             self.mailbox.put((key, msg, sender, now), request)
@@ -320,7 +322,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         entry.actor.receiveMessage(start, self.myAddress)
         return entry
 
-    def _runner_ended(self, addr: Any) -> None:
+    def _runner_ended(self, addr: Address) -> None:
         """A runner this one made on another host ended (its worker died or left): every actor it hosted
         is gone, and their parents here hear so, as they would of a process that died."""
         gone = [where for where, (_, a) in self.remote.items() if a == addr]
@@ -332,10 +334,11 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
                     self.mailbox.put((key, ChildActorExited(child), child, time.monotonic()))
             self.log.warning("runner.remote_ended", host=where[0], runner=name)
 
-    def _remote_runner(self, host: str, joined: str) -> tuple[str, Any]:
+    def _remote_runner(self, host: str, joined: str) -> tuple[str, Address]:
         """This runner's runner on a worker, made at first need. One per run of the worker: a worker
         that rejoined is a fresh actor system, and the runner of its earlier run is gone with it."""
         if (host, joined) not in self.remote:
+            assert self.settings, "a runner places actors only once started"
             addr = self.createActor(Runner, targetActorRequirements=on_host(host, joined))
             name = f"{host}/{self.name}/{len(self.remote)}"
             start = RunnerStart(request_id="", name=name, host=host, settings=self.settings)

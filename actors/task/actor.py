@@ -55,7 +55,7 @@ from actors.task.wakeups import (
     RetryDue,
     TaskWakeup,
 )
-from schemas.messages import Drain, Drained, Failure
+from schemas.messages import Address, Drain, Drained, Failure
 from schemas.project_messages import (
     AgentSlot,
     AgentSlotGranted,
@@ -110,7 +110,7 @@ class TaskActor(OffloadingActor):
 
     # ---- messages -------------------------------------------------------------------------------
 
-    def receiveMessage(self, msg: Any, sender: Any) -> Any:
+    def receiveMessage(self, msg: Any, sender: Address) -> Any:
         if self.frozen:
             return None  # at an injected crash point: waiting to be killed
         if self.news is not None:
@@ -125,7 +125,7 @@ class TaskActor(OffloadingActor):
             self.store.rest()  # its lock stays held: the actor is still the task's only writer
         return watch
 
-    def receiveMsg_Bind(self, msg: Bind, sender: Any) -> None:
+    def receiveMsg_Bind(self, msg: Bind, sender: Address) -> None:
         logs.configure_actor(msg.settings)
         self.bound = msg
         self.news = Publisher(msg, self.send)
@@ -133,7 +133,7 @@ class TaskActor(OffloadingActor):
         self.talk = Talk(self, self._myRef.offloader())
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
 
-    def receiveMsg_Initialize(self, msg: Initialize, sender: Any) -> None:
+    def receiveMsg_Initialize(self, msg: Initialize, sender: Address) -> None:
         try:
             self._open(msg.task_id, create=True)
         except BlockingIOError:
@@ -165,7 +165,7 @@ class TaskActor(OffloadingActor):
         else:
             self.send(self.myAddress, Provision(task_id=msg.task_id))
 
-    def receiveMsg_Activate(self, msg: Activate, sender: Any) -> None:
+    def receiveMsg_Activate(self, msg: Activate, sender: Address) -> None:
         self._activate(msg.task_id)
 
     def _activate(self, task_id: str) -> None:
@@ -186,11 +186,11 @@ class TaskActor(OffloadingActor):
         self.news.changed = True
         self.send(self.myAddress, Provision(task_id=task_id))
 
-    def receiveMsg_Provision(self, msg: Provision, sender: Any) -> None:
+    def receiveMsg_Provision(self, msg: Provision, sender: Address) -> None:
         if msg.task_id == self.task_id and self.store is not None:  # else deleted since
             self._advance(resumed=True)
 
-    def receiveMsg_MirrorReady(self, msg: MirrorReady, sender: Any) -> None:
+    def receiveMsg_MirrorReady(self, msg: MirrorReady, sender: Address) -> None:
         if msg.error:
             self._complete(TaskStatus.init_ensure_name, msg.attempt, None, RuntimeError(msg.error))
             return
@@ -201,7 +201,7 @@ class TaskActor(OffloadingActor):
         result |= {"existing": msg.branch_exists, "base": msg.default_branch}
         self._complete(TaskStatus.init_ensure_name, msg.attempt, result, None)
 
-    def receiveMsg_BranchDone(self, msg: BranchDone, sender: Any) -> None:
+    def receiveMsg_BranchDone(self, msg: BranchDone, sender: Address) -> None:
         """The mirror kept the branch (archive: now the checkout may go) or the project released it (kill)."""
         if msg.error:
             if self.step is not None:  # else late: the task was deleted since it asked
@@ -213,14 +213,14 @@ class TaskActor(OffloadingActor):
         else:
             self._complete(TaskStatus.kill_finalize, msg.attempt, {}, None)
 
-    def receiveMsg_AgentSlotQueued(self, msg: AgentSlotQueued, sender: Any) -> None:
+    def receiveMsg_AgentSlotQueued(self, msg: AgentSlotQueued, sender: Address) -> None:
         if self._expects_agent_slot(msg.task_id, msg.attempt):
             assert self.store and self.news
             self.store.wait_for_agent(msg.ahead)
             self.news.changed = True
             self.waiting_agent = True  # no step deadline while waiting its turn
 
-    def receiveMsg_AgentSlotGranted(self, msg: AgentSlotGranted, sender: Any) -> None:
+    def receiveMsg_AgentSlotGranted(self, msg: AgentSlotGranted, sender: Address) -> None:
         if self._expects_agent_slot(msg.task_id, msg.attempt):
             assert self.provider
             self.waiting_agent = False
@@ -230,7 +230,7 @@ class TaskActor(OffloadingActor):
         current = (self.task_id, self.run, self.step, self.in_flight)
         return current == (task_id, attempt, TaskStatus.init_ensure_agent, True)
 
-    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Address) -> None:
         wakeup: TaskWakeup = msg.payload
         match wakeup:
             case ProjectDue():
@@ -250,7 +250,7 @@ class TaskActor(OffloadingActor):
                 self._idle()
             # Anything else is stale: its attempt already finished, failed or was superseded.
 
-    def receiveMsg_Stay(self, msg: Stay, sender: Any) -> None:
+    def receiveMsg_Stay(self, msg: Stay, sender: Address) -> None:
         """A message routed here was on its way when this actor asked to go: it has been handled now.
         Still at rest (or still waiting for a slot), ask again; else the step it started will."""
         if self.slot_wanted:
@@ -258,16 +258,16 @@ class TaskActor(OffloadingActor):
         elif self.store is not None and not self.in_flight and self.resting:
             self._idle()
 
-    def receiveMsg_Drain(self, msg: Drain, sender: Any) -> None:
+    def receiveMsg_Drain(self, msg: Drain, sender: Address) -> None:
         """Shutdown: start no new step, and answer once none is in flight. The task resumes from its
         persisted steps at the next start, as after a crash."""
         self.draining = msg.model_copy(update={"reply_to": msg.reply_to or sender})
 
-    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Any) -> None:
+    def receiveMsg_WatchMessage(self, msg: WatchMessage, sender: Address) -> None:
         for work in self._offloaders():
             work.deliver()
 
-    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Address) -> None:
         """Passivated, or shut down: the task lives on in its database. Its last summary goes out, its
         lock last of all, so that the next actor for the task opens it only once this one let go."""
         if self.talk:
@@ -283,7 +283,7 @@ class TaskActor(OffloadingActor):
             os.close(self.lock_fd)
             self.lock_fd = None
 
-    def handler_failed(self, msg: Any, sender: Any, exc: Exception) -> None:
+    def handler_failed(self, msg: Any, sender: Address, exc: Exception) -> None:
         """A handler failed (a write on a full disk, most likely), and a request got the failure as its
         answer. A create that failed lets this actor go; a record it wrote lives on in its database like
         any passive task's. Mid-step, the attempt in memory is dropped and the task resumes from its
@@ -304,7 +304,7 @@ class TaskActor(OffloadingActor):
 
     # ---- commands -------------------------------------------------------------------------------
 
-    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Any) -> None:
+    def receiveMsg_TaskCommand(self, msg: TaskCommand, sender: Address) -> None:
         """From the admin script or the HTTP API; a passive task is activated first."""
         reply_to = msg.reply_to or sender
         if self.task_id is None:
@@ -334,7 +334,7 @@ class TaskActor(OffloadingActor):
         done = CommandDone(request_id=msg.request_id, task_id=self.task_id, status=status, changed=changed)
         self.send(reply_to, done)
 
-    def _act(self, action: TaskAction, reply_to: Any) -> bool:
+    def _act(self, action: TaskAction, reply_to: Address) -> bool:
         assert self.store and self.news
         if action is TaskAction.follow:
             self.news.followers.append(reply_to)

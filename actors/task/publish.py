@@ -11,6 +11,7 @@ from actors.push import Pusher
 from actors.task.reads import summary_from_record
 from actors.task.store import TaskStore
 from schemas.api import TaskSummary
+from schemas.messages import Address
 from schemas.status import AT_REST, TaskStatus
 from schemas.task_messages import Bind, TaskEvents
 from schemas.workspace_messages import TaskChanged
@@ -23,7 +24,7 @@ class Publisher:
         self.bound, self.send = bound, send
         self.pusher = Pusher.shared(bound.settings.hub_socket) if bound.relay is None else None
         self.observer = Observer("task")
-        self.followers: list[Any] = []  # admin endpoints following the history live (not hashable)
+        self.followers: list[Address] = []  # admin endpoints following the history live (not hashable)
         self.changed = False  # committed, not yet told to the workspace
         self.talking = False  # what changed is the conversation: coalesced even at rest
         self.projected_at = 0.0  # monotonic time of the last summary sent to the workspace

@@ -14,7 +14,7 @@ from actors.providers.base import Stream
 from actors.task import conversation, steps
 from actors.task.wakeups import FollowDue
 from schemas.api import MAX_MESSAGE_CHARS
-from schemas.messages import Failure
+from schemas.messages import Address, Failure
 from schemas.status import TaskStatus
 from schemas.task_messages import MessageAccepted, TaskCommand
 
@@ -76,7 +76,7 @@ class Talk:
             self.stream.close_soon()
             self.stream = None
 
-    def say(self, msg: TaskCommand, reply_to: Any) -> None:
+    def say(self, msg: TaskCommand, reply_to: Address) -> None:
         """A follow-up: durable with its event before the answer, then sent in turn (send_next)."""
         a = self.actor
         assert a.store and a.task_id

@@ -34,11 +34,12 @@ from actors.idle import IdleClock
 from actors.observe import Observer
 from actors.project.actor import ProjectActor
 from actors.push import Pusher
+from actors.runtime.refs import described
 from actors.task.store import task_db_path
 from actors.workspace import projection
 from actors.workspace.agent_slots import AgentSlots
 from schemas.api import Project, TaskSummary, Workspace
-from schemas.messages import ActorInfo, Describe, Described, Failure
+from schemas.messages import ActorInfo, Address, Describe, Described, Failure
 from schemas.project_messages import (
     ActivateTasks,
     AgentFreed,
@@ -73,11 +74,11 @@ class WorkspaceActor(DrainingParent):
         self.settings: Settings | None = None
         self.conn: sqlite3.Connection | None = None
         self.projects: dict[str, Project] = {}
-        self.project_addrs: dict[str, Any] = {}  # of the projects with a live actor
+        self.project_addrs: dict[str, Address] = {}  # of the projects with a live actor
         self.held: dict[str, list[Any]] = {}  # by project: its messages, while it may be exiting
         self.pusher: Pusher | None = None
         self.agents: AgentSlots | None = None
-        self.cluster_addr: Any = None
+        self.cluster_addr: Address | None = None
         self.since = db.utcnow()
         self.observer = Observer("workspace")
         self.exiting = False
@@ -86,7 +87,7 @@ class WorkspaceActor(DrainingParent):
         self.idle = IdleClock()  # touched by every message but its timer's and a scrape's
         self.log: Any = logs.get()
 
-    def receiveMessage(self, msg: Any, sender: Any) -> None:
+    def receiveMessage(self, msg: Any, sender: Address) -> None:
         self.observer.handling(msg)
         if not isinstance(msg, WakeupMessage | Describe):  # a scrape's ask is not use
             self.idle.touch()
@@ -96,7 +97,7 @@ class WorkspaceActor(DrainingParent):
             if delay is not None:  # (one already pending otherwise)
                 self.wakeupAfter(delay, payload=Sleepy())
 
-    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Address) -> None:
         """Idle for the idle timeout: out of memory until the next message (receiveMessage looks again
         if it is idle but not for long enough yet)."""
         assert self.settings
@@ -112,7 +113,7 @@ class WorkspaceActor(DrainingParent):
         busy = self.project_addrs or self.held or self.describing or self.drain is not None
         return self.start is not None and not busy and not self.exiting
 
-    def receiveMsg_StartWorkspace(self, msg: StartWorkspace, sender: Any) -> None:
+    def receiveMsg_StartWorkspace(self, msg: StartWorkspace, sender: Address) -> None:
         if self.conn is None:
             self.start = msg
             self.name, self.settings = msg.name, msg.settings
@@ -146,7 +147,7 @@ class WorkspaceActor(DrainingParent):
             ),
         )
 
-    def receiveMsg_RegisterProject(self, msg: RegisterProject, sender: Any) -> None:
+    def receiveMsg_RegisterProject(self, msg: RegisterProject, sender: Address) -> None:
         assert self.conn
         existing = self.projects.get(msg.name)
         if existing is None:
@@ -160,7 +161,7 @@ class WorkspaceActor(DrainingParent):
         else:
             self.send(sender, ProjectRegistered(request_id=msg.request_id, created=False, project=existing))
 
-    def receiveMsg_CreateTask(self, msg: CreateTask, sender: Any) -> None:
+    def receiveMsg_CreateTask(self, msg: CreateTask, sender: Address) -> None:
         if msg.project not in self.projects:
             self.send(
                 sender,
@@ -174,34 +175,34 @@ class WorkspaceActor(DrainingParent):
             return
         self._to_project(msg.project, msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
-    def receiveMsg_ProjectIdle(self, msg: ProjectIdle, sender: Any) -> None:
+    def receiveMsg_ProjectIdle(self, msg: ProjectIdle, sender: Address) -> None:
         """What was routed to the project before this answer reaches it first (one pair keeps its order)
         and would make it busy; what comes after is held."""
         if self.project_addrs.get(msg.project) == sender and msg.project not in self.held:
             self.held[msg.project] = []
             self.send(sender, ProjectIdleOk())
 
-    def receiveMsg_ProjectBusy(self, msg: ProjectBusy, sender: Any) -> None:
+    def receiveMsg_ProjectBusy(self, msg: ProjectBusy, sender: Address) -> None:
         for held in self.held.pop(msg.project, []):
             self.send(sender, held)
 
-    def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Any) -> None:
+    def receiveMsg_TaskInitialized(self, msg: TaskInitialized, sender: Address) -> None:
         self._project(msg.summary)
         self.send(
             msg.reply_to, TaskCreated(request_id=msg.request_id, created=msg.created, record=msg.record)
         )
 
-    def receiveMsg_TaskChanged(self, msg: TaskChanged, sender: Any) -> None:
+    def receiveMsg_TaskChanged(self, msg: TaskChanged, sender: Address) -> None:
         self._project(msg.summary)
 
-    def receiveMsg_TaskDeleted(self, msg: TaskDeleted, sender: Any) -> None:
+    def receiveMsg_TaskDeleted(self, msg: TaskDeleted, sender: Address) -> None:
         assert self.conn
         for cursor, frame in projection.delete(self.conn, [msg.task_id]):
             self._push_feed(cursor, frame)
         done = CommandDone(request_id=msg.request_id, task_id=msg.task_id, status="deleted", changed=True)
         self.send(msg.reply_to, done)
 
-    def receiveMsg_HostState(self, msg: HostState, sender: Any) -> None:
+    def receiveMsg_HostState(self, msg: HostState, sender: Address) -> None:
         """Each of the worker's tasks takes the next cursor, so feeds show the change (and its undoing)."""
         assert self.conn
         for cursor, frame in projection.mark_host(self.conn, msg.task_ids, msg.down_since):
@@ -210,19 +211,19 @@ class WorkspaceActor(DrainingParent):
             self.agents.forget(msg.task_ids)  # cut off: they ask again when they resume
         self.log.info("workspace.host", host=msg.host, down_since=msg.down_since, tasks=len(msg.task_ids))
 
-    def receiveMsg_AgentSlot(self, msg: AgentSlot, sender: Any) -> None:
+    def receiveMsg_AgentSlot(self, msg: AgentSlot, sender: Address) -> None:
         assert self.agents
         self.send(*self.agents.ask(msg, sender))
 
-    def receiveMsg_AgentFreed(self, msg: AgentFreed, sender: Any) -> None:
+    def receiveMsg_AgentFreed(self, msg: AgentFreed, sender: Address) -> None:
         assert self.agents
         for addr, granted in self.agents.free(msg.task_id):
             self.send(addr, granted)
 
-    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Any) -> None:
+    def receiveMsg_ReadTask(self, msg: ReadTask, sender: Address) -> None:
         self.receiveMsg_TaskCommand(msg, sender)
 
-    def receiveMsg_TaskCommand(self, msg: TaskCommand | ReadTask, sender: Any) -> None:
+    def receiveMsg_TaskCommand(self, msg: TaskCommand | ReadTask, sender: Address) -> None:
         assert self.conn
         row = self.conn.execute("SELECT project FROM tasks WHERE id = ?", (msg.task_id,)).fetchone()
         if row is None or row[0] not in self.projects:
@@ -230,23 +231,23 @@ class WorkspaceActor(DrainingParent):
             return
         self._to_project(row[0], msg.model_copy(update={"reply_to": msg.reply_to or sender}))
 
-    def drain_children(self) -> list[Any]:
+    def drain_children(self) -> list[Address]:
         return list(self.project_addrs.values())
 
-    def receiveMsg_Describe(self, msg: Describe, sender: Any) -> None:
+    def receiveMsg_Describe(self, msg: Describe, sender: Address) -> None:
         """A project is asked after its StartProject (one sender→receiver pair keeps its order), so no
         project is ever asked before it has started."""
-        me = ActorInfo(kind="workspace", id=self.name, address=str(self.myAddress), since=self.since)
+        me = described("workspace", self.name, self.myAddress, self.since)
         asking = Describing(msg.reply_to or sender, msg.request_id, list(self.project_addrs.values()), [me])
         self.describing[msg.request_id] = asking
         for addr in asking.waiting:
             self.send(addr, Describe(request_id=msg.request_id))
         self._described(msg.request_id, None, [])
 
-    def receiveMsg_Described(self, msg: Described, sender: Any) -> None:
+    def receiveMsg_Described(self, msg: Described, sender: Address) -> None:
         self._described(msg.request_id, sender, msg.actors)
 
-    def _described(self, request_id: str, project: Any, actors: list[ActorInfo]) -> None:
+    def _described(self, request_id: str, project: Address | None, actors: list[ActorInfo]) -> None:
         """A project answered (or exited: no actors); with none left, answer the asker."""
         asking = self.describing.get(request_id)
         if asking is None:
@@ -256,7 +257,7 @@ class WorkspaceActor(DrainingParent):
             del self.describing[request_id]
             self.send(asking.reply_to, Described(request_id=request_id, actors=asking.actors))
 
-    def receiveMsg_ResumeTasks(self, msg: ResumeTasks, sender: Any) -> None:
+    def receiveMsg_ResumeTasks(self, msg: ResumeTasks, sender: Address) -> None:
         by_project: dict[str, list[str]] = {}
         for task_id, project in msg.tasks.items():
             by_project.setdefault(project, []).append(task_id)
@@ -269,12 +270,12 @@ class WorkspaceActor(DrainingParent):
         self.log.info("resume.dispatched", tasks=count)
         self.send(sender, ResumeDispatched(request_id=msg.request_id, count=count))
 
-    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Any) -> None:
+    def receiveMsg_ActorExitRequest(self, msg: Any, sender: Address) -> None:
         self.exiting = True  # children exiting now are shutting down, not crashing
         if self.conn is not None:
             self.conn.close()
 
-    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Address) -> None:
         self.drain_answered(msg.childAddress)
         for request_id in list(self.describing):
             self._described(request_id, msg.childAddress, [])

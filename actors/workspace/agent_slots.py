@@ -8,6 +8,7 @@ import sqlite3
 from typing import Any
 
 from actors import db
+from schemas.messages import Address
 from schemas.project_messages import AgentSlot, AgentSlotGranted, AgentSlotQueued
 
 Reply = tuple[Any, AgentSlotGranted | AgentSlotQueued]  # (address, message)
@@ -18,7 +19,7 @@ class AgentSlots:
         self.conn, self.limit = conn, limit
         self.waiting: list[tuple[AgentSlot, Any]] = []  # tasks waiting for a slot, in order
 
-    def ask(self, msg: AgentSlot, addr: Any) -> Reply:
+    def ask(self, msg: AgentSlot, addr: Address) -> Reply:
         holders = {r[0] for r in self.conn.execute("SELECT task_id FROM agents")}
         if msg.task_id in holders or len(holders) < self.limit:
             return self._grant(msg, addr)
@@ -42,7 +43,7 @@ class AgentSlots:
         """No longer waiting (killed, or its host left: it asks again when it resumes)."""
         self.waiting = [(m, a) for m, a in self.waiting if m.task_id not in task_ids]
 
-    def _grant(self, msg: AgentSlot, addr: Any) -> Reply:
+    def _grant(self, msg: AgentSlot, addr: Address) -> Reply:
         with db.transaction(self.conn) as c:
             c.execute("INSERT OR IGNORE INTO agents VALUES (?)", (msg.task_id,))
         return addr, AgentSlotGranted(task_id=msg.task_id, attempt=msg.attempt)

@@ -17,8 +17,9 @@ from schemas.project_messages import BranchDone, KeepBranch, ReleaseBranch
 from schemas.settings import Settings
 from schemas.status import AgentKind, ProviderKind, TaskStatus
 from schemas.task_messages import Activate, Bind, Initialize, Provision, TaskAction, TaskCommand
+from tests.helpers.addresses import Named
 
-SELF, WORKSPACE, PROJECT, CLIENT = "self", "workspace", "project", "client"
+SELF, WORKSPACE, PROJECT, CLIENT = Named("self"), Named("workspace"), Named("project"), Named("client")
 
 
 class FakeProvider:

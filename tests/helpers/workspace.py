@@ -9,10 +9,11 @@ from actors.workspace import actor as workspace_module
 from actors.workspace.actor import WorkspaceActor
 from schemas.settings import Settings
 from schemas.workspace_messages import RegisterProject, StartWorkspace
+from tests.helpers.addresses import Named
 
 
 class HarnessWorkspace(WorkspaceActor):
-    myAddress = "workspace"  # type: ignore[assignment]
+    myAddress = Named("workspace")
 
 
 def registered(
@@ -26,13 +27,13 @@ def registered(
     and the project actors it creates get these addresses, in order."""
     monkeypatch.setattr(workspace_module.logs, "configure_actor", lambda *args: None)
     sent: list[tuple[Any, Any]] = []
-    created = iter(addresses)
+    created = iter(map(Named, addresses))
     actor = HarnessWorkspace()
     actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
     actor.createActor = lambda cls: next(created)  # type: ignore[method-assign]
     actor.wakeupAfter = lambda delay, payload=None: None  # type: ignore[method-assign]
     start = StartWorkspace(request_id="s", name="ws", settings=Settings(data_dir=tmp_path, **settings))
-    actor.receiveMessage(start, "web")
+    actor.receiveMessage(start, Named("web"))
     for name in projects:
-        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), "web")
+        actor.receiveMessage(RegisterProject(request_id=f"r-{name}", name=name, repo="/r"), Named("web"))
     return actor, sent

@@ -83,13 +83,17 @@ def test_status_counts_tasks_and_actors(server: Server) -> None:
     assert report["in_flight"] == [] and report["pending_retries"] == []
 
 
-def test_actors_lists_every_live_actor_with_its_age(server: Server) -> None:
+def test_actors_lists_every_live_actor_by_kind_and_key_with_its_runner_and_age(server: Server) -> None:
     task_id = server.create().body["id"]
     server.wait_status(task_id, {"running"})
     actors = admin_json(server, "actors")
     tasks = [a for a in actors if a["kind"] == "task"]
     assert task_id in {a["id"] for a in tasks}  # at rest, not yet passivated
     assert all(a["address"] and a["age_s"] is not None and a["age_s"] >= 0 for a in actors)
+    # One workspace's actors share its runner (docs/design.md, "Runners"), each under a key of its own.
+    assert all(a["key"].startswith(f"{a['kind']}-") for a in actors if a["kind"] != "workspace")
+    assert len({a["key"] for a in actors}) == len(actors)
+    assert len({a["runner"] for a in actors}) == 1 and actors[0]["runner"].startswith("leader/")
 
 
 def test_tasks_filters_by_status_and_project(server: Server) -> None:

@@ -12,8 +12,11 @@ from actors.logs import Lossy, SharedLog
 from actors.workspace import projection
 from schemas.messages import Failure
 from schemas.task_messages import TaskInitialized
+from tests.helpers.addresses import Named
 from tests.helpers.disk import full_disk
 from tests.helpers.workspace import registered
+
+CLIENT, TASK = Named("client"), Named("task")
 
 
 def initialized(request_id: str) -> TaskInitialized:
@@ -22,7 +25,7 @@ def initialized(request_id: str) -> TaskInitialized:
     summary |= {"status": "init_enqueue_provision", "status_message": "", "updated_at": "", "seq": 1}
     return TaskInitialized(
         request_id=request_id,
-        reply_to="client",
+        reply_to=CLIENT,
         created=True,
         record={},
         summary={**summary, "host": "leader"},
@@ -48,15 +51,15 @@ def test_a_request_whose_handler_raises_is_answered_at_once(tmp_path, monkeypatc
 
     upsert = projection.upsert
     monkeypatch.setattr(projection, "upsert", fail)
-    actor.receiveMessage(initialized("r1"), "task")
+    actor.receiveMessage(initialized("r1"), TASK)
     [(to, answer)] = sent
-    assert to == "client" and isinstance(answer, Failure)
+    assert to == CLIENT and isinstance(answer, Failure)
     assert (answer.request_id, answer.status, answer.code) == ("r1", status, code)
 
     monkeypatch.setattr(projection, "upsert", upsert)
     sent.clear()
-    actor.receiveMessage(initialized("r2"), "task")
-    assert [(to, type(msg).__name__) for to, msg in sent] == [("client", "TaskCreated")]
+    actor.receiveMessage(initialized("r2"), TASK)
+    assert [(to, type(msg).__name__) for to, msg in sent] == [(CLIENT, "TaskCreated")]
     assert actor.conn
     actor.conn.close()
 

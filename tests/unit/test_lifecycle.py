@@ -8,7 +8,7 @@ from schemas.project_messages import TaskRemoved
 from schemas.status import TaskStatus
 from schemas.task_messages import CommandDone, TaskAction
 from schemas.workspace_messages import TaskDeleted
-from tests.helpers.task_harness import PROJECT, WORKSPACE, FakeProvider, Harness
+from tests.helpers.task_harness import CLIENT, PROJECT, WORKSPACE, FakeProvider, Harness
 
 PROVISIONING = ["init_ensure_name", "init_create_sandbox", "init_ensure_agent", "init_create_session"]
 ACTIONS = [TaskAction.archive, TaskAction.kill, TaskAction.retry, TaskAction.delete, TaskAction.resume]
@@ -116,7 +116,7 @@ def test_delete_removes_the_files_then_the_workspace_answers_then_the_project_le
     assert not (tmp_path / "tasks" / f"{'0' * 22}.sqlite").exists()
     assert not (tmp_path / "tasks" / f"{'0' * 22}.lock").exists()
     deleted = [m for a, m in harness.sent if a == WORKSPACE and isinstance(m, TaskDeleted)]
-    assert len(deleted) == 1 and deleted[0].reply_to == "client"
+    assert len(deleted) == 1 and deleted[0].reply_to == CLIENT
     assert any(a == PROJECT and isinstance(m, TaskRemoved) for a, m in harness.sent)
     assert not any(isinstance(m, ActorExitRequest) for _, m in harness.sent)
     harness.let_go()  # the project's answer to TaskRemoved

@@ -33,12 +33,14 @@ from schemas.project_messages import (
 from schemas.settings import Settings
 from schemas.task_messages import Activate, Bind, Initialize, ReadTask
 from schemas.workspace_messages import CreateTask
+from tests.helpers.addresses import Named
 
+WS, WEB = Named("ws"), Named("web")
 PROJECT = Project(workspace="ws", name="demo", repo="/repo", created_at="2026-11-27T00:00:00Z")
 
 
 class HarnessProject(ProjectActor):
-    myAddress = "project"  # type: ignore[assignment]
+    myAddress = Named("project")
 
 
 @pytest.fixture(autouse=True)
@@ -55,20 +57,20 @@ def started(
     monkeypatch.setattr(project_module.ProjectActor, "_start_kit", lambda self, kit, scan: None)
     sent: list[tuple[Any, Any]] = []
     actor = HarnessProject()
-    actor.myAddress = name  # type: ignore[assignment]
+    actor.myAddress = Named(name)
     made = (f"{name}-task-{n}" if name != "project" else f"task-{n}" for n in itertools.count(1))
     actor.send = lambda addr, msg: sent.append((addr, msg))  # type: ignore[method-assign]
     actor.wakeupAfter = lambda delay, payload: sent.append(("wakeup", payload))  # type: ignore[method-assign]
 
-    def create_actor(cls: type, targetActorRequirements: Any = None) -> str:
+    def create_actor(cls: type, targetActorRequirements: Any = None) -> Named:
         assert cls is TaskActor
-        return next(made)
+        return Named(next(made))
 
     actor.createActor = create_actor  # type: ignore[method-assign]
     config = Settings(data_dir=tmp_path, **settings)
-    actor.receiveMessage(StartProject(project=PROJECT, settings=config, workspace_addr="ws"), "ws")
-    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, config, "ws", name)
-    kit.mirror = "mirror"
+    actor.receiveMessage(StartProject(project=PROJECT, settings=config, workspace_addr=WS), WS)
+    kit = Kit.on(Host(name=LEADER, data=tmp_path, capacity=0), PROJECT, config, WS, Named(name))
+    kit.mirror = Named("mirror")
     actor.kits[LEADER] = kit
     sent.clear()
     return actor, sent, config
@@ -76,7 +78,7 @@ def started(
 
 def create(actor: ProjectActor, key: str) -> None:
     body = TaskCreate(prompt="p")
-    actor.receiveMessage(CreateTask(request_id=key, project="demo", body=body, reply_to="web"), "ws")
+    actor.receiveMessage(CreateTask(request_id=key, project="demo", body=body, reply_to=WEB), WS)
 
 
 def kinds(sent: list[Any]) -> list[tuple[Any, type]]:
@@ -94,12 +96,12 @@ def test_a_read_goes_to_the_mirror_actor_on_the_tasks_host_and_makes_no_task_act
     is made for it (a read used to run the task's provisioning past the cap)."""
     actor, sent, _ = started(tmp_path, monkeypatch)
     read = ReadTask(request_id="r1", task_id="t" * 22, limit=5)
-    actor.receiveMessage(read, "web")
+    actor.receiveMessage(read, WEB)
     assert sent == [("mirror", read.model_copy(update={"reply_to": "web"}))] and actor.tasks == {}
 
     del actor.kits[LEADER]  # its host is gone: unreachable
     sent.clear()
-    actor.receiveMessage(read, "web")
+    actor.receiveMessage(read, WEB)
     [(to, refused)] = sent
     assert to == "web" and isinstance(refused, Failure) and refused.code == "host_unreachable"
     close(actor)
@@ -139,7 +141,7 @@ def test_an_actor_that_asked_to_go_stays_if_a_message_was_routed_to_it_since(tmp
     actor, sent, _ = started(tmp_path, monkeypatch)
     create(actor, "c1")
     task_id = sent[1][1].task_id
-    actor.receiveMessage(ActivateTasks(task_ids=[task_id]), "ws")  # routed: the second message
+    actor.receiveMessage(ActivateTasks(task_ids=[task_id]), WS)  # routed: the second message
     sent.clear()
     actor.receiveMessage(Passivate(task_id=task_id, routed=1), "task-1")
     assert kinds(sent) == [("task-1", Stay)] and actor.tasks == {task_id: "task-1"}
@@ -165,14 +167,14 @@ def test_a_task_that_must_wait_for_a_slot_evicts_the_actor_longest_at_rest_of_an
     a.receiveMessage(Passivate(task_id=first, routed=1, resting=True), "a-task-1")
     assert kinds(sent_a[4:]) == [] and a.tasks[first] == "a-task-1"  # kept, listed
 
-    b.receiveMessage(ActivateTasks(task_ids=["0" * 22]), "ws")  # at the cap: it waits, evicting
+    b.receiveMessage(ActivateTasks(task_ids=["0" * 22]), WS)  # at the cap: it waits, evicting
     assert kinds(sent_b) == [("a", Evict)]
     a.receiveMessage(sent_b[0][1], "b")
     assert kinds(sent_a[4:]) == [("a-task-1", ActorExitRequest), ("b", SlotFree)]
     b.receiveMessage(SlotFree(), "a")
     assert kinds(sent_b[1:]) == [("b-task-1", Bind), ("b-task-1", Activate)]
 
-    b.receiveMessage(ActivateTasks(task_ids=["1" * 22]), "ws")  # nothing at rest to evict: it waits
+    b.receiveMessage(ActivateTasks(task_ids=["1" * 22]), WS)  # nothing at rest to evict: it waits
     a.receiveMessage(Passivate(task_id=second, routed=1, resting=True), "a-task-2")
     assert kinds(sent_a[6:]) == [("a-task-2", ActorExitRequest), ("b", SlotFree)]  # at once
     b.receiveMessage(SlotFree(), "a")
@@ -194,7 +196,7 @@ def test_a_slot_freed_by_one_project_wakes_the_project_of_its_runner_that_waited
     assert a.gate is b.gate
     create(a, "c1")
     held = sent_a[1][1].task_id
-    b.receiveMessage(ActivateTasks(task_ids=["0" * 22]), "ws")  # a resume at the cap: queued
+    b.receiveMessage(ActivateTasks(task_ids=["0" * 22]), WS)  # a resume at the cap: queued
     assert kinds(sent_b) == [] and b.queued == ["0" * 22]
 
     a.receiveMessage(Passivate(task_id=held, routed=1), "a-task-1")
@@ -208,7 +210,7 @@ def test_a_task_actor_that_ended_unasked_frees_its_slot_for_the_oldest_waiting_t
     """Its worker went, taking its runner: the project hears ChildActorExited and forgets the actor."""
     actor, sent, _ = started(tmp_path, monkeypatch, max_live_tasks=1)
     create(actor, "c1")
-    actor.receiveMessage(ActivateTasks(task_ids=["0" * 22]), "ws")
+    actor.receiveMessage(ActivateTasks(task_ids=["0" * 22]), WS)
     sent.clear()
     actor.receiveMessage(ChildActorExited("task-1"), "system")
     assert kinds(sent) == [("task-2", Bind), ("task-2", Activate)]
@@ -241,7 +243,7 @@ def test_a_drain_is_answered_once_every_live_task_actor_answered_or_ended(tmp_pa
     create(actor, "c1")
     create(actor, "c2")
     sent.clear()
-    actor.receiveMessage(Drain(request_id="d"), "ws")
+    actor.receiveMessage(Drain(request_id="d"), WS)
     assert kinds(sent) == [("task-1", Drain), ("task-2", Drain)]
     actor.receiveMessage(Drained(request_id="d"), "task-1")
     assert len(sent) == 2
@@ -261,7 +263,7 @@ def test_a_quiet_project_with_nothing_live_offers_to_go_and_goes_only_if_still_i
     assert kinds(sent) == [("ws", ProjectIdle)]
     create(actor, "c")  # routed before the workspace's answer
     sent.clear()
-    actor.receiveMessage(ProjectIdleOk(), "ws")
+    actor.receiveMessage(ProjectIdleOk(), WS)
     assert kinds(sent) == [("ws", ProjectBusy)]
 
     [task_id] = actor.tasks
@@ -271,7 +273,7 @@ def test_a_quiet_project_with_nothing_live_offers_to_go_and_goes_only_if_still_i
     assert sent == [("wakeup", Quiet())]  # its task just went: not quiet long enough, look again later
     actor.idle.busy_at -= 60
     actor.receiveMessage(quiet, "system")
-    actor.receiveMessage(ProjectIdleOk(), "ws")
+    actor.receiveMessage(ProjectIdleOk(), WS)
     assert kinds(sent[1:]) == [("ws", ProjectIdle), ("project", ActorExitRequest)]
     close(actor)
 
@@ -282,8 +284,8 @@ def test_a_create_waits_for_the_clusters_first_hosts_to_know_where_to_place_the_
     actor, sent, _ = started(tmp_path, monkeypatch)
     actor.cluster_addr = "cluster"
     body = TaskCreate(prompt="p")
-    create = CreateTask(request_id="c", project="demo", body=body, reply_to="web")
-    actor.receiveMessage(create, "ws")
+    create = CreateTask(request_id="c", project="demo", body=body, reply_to=WEB)
+    actor.receiveMessage(create, WS)
     assert kinds(sent) == [] and actor.early == [create]
 
     def start_kit(self: ProjectActor, kit: Kit, scan: list[str]) -> None:

@@ -29,7 +29,7 @@ def harness(tmp_path, monkeypatch):
 def test_initialize_makes_the_record_durable_and_replies_through_the_workspace(harness):
     harness.initialize()
     replies = [m for a, m in harness.sent if a == WORKSPACE and isinstance(m, TaskInitialized)]
-    assert len(replies) == 1 and replies[0].created and replies[0].reply_to == "client"
+    assert len(replies) == 1 and replies[0].created and replies[0].reply_to == CLIENT
     assert replies[0].record["status"] == "init_enqueue_provision"
     assert harness.events() == [("task.created", "init_enqueue_provision")]
     assert harness.provider.calls == []  # provisioning has not started before the reply

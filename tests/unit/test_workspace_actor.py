@@ -20,6 +20,7 @@ from schemas.workspace_messages import (
     ResumeTasks,
     WorkspaceStarted,
 )
+from tests.helpers.addresses import Named
 from tests.helpers.workspace import registered
 
 
@@ -34,7 +35,7 @@ def test_a_describe_asks_each_project_after_its_start_and_answers_once_all_have(
 
     actor.receiveMessage(Describe(request_id="d1"), "admin")
     assert [(to, type(msg)) for to, msg in sent] == [("project-a", Describe), ("project-b", Describe)]
-    task = ActorInfo(kind="task", id="t", address="t", since="")
+    task = ActorInfo(kind="task", id="t", key="task-0", runner="leader/0", address="t", since="")
     actor.receiveMessage(Described(request_id="d1", actors=[task]), "project-a")
     assert [to for to, _ in sent] == ["project-a", "project-b"]  # b has not answered yet
 
@@ -59,7 +60,7 @@ def test_a_projects_messages_are_held_while_it_may_exit_then_go_to_a_fresh_actor
     sent.clear()
 
     def create(key: str) -> CreateTask:
-        return CreateTask(request_id=key, project="demo", body=TaskCreate(prompt="p"), reply_to="web")
+        return CreateTask(request_id=key, project="demo", body=TaskCreate(prompt="p"), reply_to=Named("web"))
 
     actor.receiveMessage(create("c1"), "bridge")
     assert [(to, type(msg)) for to, msg in sent] == [("project-1", StartProject), ("project-1", CreateTask)]
