@@ -1,16 +1,16 @@
-"""Thespian's cost per message, as shipped and as Crucible tunes it (actors/thespian_tuning.py), side by side.
+"""Thespian's cost per message: what a message between two runners, or two hosts, costs.
 
     PYTHONPATH=. .venv/bin/python bench/transport.py [--runs 3] [--trips 2000]
 
-Every create and every provisioning step is a few thespian messages, so this is the floor under all of
-Crucible's figures. Two actors pass a message back and forth (a round trip: two messages, each
-acknowledged by thespian's TCP transport) after the echoing one has answered `held` other actors, so that
-it holds that many sockets, as the workspace actor does (one per bridge thread, its projects, ...). Each
-configuration runs in a child process of its own group, with its own actor system, and the group is killed
-after it: thespian 4.0.1 as shipped (only the loopback bind) against the tuned one, in alternation.
-Figures: CPU time of the whole machine per round trip (from /proc/stat: run it on an otherwise idle
-machine) and wall time per round trip; the median of the runs. Prints a Markdown table and writes
-bench/results/transport.json. Nothing is asserted.
+Messages between the actors of one runner never touch thespian; those between runners and hosts, and the
+admin script's asks, are thespian messages. Two actors pass a message back and forth (a round trip: two
+messages, each acknowledged by thespian's TCP transport) after the echoing one has answered `held` other
+actors, so that it holds that many sockets (thespian's transport loop walks every socket it holds at each
+turn). Each measure runs in a child process of its own group, with its own actor system, and the group is
+killed after it; thespian 4.0.1 as Crucible runs it (bound to loopback). Figures: CPU time of the whole
+machine per round trip (from /proc/stat: run it on an otherwise idle machine) and wall time per round
+trip; the median of the runs. Prints a Markdown table and writes bench/results/transport.json. Nothing
+is asserted.
 """
 
 import argparse
@@ -25,12 +25,11 @@ from typing import Any
 
 from thespian.actors import Actor, ActorSystem
 
-# Not bench.harness.systems: it imports actors, whose tuning must not reach the child that measures thespian
-# as shipped (nor the actors it forks, which import this module again). report.py imports no actors.
+# Not bench.harness.systems: the child that measures (and the actors it forks, which import this module
+# again) loads only thespian and the loopback bind. report.py imports no actors.
 from bench.harness.report import ROOT, median, report, table
 
 HELD = (0, 30, 60)
-CONFIGS = ("shipped", "tuned")
 
 
 class Echo(Actor):  # type: ignore[misc]
@@ -62,12 +61,9 @@ class Driver(Actor):  # type: ignore[misc]
                 self.send(self.asker, self.done)
 
 
-def child(config: str, held: int, trips: int, port: int, logs: Path) -> dict[str, float]:
+def child(held: int, trips: int, port: int, logs: Path) -> dict[str, float]:
     """Runs in its own process: one actor system, `trips` round trips, the machine's CPU meanwhile."""
     from actors import loopback  # noqa: F401  (every socket on loopback, as in the product)
-
-    if config == "tuned":
-        from actors import thespian_tuning  # noqa: F401
 
     os.environ["THESPLOG_FILE"] = str(logs / "thespian-internal.log")
     log_defs = {
@@ -100,13 +96,13 @@ def _machine_busy() -> int:
     return sum(ticks) - ticks[3] - ticks[4]
 
 
-def run_child(config: str, held: int, trips: int, workdir: Path) -> dict[str, float]:
+def run_child(held: int, trips: int, workdir: Path) -> dict[str, float]:
     from bench.harness.systems import free_port, kill_group, naming, spawn_group  # the parent only
 
-    out = workdir / f"{config}-{held}.json"
-    cmd = [sys.executable, "-m", "bench.transport", "--child", config, str(held), str(trips)]
+    out = workdir / f"{held}.json"
+    cmd = [sys.executable, "-m", "bench.transport", "--child", str(held), str(trips)]
     cmd += [str(free_port()), str(out)]
-    log = workdir / f"{config}-{held}.log"
+    log = workdir / f"{held}.log"
     proc = spawn_group(cmd, ROOT, None, log)
     try:
         proc.wait(timeout=900)
@@ -116,44 +112,38 @@ def run_child(config: str, held: int, trips: int, workdir: Path) -> dict[str, fl
             print(f"left behind, killed: {left.pid}", flush=True)
             left.kill()
     if not out.exists():
-        raise RuntimeError(f"{config}, {held} sockets: no figures; its log:\n{log.read_text()[-2000:]}")
+        raise RuntimeError(f"{held} sockets: no figures; its log:\n{log.read_text()[-2000:]}")
     figures: dict[str, float] = json.loads(out.read_text())
     return figures
 
 
 def summary(results: dict[str, dict[str, list[float]]]) -> str:
-    rows = []
-    for held in HELD:
-        cpu = {c: median(results[f"{c}-{held}"]["cpu_us"]) for c in CONFIGS}
-        wall = {c: median(results[f"{c}-{held}"]["wall_us"]) for c in CONFIGS}
-        rows.append([held, cpu["shipped"], cpu["tuned"], f"{cpu['tuned'] / cpu['shipped']:.2f}x"])
-        rows[-1] += [wall["shipped"], wall["tuned"]]
-    heads = ["sockets held by the echo", "CPU µs per round trip: shipped", "tuned", "tuned ÷ shipped"]
-    return table([*heads, "wall µs per round trip: shipped", "tuned"], rows)
+    rows = [
+        [held, median(results[str(held)]["cpu_us"]), median(results[str(held)]["wall_us"])] for held in HELD
+    ]
+    return table(["sockets held by the echo", "CPU µs per round trip", "wall µs per round trip"], rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--trips", type=int, default=2000)
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        config, held, trips, port, out = args.child
+        held, trips, port, out = args.child
         with tempfile.TemporaryDirectory(prefix="crucible-transport-") as logs:
-            figures = child(config, int(held), int(trips), int(port), Path(logs))
+            figures = child(int(held), int(trips), int(port), Path(logs))
         Path(out).write_text(json.dumps(figures))
         return
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="crucible-transport-") as workdir:
         for run in range(args.runs):
             for held in HELD:
-                order = CONFIGS if run % 2 == 0 else CONFIGS[::-1]
-                for config in order:
-                    figures = run_child(config, held, args.trips, Path(workdir))
-                    print(f"run {run + 1}, {held} sockets, {config}: {figures}", flush=True)
-                    for name, value in figures.items():
-                        results.setdefault(f"{config}-{held}", {}).setdefault(name, []).append(value)
+                figures = run_child(held, args.trips, Path(workdir))
+                print(f"run {run + 1}, {held} sockets: {figures}", flush=True)
+                for name, value in figures.items():
+                    results.setdefault(str(held), {}).setdefault(name, []).append(value)
     title = f"Thespian's cost per message: median of {args.runs} run(s), {args.trips} round trips each"
     report("transport", title, summary(results), {"runs": args.runs, "trips": args.trips, "results": results})
 
