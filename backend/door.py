@@ -60,11 +60,14 @@ class Doors:
         answered: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         connection.waiting[msg.request_id] = answered
         try:
-            connection.writer.write(frame((addr.key, msg)))
             async with asyncio.timeout(timeout):
+                connection.writer.write(frame((addr.key, msg)))
+                await connection.writer.drain()  # a runner with a full mailbox pushes back (runtime/door.py)
                 return await answered
         except TimeoutError:
             raise BridgeError(f"no answer from the actors within {timeout:.0f}s") from None
+        except ConnectionError as exc:  # while waiting for room: the runner went
+            raise BridgeError("the runner went before it answered") from exc
         finally:
             connection.waiting.pop(msg.request_id, None)
 

@@ -28,6 +28,7 @@ from thespian.actors import ActorAddress
 
 HEADER = struct.Struct("!I")
 MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
+FULL = 5000  # messages in the runner's mailbox past which its door reads no more asks (until half that)
 
 
 class DoorAddress(ActorAddress):  # type: ignore[misc]
@@ -79,9 +80,13 @@ class Door:
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._room: asyncio.Event | None = None  # set while the runner takes asks (see pace)
+        self.paused = False  # the runner's view of it
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._room = asyncio.Event()
+        self._room.set()
         self.path.unlink(missing_ok=True)  # left by a runner that was killed
         self._server = await asyncio.start_unix_server(self._serve, self.path)
         self.path.chmod(0o600)
@@ -92,6 +97,17 @@ class Door:
         while self.arrived:  # append and popleft are atomic: safe between the two threads
             taken.append(self.arrived.popleft())
         return taken
+
+    def pace(self, depth: int) -> None:
+        """On the runner's thread, after each turn: a mailbox bounded by pushing back on the web. At FULL
+        messages waiting the door reads no more asks, and reads again once they are down to half that.
+        The asks wait in the socket, the web's writes wait for room in it (backend/door.py), and so do the
+        HTTP requests behind them: the senders slow down and the runner's memory stops growing."""
+        full = depth >= FULL
+        if full != self.paused and (full or depth <= FULL // 2):
+            assert self._loop is not None and self._room is not None
+            self.paused = full
+            self._loop.call_soon_threadsafe(self._room.clear if full else self._room.set)
 
     def answer(self, to: DoorAddress, msg: Any) -> None:
         """On the runner's thread: written by the loop. An asker gone since is not waiting for it."""
@@ -115,8 +131,10 @@ class Door:
         connection = next(self._ids)
         self._writers[connection] = writer
         asker = DoorAddress(self.runner, self.runner_name, connection)
+        assert self._room is not None
         try:
             while True:
+                await self._room.wait()
                 key, msg = await read_frame(reader)
                 self.arrived.append((key, msg, asker))
                 self.wake()

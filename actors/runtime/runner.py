@@ -170,6 +170,8 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self._run()
         self._arm()
         self._post()
+        if self.door:
+            self.door.pace(len(self.mailbox) + len(self.door.arrived))
         return self.work.watch() if self.work else None
 
     def _start(self, msg: RunnerStart) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.runtime.door import Door, DoorAddress, door_path
+from actors.runtime.door import FULL, Door, DoorAddress, door_path
 from actors.runtime.refs import Ref
 from backend.bridge import BridgeError
 from backend.door import Doors
@@ -85,3 +85,24 @@ def test_only_actors_of_a_runner_with_a_door_are_asked_through_it(tmp_path: Path
 def test_a_data_directory_too_deep_for_a_unix_socket_has_no_door(tmp_path: Path) -> None:
     assert door_path(tmp_path, 0) == tmp_path / "runner-0.sock"
     assert door_path(tmp_path / ("d" * 120), 0) is None
+
+
+async def test_a_runner_with_a_full_mailbox_reads_no_ask_until_it_is_down_to_half(tmp_path: Path) -> None:
+    """Its mailbox is bounded by pushing back on the web: the asks wait in the socket, not in memory."""
+    door, doors, woken = await opened(tmp_path)
+    door.pace(FULL)
+    ask = Ask(request_id="r1")
+    asking = asyncio.create_task(doors.ask(Ref("a", "leader/0", "k"), ask, timeout=5))
+    await asyncio.sleep(0.2)
+    assert not woken.is_set() and door.take() == []
+    door.pace(FULL // 2 + 1)  # still more than half: still full
+    await asyncio.sleep(0.2)
+    assert not woken.is_set()
+    door.pace(FULL // 2)
+    ((_, msg, asker),) = await arrived(door, woken)
+    assert msg == ask
+    told = Told(request_id="r1")
+    door.answer(asker, told)
+    assert await asking == told
+    await doors.close()
+    await door.close()
