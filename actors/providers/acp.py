@@ -9,11 +9,8 @@ quiet.
 """
 
 import asyncio
-import http.client
 import json
 import time
-import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -22,50 +19,72 @@ QUIET_S = 0.3  # the replay is written at once; a pause this long means it is ov
 MAX_READ_S = 5.0  # a stream that never pauses (a busy agent) is read this long at most
 
 
-def replay(endpoint: str, server: str, timeout: float) -> Iterator[Any]:
-    """The messages the ACP server `server` still keeps, oldest first; none if it does not exist."""
-    url = urllib.parse.urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=timeout)
+async def replay(endpoint: str, server: str, timeout: float) -> list[Any]:
+    """The messages the ACP server `server` still keeps, oldest first; none if it does not exist. Read on
+    the event loop: waiting for the replay to go quiet holds no thread."""
+    url = f"{endpoint}/v1/acp/{server}"
+    headers = {"Accept": "text/event-stream", "Last-Event-ID": "0"}
+    messages: list[Any] = []
     try:
-        conn.request(
-            "GET", f"/v1/acp/{server}", headers={"Accept": "text/event-stream", "Last-Event-ID": "0"}
-        )
-        response = conn.getresponse()
-        if response.status == 404:
-            return
-        if response.status != 200:
-            raise OSError(f"GET /v1/acp/{server}: HTTP {response.status}")
-        if conn.sock is None:  # the agent ends the response (sandbox-agent keeps it open, chunked)
-            raise OSError(f"GET /v1/acp/{server}: the stream was not kept open")
-        conn.sock.settimeout(QUIET_S)  # from now on a read that waits this long means the replay is over
-        ends = time.monotonic() + MAX_READ_S
-        block: list[str] = []
-        while time.monotonic() < ends:
-            try:
-                line = response.readline().decode()
-            except TimeoutError:
-                return
-            if not line:
-                return  # the server closed the stream
-            line = line.rstrip("\r\n")
-            if line:
-                block.append(line)
-                continue
-            event = parse_event("\n".join(block))  # an event ends at a blank line
-            block = []
-            if event is not None:
-                yield event[1]
-    finally:
-        conn.close()
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_connect=timeout)) as session,
+            session.get(url, headers=headers) as response,
+        ):
+            if response.status == 404:
+                return messages
+            if response.status != 200:
+                raise OSError(f"GET /v1/acp/{server}: HTTP {response.status}")
+            ends, buffer = time.monotonic() + MAX_READ_S, b""
+            while time.monotonic() < ends:
+                try:  # a read that waits QUIET_S means the replay is over
+                    chunk = await asyncio.wait_for(response.content.readany(), QUIET_S)
+                except TimeoutError:
+                    break
+                if not chunk:
+                    break  # the server closed the stream
+                events, buffer = split_events(buffer + chunk)
+                messages += [message for _, message in events]
+    except aiohttp.ClientError as exc:
+        raise OSError(f"GET /v1/acp/{server}: {exc}") from exc
+    return messages
 
 
-def answers(endpoint: str, server: str, request_ids: tuple[str, ...], timeout: float) -> dict[str, Any]:
+async def answers(endpoint: str, server: str, request_ids: tuple[str, ...], timeout: float) -> dict[str, Any]:
     """The results the agent already gave to these requests of ours, by request id (errors left out)."""
-    found = {}
-    for message in replay(endpoint, server, timeout):
-        if isinstance(message, dict) and message.get("id") in request_ids and "result" in message:
-            found[message["id"]] = message["result"]
-    return found
+    return {
+        message["id"]: message["result"]
+        for message in await replay(endpoint, server, timeout)
+        if isinstance(message, dict) and message.get("id") in request_ids and "result" in message
+    }
+
+
+async def post(url: str, body: Any, timeout: float) -> tuple[int, Any]:
+    """One JSON-RPC request to an agent, on the event loop: (status, parsed body or None). OSError if
+    the agent cannot be reached, TimeoutError if it does not answer in time."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.post(url, json=body, headers={"Accept": "application/json"}) as response,
+        ):
+            raw = await response.read()
+    except aiohttp.ClientError as exc:
+        raise OSError(f"POST {url}: {exc}") from exc
+    try:
+        return response.status, json.loads(raw) if raw else None
+    except ValueError:
+        return response.status, None
+
+
+async def healthy(endpoint: str, timeout: float = 2.0) -> bool:
+    """The agent answers its health check, on the event loop."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.get(f"{endpoint}/v1/health") as response,
+        ):
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False
 
 
 class AcpStream:
@@ -128,13 +147,11 @@ class AcpStream:
         return self._response.content
 
     def _take(self) -> list[tuple[int, Any]]:
-        """The complete events in the buffer (an event ends at a blank line), newer than any taken."""
-        text = self._buffer.replace(b"\r\n", b"\n")
-        *complete, self._buffer = text.split(b"\n\n")
+        """The complete events in the buffer, newer than any taken."""
+        complete, self._buffer = split_events(self._buffer)
         events = []
-        for block in complete:
-            event = parse_event(block.decode())
-            if event is not None and event[0] > self._after:
+        for event in complete:
+            if event[0] > self._after:
                 self._after = event[0]
                 events.append(event)
         return events
@@ -146,6 +163,13 @@ def _drain(content: aiohttp.StreamReader) -> bytes:
     while chunk := content.read_nowait():
         more += chunk
     return more
+
+
+def split_events(buffer: bytes) -> tuple[list[tuple[int, Any]], bytes]:
+    """The complete events in a stream's bytes (an event ends at a blank line), as (id, message), and
+    the rest, an event not yet complete."""
+    *complete, rest = buffer.replace(b"\r\n", b"\n").split(b"\n\n")
+    return [e for e in map(parse_event, (block.decode() for block in complete)) if e is not None], rest
 
 
 def parse_event(block: str) -> tuple[int, Any] | None:

@@ -1,5 +1,6 @@
 """The `local` provider: a real git checkout per task and a real `sandbox-agent` server for it."""
 
+import asyncio
 import contextlib
 import shutil
 from typing import Any
@@ -18,6 +19,9 @@ SESSION_LIST_ID = "crucible-session-list"
 
 
 class LocalProvider:
+    """git and the agent's start run on its runner's threads; its talk with a live agent (ACP requests,
+    health checks) runs on the runner's event loop, holding no thread while the agent answers."""
+
     uses_mirror = True
     converses = True
 
@@ -65,7 +69,7 @@ class LocalProvider:
         endpoint, pid = agents.start(binary, ctx.task_id, ctx.sandbox_path, log, timeout, ctx.cancelled)
         return {"endpoint": endpoint, "pid": pid}
 
-    def open_session(self, ctx: TaskContext) -> str:
+    async def open_session(self, ctx: TaskContext) -> str:
         """The ACP server named by the task id (idempotent on the agent's side), then one session in it.
         Run again after a crash, it adopts what the agent already answered (the server's stream replays
         it): never a second `initialize` or `session/new`, so never a second session. Each request has an
@@ -73,27 +77,29 @@ class LocalProvider:
         where the agent lists its sessions (see _unrecorded_session)."""
         endpoint, timeout = self._endpoint(ctx), self._s.agent_http_timeout_s
         try:
-            answered = acp.answers(endpoint, ctx.task_id, (INITIALIZE_ID, SESSION_NEW_ID), timeout)
+            answered = await acp.answers(endpoint, ctx.task_id, (INITIALIZE_ID, SESSION_NEW_ID), timeout)
         except (OSError, ValueError) as exc:
             raise TransientError(f"agent unreachable: {exc}") from exc
         url = f"{endpoint}/v1/acp/{ctx.task_id}?agent={ctx.agent}"
         if INITIALIZE_ID in answered and SESSION_NEW_ID not in answered:
-            adopted = self._unrecorded_session(url, ctx, answered[INITIALIZE_ID], timeout)
+            adopted = await self._unrecorded_session(url, ctx, answered[INITIALIZE_ID], timeout)
             if adopted is not None:
                 return adopted
         if INITIALIZE_ID not in answered and SESSION_NEW_ID not in answered:
             params = {"protocolVersion": 1, "clientCapabilities": {}}
             init = {"jsonrpc": "2.0", "id": INITIALIZE_ID, "method": "initialize", "params": params}
-            self._rpc(url, init, timeout)
+            await self._rpc(url, init, timeout)
         if SESSION_NEW_ID not in answered:
             params = {"cwd": str(ctx.sandbox_path), "mcpServers": []}
             new = {"jsonrpc": "2.0", "id": SESSION_NEW_ID, "method": "session/new", "params": params}
-            answered[SESSION_NEW_ID] = self._rpc(url, new, timeout)
+            answered[SESSION_NEW_ID] = await self._rpc(url, new, timeout)
         result = answered[SESSION_NEW_ID]
         session_id = result.get("sessionId") if isinstance(result, dict) else None
         return str(session_id or ctx.task_id)  # the mock agent only echoes: the server id names the session
 
-    def _unrecorded_session(self, url: str, ctx: TaskContext, initialized: Any, timeout: float) -> str | None:
+    async def _unrecorded_session(
+        self, url: str, ctx: TaskContext, initialized: Any, timeout: float
+    ) -> str | None:
         """The session an earlier attempt's `session/new` made in this agent run, if the agent announces
         ACP's `session/list`: the newest in the task's checkout that the task has not recorded (a
         revived agent that keeps sessions on disk may list the one of its previous run). Only this
@@ -105,7 +111,7 @@ class LocalProvider:
         cwd = str(ctx.sandbox_path)
         ask = {"jsonrpc": "2.0", "id": SESSION_LIST_ID, "method": "session/list", "params": {"cwd": cwd}}
         try:
-            listed = self._rpc(url, ask, timeout)
+            listed = await self._rpc(url, ask, timeout)
         except (TransientError, PermanentError):
             return None  # listing is a courtesy of the agent: without it, a new session
         found = listed.get("sessions") if isinstance(listed, dict) else None
@@ -120,17 +126,17 @@ class LocalProvider:
             return None
         return str(max(ours, key=lambda s: str(s.get("updatedAt") or ""))["sessionId"])
 
-    def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
-        self._prompt(ctx, session_id, PROMPT_ID, ctx.prompt)
+    async def send_prompt(self, ctx: TaskContext, session_id: str) -> None:
+        await self._prompt(ctx, session_id, PROMPT_ID, ctx.prompt)
 
-    def send_message(self, ctx: TaskContext, session_id: str, message_id: str, text: str) -> None:
+    async def send_message(self, ctx: TaskContext, session_id: str, message_id: str, text: str) -> None:
         """A follow-up: a request id of its own, so that the agent's stream names it."""
-        self._prompt(ctx, session_id, f"{PROMPT_ID}-{message_id}", text)
+        await self._prompt(ctx, session_id, f"{PROMPT_ID}-{message_id}", text)
 
     def conversation(self, ctx: TaskContext, after: int) -> acp.AcpStream:
         return acp.AcpStream(self._endpoint(ctx), ctx.task_id, after, self._s.agent_http_timeout_s)
 
-    def _prompt(self, ctx: TaskContext, session_id: str, request_id: str, text: str) -> None:
+    async def _prompt(self, ctx: TaskContext, session_id: str, request_id: str, text: str) -> None:
         """Sent, not awaited: a turn can take minutes; a timeout here means the agent is working."""
         url = f"{self._endpoint(ctx)}/v1/acp/{ctx.task_id}"
         prompt = {
@@ -140,7 +146,7 @@ class LocalProvider:
             "params": {"sessionId": session_id, "prompt": [{"type": "text", "text": text}]},
         }
         with contextlib.suppress(TimeoutError):
-            agents.http_json("POST", url, prompt, timeout=2.0)
+            await acp.post(url, prompt, timeout=2.0)
 
     def release(self, ctx: TaskContext) -> None:
         for proc in agents.find(ctx.task_id, ctx.sandbox_path):
@@ -152,11 +158,12 @@ class LocalProvider:
         shutil.rmtree(ctx.sandbox_path, ignore_errors=True)
         shutil.rmtree(ctx.data / "tmp" / f"sandbox-{ctx.task_id}", ignore_errors=True)
 
-    def health(self, ctx: TaskContext) -> dict[str, Any]:
+    async def health(self, ctx: TaskContext) -> dict[str, Any]:
         if not ctx.sandbox_path.is_dir():
             return {"status": "down", "message": "checkout missing"}
-        live = [p for p in agents.find(ctx.task_id, ctx.sandbox_path) if _is_running(p)]
-        ok = any(agents.healthy(f"http://127.0.0.1:{agents.port_of(p)}") for p in live)
+        found = await asyncio.to_thread(agents.find, ctx.task_id, ctx.sandbox_path)  # walks the processes
+        live = [p for p in found if _is_running(p)]
+        ok = any([await acp.healthy(f"http://127.0.0.1:{agents.port_of(p)}") for p in live])
         return {"status": "healthy" if ok else "degraded", "message": "" if ok else "agent not answering"}
 
     def _endpoint(self, ctx: TaskContext) -> str:
@@ -165,10 +172,10 @@ class LocalProvider:
         return str(ctx.agent_info["endpoint"])
 
     @staticmethod
-    def _rpc(url: str, body: dict[str, Any], timeout: float) -> Any:
+    async def _rpc(url: str, body: dict[str, Any], timeout: float) -> Any:
         try:
-            status, reply = agents.http_json("POST", url, body, timeout=timeout)
-        except OSError as exc:
+            status, reply = await acp.post(url, body, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
             raise TransientError(f"agent unreachable: {exc}") from exc
         if status >= 400 or not isinstance(reply, dict) or "error" in reply:
             detail = reply.get("detail") or reply.get("error") if isinstance(reply, dict) else status

@@ -28,7 +28,7 @@ def echoes(server: Server, task_id: str, message_id: str) -> list[dict[str, Any]
     request_id = f"crucible-prompt-{message_id}"
     return [
         m
-        for m in acp.replay(endpoint, task_id, timeout=5.0)
+        for m in asyncio.run(acp.replay(endpoint, task_id, timeout=5.0))
         if m.get("method") == "mock/echo" and m["params"]["message"].get("id") == request_id
     ]
 

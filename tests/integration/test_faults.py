@@ -2,6 +2,7 @@
 step — before the step, after its side effect but before its persist, after its persist — then every
 process `kill -9`ed, the server restarted, and the invariants of docs/guarantees.md checked."""
 
+import asyncio
 import json
 import urllib.request
 from collections import Counter
@@ -28,7 +29,9 @@ ONE_SESSION = {"initialize": 1, "session/new": 1, "session/prompt": 1}
 def requests_seen(endpoint: str, server: str) -> dict[str, int]:
     """The requests the agent received, by method, from its stream (the mock echoes each one)."""
     echoed = [
-        m["params"]["message"] for m in acp.replay(endpoint, server, 5.0) if m.get("method") == "mock/echo"
+        m["params"]["message"]
+        for m in asyncio.run(acp.replay(endpoint, server, 5.0))
+        if m.get("method") == "mock/echo"
     ]
     return dict(Counter(e["method"] for e in echoed if "method" in e))
 

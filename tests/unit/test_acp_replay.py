@@ -55,9 +55,9 @@ def endpoint() -> Iterator[str]:
     server.server_close()
 
 
-def test_the_replay_yields_every_event_and_ends_once_the_stream_is_quiet(endpoint: str) -> None:
+async def test_the_replay_yields_every_event_and_ends_once_the_stream_is_quiet(endpoint: str) -> None:
     began = time.monotonic()
-    messages = list(acp.replay(endpoint, "t1", timeout=5.0))
+    messages = await acp.replay(endpoint, "t1", timeout=5.0)
     assert [m.get("id") or m.get("method") for m in messages] == [
         "crucible-initialize",
         "session/update",
@@ -67,13 +67,13 @@ def test_the_replay_yields_every_event_and_ends_once_the_stream_is_quiet(endpoin
     assert time.monotonic() - began < acp.MAX_READ_S
 
 
-def test_answers_are_the_results_of_our_requests_errors_left_out(endpoint: str) -> None:
+async def test_answers_are_the_results_of_our_requests_errors_left_out(endpoint: str) -> None:
     wanted = ("crucible-initialize", "crucible-session-new", "crucible-prompt")
-    assert acp.answers(endpoint, "t1", wanted, timeout=5.0) == {
+    assert await acp.answers(endpoint, "t1", wanted, timeout=5.0) == {
         "crucible-initialize": {},
         "crucible-session-new": {"sessionId": "s1"},
     }
 
 
-def test_a_server_the_agent_does_not_have_has_nothing_to_replay(endpoint: str) -> None:
-    assert list(acp.replay(endpoint, "other", timeout=5.0)) == []
+async def test_a_server_the_agent_does_not_have_has_nothing_to_replay(endpoint: str) -> None:
+    assert await acp.replay(endpoint, "other", timeout=5.0) == []

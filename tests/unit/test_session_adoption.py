@@ -2,6 +2,7 @@
 got but had not answered is adopted through ACP's `session/list` where the agent announces it, and only
 then. The agent here is a stand-in speaking sandbox-agent's HTTP (a replayed stream, JSON-RPC posts)."""
 
+import asyncio
 import http.server
 import json
 import threading
@@ -89,7 +90,7 @@ def run(tmp_path: Path) -> Iterator[Callable[..., tuple[str, list[str]]]]:
             agent_info={"endpoint": endpoint},
             session_id=known,
         )
-        return LocalProvider(settings).open_session(ctx), agent.posted
+        return asyncio.run(LocalProvider(settings).open_session(ctx)), agent.posted
 
     yield open_session
     for agent in agents:
