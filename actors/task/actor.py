@@ -37,7 +37,8 @@ from thespian.actors import WakeupMessage, WatchMessage
 from actors import logs
 from actors.db import iso, parse, until, utcnow
 from actors.faults import crash_point
-from actors.offload import Offloader, OffloadingActor
+from actors.guard import GuardedActor
+from actors.offload import Offloader
 from actors.providers import make_provider
 from actors.providers.base import PermanentError, Provider
 from actors.task import steps
@@ -83,10 +84,11 @@ from schemas.task_messages import (
 from schemas.workspace_messages import TaskDeleted
 
 
-class TaskActor(OffloadingActor):
+class TaskActor(GuardedActor):
     def __init__(self) -> None:
         super().__init__()
         self.bound: Bind | None = None
+        self.offload: Offloader | None = None  # its steps' work, off the mailbox (actors/offload.py)
         self.news: Publisher | None = None
         self.provider: Provider | None = None
         self.task_id: str | None = None
@@ -129,7 +131,7 @@ class TaskActor(OffloadingActor):
         logs.configure_actor(msg.settings)
         self.bound = msg
         self.news = Publisher(msg, self.send)
-        self.start_offload()
+        self.offload = self._myRef.offloader()
         self.talk = Talk(self, self._myRef.offloader())
         self.log = logs.get(actor="task", workspace=msg.workspace, project=msg.project, pid=os.getpid())
 
