@@ -46,7 +46,7 @@ from actors.task.lock import TaskGone, take_task
 from actors.task.publish import Publisher
 from actors.task.store import TaskStore, initial_fields, record_updates, remove_task_files
 from actors.task.talk import Talk
-from actors.task.transitions import refusal, repeated
+from actors.task.transitions import refusal, repeated, retry_after
 from actors.task.wakeups import (
     DeadlineDue,
     FollowDue,
@@ -538,17 +538,15 @@ class TaskActor(GuardedActor):
             return
         message = str(error) or type(error).__name__
         self.news.observer.provider_error(step.value)
-        settings = self.bound.settings
-        delay = min(settings.backoff_base_s * 2 ** (row["attempts"] - 1), settings.backoff_max_s)
-        retry_at = datetime.now(UTC) + timedelta(seconds=delay)
-        permanent = isinstance(error, PermanentError)
-        if permanent or row["attempts"] >= settings.max_attempts or iso(retry_at) >= row["deadline_at"]:
+        now, permanent = datetime.now(UTC), isinstance(error, PermanentError)
+        delay = retry_after(row["attempts"], permanent, now, row["deadline_at"], self.bound.settings)
+        if delay is None:
             self._give_up(step, message)
             return
         self.log.warning(
             "step.retry", task_id=self.task_id, step=step.value, attempt=row["attempts"], error=message
         )
-        self.store.schedule_retry(step, row["attempts"], message, iso(retry_at))
+        self.store.schedule_retry(step, row["attempts"], message, iso(now + timedelta(seconds=delay)))
         self.news.changed = True
         self.after(delay, RetryDue(step, self.run))
 

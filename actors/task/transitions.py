@@ -1,5 +1,10 @@
-"""docs/design.md, "Transitions", as one pure function: may this action act on a task in this status?"""
+"""The task actor's decisions, as pure functions: may this action act on a task in this status
+(docs/design.md, "Transitions")? After a failed attempt, when does the next one come, if at all?"""
 
+from datetime import datetime, timedelta
+
+from actors.db import iso
+from schemas.settings import Settings
 from schemas.status import AT_REST, DELETABLE, KILL_STEPS, TaskStatus
 from schemas.task_messages import TaskAction
 
@@ -32,3 +37,13 @@ def refusal(action: TaskAction, status: TaskStatus, draining: bool) -> tuple[int
 def repeated(action: TaskAction, status: TaskStatus) -> bool:
     """A kill while killing: accepted, and nothing more to do."""
     return action is TaskAction.kill and status in KILL_STEPS
+
+
+def retry_after(attempts: int, permanent: bool, now: datetime, deadline_at: str, s: Settings) -> float | None:
+    """Seconds until the next attempt of a step whose attempt `attempts` failed: a backoff doubling from
+    backoff_base_s up to backoff_max_s. None: give up, as the error is permanent, the attempts are
+    spent, or the next would start past the step's deadline."""
+    delay: float = min(s.backoff_base_s * 2 ** (attempts - 1), s.backoff_max_s)
+    if permanent or attempts >= s.max_attempts or iso(now + timedelta(seconds=delay)) >= deadline_at:
+        return None
+    return delay

@@ -1,10 +1,15 @@
 """Archive, kill, retry and delete: docs/design.md, "Transitions", and the step sequences they run."""
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
 
-from actors.task.transitions import refusal, repeated
+from actors.db import iso
+from actors.task.transitions import refusal, repeated, retry_after
 from actors.task.wakeups import RetryDue
 from schemas.project_messages import TaskRemoved
+from schemas.settings import Settings
 from schemas.status import TaskStatus
 from schemas.task_messages import CommandDone, TaskAction
 from schemas.workspace_messages import TaskDeleted
@@ -129,3 +134,30 @@ def test_a_refusal_carries_the_current_status(harness):
     reply = harness.command("delete")
     assert reply.status == 409 and reply.code == "invalid_transition"
     assert reply.details == {"status": "running"}
+
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+LATER = iso(NOW + timedelta(seconds=60))  # the step's deadline
+
+
+@pytest.mark.parametrize(
+    ("attempts", "permanent", "deadline_at", "delay"),
+    [
+        (1, False, LATER, 0.5),  # backoff_base_s
+        (2, False, LATER, 1.0),  # doubling
+        (4, False, LATER, 4.0),
+        (1, True, LATER, None),  # permanent: no retry
+        (5, False, LATER, None),  # max_attempts spent
+        (3, False, iso(NOW + timedelta(seconds=1.5)), None),  # the retry would start past the deadline
+        (3, False, iso(NOW + timedelta(seconds=2.5)), 2.0),
+    ],
+)
+def test_a_failed_attempt_is_retried_after_a_doubling_backoff_unless_it_must_give_up(
+    attempts, permanent, deadline_at, delay
+):
+    assert retry_after(attempts, permanent, NOW, deadline_at, Settings(data_dir=Path("."))) == delay
+
+
+def test_the_backoff_stops_doubling_at_its_longest():
+    settings = Settings(data_dir=Path("."), max_attempts=20, backoff_max_s=30.0)
+    assert retry_after(10, False, NOW, iso(NOW + timedelta(hours=1)), settings) == 30.0
