@@ -46,7 +46,7 @@ from actors.task.lock import TaskGone, take_task
 from actors.task.publish import Publisher
 from actors.task.store import TaskStore, initial_fields, record_updates, remove_task_files
 from actors.task.talk import Talk
-from actors.task.transitions import refusal, repeated, retry_after
+from actors.task.transitions import next_step, refusal, repeated, retry_after
 from actors.task.wakeups import (
     DeadlineDue,
     FollowDue,
@@ -410,12 +410,10 @@ class TaskActor(GuardedActor):
         self.resting = self.slot_wanted = False
         if self.draining is not None:
             return  # a persisted boundary: stop here (receiveMessage answers the drain)
-        rows = self.store.record()["steps"]
-        left = [TaskStatus(s["name"]) for s in rows if s["status"] not in ("done", "cancelled")]
-        if not left or any(s["status"] == "failed" for s in rows):
+        step = next_step(self.store.record()["steps"])
+        if step is None:
             self._idle()
             return
-        step = left[0]
         row = self.store.step(step)
         self.step, self.run = step, self.run + 1
         if row["status"] == "retrying" and row["next_at"] and row["next_at"] > utcnow():

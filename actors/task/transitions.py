@@ -1,7 +1,10 @@
 """The task actor's decisions, as pure functions: may this action act on a task in this status
-(docs/design.md, "Transitions")? After a failed attempt, when does the next one come, if at all?"""
+(docs/design.md, "Transitions")? Which step runs next? After a failed attempt, when does the next one
+come, if at all?"""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from actors.db import iso
 from schemas.settings import Settings
@@ -37,6 +40,14 @@ def refusal(action: TaskAction, status: TaskStatus, draining: bool) -> tuple[int
 def repeated(action: TaskAction, status: TaskStatus) -> bool:
     """A kill while killing: accepted, and nothing more to do."""
     return action is TaskAction.kill and status in KILL_STEPS
+
+
+def next_step(steps: Sequence[Mapping[str, Any]]) -> TaskStatus | None:
+    """The first step left to do (neither done nor cancelled by an archive or kill), in order. None: the
+    task is at rest, with no step left, or a failed one waiting for a user's retry."""
+    if any(s["status"] == "failed" for s in steps):
+        return None
+    return next((TaskStatus(s["name"]) for s in steps if s["status"] not in ("done", "cancelled")), None)
 
 
 def retry_after(attempts: int, permanent: bool, now: datetime, deadline_at: str, s: Settings) -> float | None:

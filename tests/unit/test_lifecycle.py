@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from actors.db import iso
-from actors.task.transitions import refusal, repeated, retry_after
+from actors.task.transitions import next_step, refusal, repeated, retry_after
 from actors.task.wakeups import RetryDue
 from schemas.project_messages import TaskRemoved
 from schemas.settings import Settings
@@ -161,3 +161,24 @@ def test_a_failed_attempt_is_retried_after_a_doubling_backoff_unless_it_must_giv
 def test_the_backoff_stops_doubling_at_its_longest():
     settings = Settings(data_dir=Path("."), max_attempts=20, backoff_max_s=30.0)
     assert retry_after(10, False, NOW, iso(NOW + timedelta(hours=1)), settings) == 30.0
+
+
+def rows(*statuses: str) -> list[dict[str, str]]:
+    names = ["init_ensure_name", "init_create_sandbox", "archive_release_sandbox", "archive_finalize"]
+    return [{"name": name, "status": status} for name, status in zip(names, statuses, strict=False)]
+
+
+@pytest.mark.parametrize(
+    ("steps", "step"),
+    [
+        (rows("pending", "pending"), TaskStatus.init_ensure_name),
+        (rows("done", "started"), TaskStatus.init_create_sandbox),  # resumed where it was
+        (rows("done", "retrying"), TaskStatus.init_create_sandbox),
+        (rows("done", "cancelled", "pending", "pending"), TaskStatus.archive_release_sandbox),
+        (rows("done", "done"), None),  # at rest
+        (rows("done", "failed", "pending"), None),  # waits for a user's retry
+        ([], None),
+    ],
+)
+def test_the_next_step_is_the_first_left_to_do_unless_one_failed(steps, step):
+    assert next_step(steps) == step
