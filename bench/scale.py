@@ -1,13 +1,13 @@
 """Scale: 10,000 tasks (sim provider) on one real server.
 
-    PYTHONPATH=. .venv/bin/python bench/scale.py [--tasks 10000] [--clients 32] [--cap 64]
+    PYTHONPATH=. .venv/bin/python bench/scale.py [--tasks 10000] [--clients 32] [--cap N]
         [--restart-tasks 200]
 
 1. Creates `--tasks` tasks over `--clients` concurrent connections (0 ms steps), and waits until all
    are `running`; reports creates/s and the time to all running.
-2. Memory: total PSS of the server and every actor process, with the live-task cap at `--cap`, once
-   every task actor has gone (idle task actors passivate after 2 s): the total follows neither the cap
-   nor the task count.
+2. Memory: total PSS of the server and every actor process, with the live-task cap at `--cap` (the
+   server's default CRUCIBLE_MAX_LIVE_TASKS unless given), once every task actor has gone (idle task
+   actors passivate after 2 s): the total follows neither the cap nor the task count.
 3. List: GET /v1/workspaces/default/tasks, 200 requests each of: the first page (limit 100), a status
    filter, a project filter, and a walk of cursor pagination; p50/p99.
 4. Start-up: `--restart-tasks` more tasks with 10 s steps (so they are mid-provisioning), `kill -9` of the
@@ -50,14 +50,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--cap", type=int, default=64)
+    parser.add_argument("--cap", type=int, default=None)
     parser.add_argument("--restart-tasks", type=int, default=200)
     args = parser.parse_args()
-    env = {
-        "CRUCIBLE_SIM_STEP_MS": "0",
-        "CRUCIBLE_MAX_LIVE_TASKS": str(args.cap),
-        "CRUCIBLE_IDLE_TIMEOUT_S": "2",
-    }
+    env = {"CRUCIBLE_SIM_STEP_MS": "0", "CRUCIBLE_IDLE_TIMEOUT_S": "2"}
+    if args.cap is not None:
+        env["CRUCIBLE_MAX_LIVE_TASKS"] = str(args.cap)
+    cap = "default cap" if args.cap is None else f"cap {args.cap}"
     rows: list[tuple[str, str]] = []
     with Run("scale") as run:
         crucible = run.crucible(env)
@@ -72,9 +71,7 @@ def main() -> None:
         rows.append(("then until all running", f"{time.monotonic() - began:.1f} s"))
         wait_until(crucible.at_rest, timeout=60)
         pss = memory(crucible.processes())
-        rows.append(
-            (f"total PSS, {pss['processes']} processes (cap {args.cap})", f"{pss['PSS MiB']:.0f} MiB")
-        )
+        rows.append((f"total PSS, {pss['processes']} processes ({cap})", f"{pss['PSS MiB']:.0f} MiB"))
 
         walk = cursor_walk(crucible, 50)
         cases = {
