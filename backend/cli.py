@@ -13,7 +13,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from actors import hosts, logs, system
+from actors import logs
+from actors.runtime import hosts, system
 from backend import worker
 from backend.app import create_app
 from backend.bridge import Bridge

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import aiosqlite
 
 from actors.db import parse
-from actors.hosts import LEADER
+from actors.runtime.hosts import LEADER
 from actors.task.reads import (
     SELECT_EVENTS,
     SELECT_STEPS,

@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 import structlog
 
-from actors import system
 from actors.cluster.actor import ClusterActor
-from actors.hosts import LEADER
+from actors.runtime import system
 from actors.runtime.door import door_path
+from actors.runtime.hosts import LEADER
 from actors.runtime.refs import Ref, runner_for
 from actors.runtime.runner import Runner
 from actors.workspace.actor import WorkspaceActor

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from actors import loopback, system
+from actors.runtime import loopback, system
 from schemas.settings import Settings
 
 Source = Literal["given", "pid file", "default"]  # given: on the command line or in the environment

@@ -2,9 +2,10 @@
 their databases, sandboxes and agents, under this worker's data directory. It serves no HTTP: the
 leader's web process serves every task, reading a worker's tasks through their actors.
 
-The leader places actors here by capability (actors/hosts.py). Stopping (SIGTERM, SIGINT) ends the actor
-system; its tasks resume from their persisted steps when it joins again, as after a kill -9. A leader that
-restarted does not know the actors it had here: the worker then restarts its own actor system too.
+The leader places actors here by capability (actors/runtime/hosts.py). Stopping (SIGTERM, SIGINT) ends
+the actor system; its tasks resume from their persisted steps when it joins again, as after a kill -9. A
+leader that restarted does not know the actors it had here: the worker then restarts its own actor
+system too.
 """
 
 import os
@@ -15,7 +16,8 @@ from typing import Any
 
 import structlog
 
-from actors import hosts, logs, system
+from actors import logs
+from actors.runtime import hosts, system
 from schemas.settings import Settings
 
 LEADER_PROBE_S = 2.0  # how often the worker checks that its leader is still the run it joined

@@ -32,7 +32,8 @@ from typing import Any
 from aiohttp import web
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
-from actors import db, migrations, system  # system: the loopback bind, as in Crucible
+from actors import db, migrations
+from actors.runtime import system  # system: the loopback bind, as in Crucible
 from actors.task.lock import take_task
 from actors.task.store import TaskStore, initial_fields
 from backend.bridge import Bridge

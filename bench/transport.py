@@ -63,7 +63,7 @@ class Driver(Actor):  # type: ignore[misc]
 
 def child(held: int, trips: int, port: int, logs: Path) -> dict[str, float]:
     """Runs in its own process: one actor system, `trips` round trips, the machine's CPU meanwhile."""
-    from actors import loopback  # noqa: F401  (every socket on loopback, as in the product)
+    from actors.runtime import loopback  # noqa: F401  (every socket on loopback, as in the product)
 
     os.environ["THESPLOG_FILE"] = str(logs / "thespian-internal.log")
     log_defs = {

@@ -20,7 +20,7 @@ class Bind(Message):
     settings: Settings
     workspace_addr: Address
     project_addr: Address
-    host: str = "leader"  # where it runs (actors/hosts.py)
+    host: str = "leader"  # where it runs (actors/runtime/hosts.py)
     relay: Address | None = None  # on a worker: events go to this actor (the project), for the hub
 
 

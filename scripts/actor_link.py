@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors import loopback
+from actors.runtime import loopback
 from actors.runtime.refs import Ref, addressed
-from actors.system import SYSTEM_BASE
+from actors.runtime.system import SYSTEM_BASE
 from schemas.messages import Address, Failure, Reply, Request
 from schemas.runner_messages import RunnerLoad, RunnerLoaded
 

@@ -30,7 +30,8 @@ from rich import progress
 from rich.console import Console
 from rich.table import Table
 
-from actors import db, system
+from actors import db
+from actors.runtime import system
 from backend.reader import Reader
 from backend.settings_layers import Resolved, resolve
 from schemas.messages import Describe, Described

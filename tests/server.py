@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from actors import system
+from actors.runtime import system
 
 ROOT = Path(__file__).resolve().parent.parent
 # The result events of a clean provisioning, in order (the `task.status` events between them left out).

@@ -18,9 +18,10 @@ from typing import Any
 
 from thespian.actors import ActorSystemConventionUpdate, ActorTypeDispatcher
 
-from actors import db, hosts, logs
+from actors import db, logs
 from actors.migrations import Schema, create
 from actors.providers import agent_process as agents
+from actors.runtime import hosts
 from actors.task.reads import read_on_disk
 from actors.task.store import task_db_path
 from schemas.api import HostInfo

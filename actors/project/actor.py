@@ -30,12 +30,13 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
-from actors import db, hosts, logs
+from actors import db, logs
 from actors.project.base import MirrorEnded, ProjectActorBase, Quiet, unreachable
 from actors.project.gate import LiveGate
 from actors.project.kits import Kit
 from actors.project.registry import Refusal, TaskRegistry
 from actors.push import Pusher
+from actors.runtime import hosts
 from actors.runtime.refs import described
 from schemas.cluster_messages import Host, Hosts, Placed, WatchHosts
 from schemas.messages import Address, Describe, Described, Failure, Reply

@@ -9,13 +9,14 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest
 
-from actors import db, hosts, logs
+from actors import db, logs
 from actors.drain import DrainingParent
 from actors.idle import IdleClock
 from actors.project.gate import LiveGate
 from actors.project.kits import Kit
 from actors.project.registry import Reserved, TaskRegistry
 from actors.push import Pusher
+from actors.runtime import hosts
 from actors.task.actor import TaskActor
 from schemas.api import Project
 from schemas.cluster_messages import Place, Unplace

@@ -1,14 +1,14 @@
 """A project's footing on one host: how its task actors there are bound, and the mirror they check out
 from. The leader has one kit per project; each worker of the convention gets another when it joins
-(actors/cluster/actor.py), its actors created there by capability (actors/hosts.py).
+(actors/cluster/actor.py), its actors created there by capability (actors/runtime/hosts.py).
 """
 
 from dataclasses import dataclass
 
 from thespian.actors import Actor
 
-from actors import hosts
 from actors.project.mirror import MirrorActor, mirror_path
+from actors.runtime import hosts
 from schemas.api import Project
 from schemas.cluster_messages import Host
 from schemas.messages import Address

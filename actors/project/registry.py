@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from actors import db, hosts
+from actors import db
 from actors.migrations import Schema, add_column, chain, create
+from actors.runtime import hosts
 from schemas.workspace_messages import CreateTask
 
 CREATE_V1 = """

@@ -34,10 +34,10 @@ from thespian.actors import (
 )
 
 from actors import logs
-from actors.hosts import HOST, JOINED, HostBound, on_host
 from actors.push import Pusher
 from actors.runtime import memory
 from actors.runtime.door import Answer, Door, DoorAddress
+from actors.runtime.hosts import HOST, JOINED, HostBound, on_host
 from actors.runtime.mailbox import Mailbox
 from actors.runtime.refs import Batch, Envelope, Ref
 from actors.runtime.timers import Timers

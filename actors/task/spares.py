@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from actors import system
+from actors.runtime import system
 from actors.task.store import WAL_SUFFIXES, database_files, empty_database
 
 READY = 8  # sets kept ready per process: a burst of creates beyond them makes its own files

@@ -28,12 +28,13 @@ from typing import Any
 
 from thespian.actors import ChildActorExited, WakeupMessage
 
-from actors import db, hosts, logs
+from actors import db, logs
 from actors.drain import DrainingParent, FanIn
 from actors.idle import IdleClock
 from actors.observe import Observer
 from actors.project.actor import ProjectActor
 from actors.push import Pusher
+from actors.runtime import hosts
 from actors.runtime.refs import described
 from actors.task.store import task_db_path
 from actors.workspace import projection

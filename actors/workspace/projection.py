@@ -10,8 +10,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from actors import db, hosts
+from actors import db
 from actors.migrations import Schema, add_column, chain, create
+from actors.runtime import hosts
 from schemas.api import TaskSummary
 
 CREATE_V1 = """

@@ -15,9 +15,9 @@ import aiohttp
 import psutil
 import pytest
 
-from actors import loopback
 from actors.providers import agent_process as agents
 from actors.providers.sim import effects_log
+from actors.runtime import loopback
 from actors.task.store import task_db_path
 from tests.helpers.admin import admin_json
 from tests.helpers.network import non_loopback_ipv4

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from thespian.actors import ActorSystemConventionUpdate
 
-from actors import hosts, loopback
 from actors.cluster.actor import ClusterActor
+from actors.runtime import hosts, loopback
 from schemas.cluster_messages import Host, Hosts, WatchHosts
 
 

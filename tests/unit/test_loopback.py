@@ -4,7 +4,7 @@ import socket
 
 from thespian.system.transport.IPBase import TCPv4ActorAddress
 
-from actors import loopback
+from actors.runtime import loopback
 
 
 def test_the_patch_is_applied_on_import():

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
-from actors.hosts import LEADER
 from actors.project import actor as project_module
 from actors.project.actor import ProjectActor
 from actors.project.base import Quiet
 from actors.project.kits import Kit
 from actors.project.registry import Reserved
+from actors.runtime.hosts import LEADER
 from actors.task.actor import TaskActor
 from schemas.api import Project, TaskCreate
 from schemas.cluster_messages import Host, Hosts, Place, Unplace

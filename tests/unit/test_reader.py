@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from actors import db
-from actors.hosts import LEADER
+from actors.runtime.hosts import LEADER
 from actors.task.store import TaskStore, task_db_path
 from actors.workspace.projection import SCHEMA
 from backend.reader import Reader

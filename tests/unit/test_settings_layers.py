@@ -23,7 +23,7 @@ def no_crucible_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def pid_file(data: Path, actor_port: int, actor_host: str = "127.0.0.1") -> Path:
-    """The pid file a server writes in its data directory (actors.system.write_pid_file's fields)."""
+    """The pid file a server writes in its data directory (actors.runtime.system.write_pid_file's fields)."""
     data.mkdir(parents=True, exist_ok=True)
     info = {"server_pid": 1, "actor_host": actor_host, "actor_port": actor_port, "actor_sid": None}
     (data / "crucible.pid").write_text(json.dumps(info))

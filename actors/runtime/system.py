@@ -25,8 +25,8 @@ import psutil
 import structlog
 from thespian.actors import ActorTypeDispatcher
 
-from actors import db, loopback, upgrades
-from actors.runtime import memory
+from actors import db, upgrades
+from actors.runtime import loopback, memory
 from schemas.messages import Address
 
 SYSTEM_BASE = "multiprocTCPBase"
@@ -210,7 +210,7 @@ CONVENTION_MISSES = 3
 
 def start(actor_port: int, data: Path, capabilities: dict[str, Any] | None = None) -> Any:
     """A fresh multiprocTCPBase system on loopback (or the cluster address), with thespian's own log in
-    the data directory. `capabilities` place actors across a convention (actors/hosts.py)."""
+    the data directory. `capabilities` place actors across a convention (actors/runtime/hosts.py)."""
     from thespian.actors import ActorSystem
     from thespian.system.admin import convention
 
