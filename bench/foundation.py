@@ -5,10 +5,11 @@ Every figure comes from a real server (bench/harness: process group, private por
      16), for `sim` (CRUCIBLE_SIM_STEP_MS=50) and `local` (real git checkouts and sandbox-agent processes);
      10 warm-up creates, every task complete between phases; median of 3 runs, each on a fresh server.
   2. Create → `running`, tasks one at a time, GET /v1/tasks/{id} every 10 ms (local; sim with step 0).
-  3. Memory: PSS by actor kind and of the web process, after the last sim run and with 200 tasks at rest.
+  3. Memory: PSS of each actor process (by kind) and of the web process, after the last sim run and with
+     200 tasks at rest.
   4. Start-up: launch → GET /v1/health 200 with an empty data dir and the 200-task one (and SIGTERM → exit).
 
-    PYTHONPATH=. .venv/bin/python bench/foundation.py [--quick] [--keep]   (full: ~35 min)
+    PYTHONPATH=. .venv/bin/python bench/foundation.py [--quick] [--keep]   (~2 min)
 
 Prints Markdown tables; writes bench/results/foundation.json (per-run figures too). Nothing is asserted.
 """
@@ -48,15 +49,18 @@ def to_running(crucible: Crucible, n: int) -> dict[str, float]:
 
 
 def kind_of(proc: psutil.Process, depth: int) -> str:
-    """Admin → {Logger, Workspace → Project → {Mirror, pool, Task…}}; only task actors hold tasks/ files."""
+    """Admin → {Logger, Runner…}: a runner holds the actors' log open, and the workspace's database if
+    it hosts the workspace (with its projects and tasks)."""
+    if depth == 0:
+        return "admin"
     files = " ".join(f.path for f in proc.open_files())
-    if depth == 1:
-        return "workspace" if "workspace.sqlite" in files else "logger"
-    return ["admin", "", "project", "task" if "/tasks/" in files else "mirror/pool"][min(depth, 3)]
+    if "actors.log" not in files:
+        return "logger"
+    return "runner, the workspace's" if "workspace.sqlite" in files else "runner, another"
 
 
 def memory(crucible: Crucible, state: str) -> list[dict[str, Any]]:
-    """PSS (MiB) by actor kind, and of the web process."""
+    """PSS (MiB) by kind of actor process, and of the web process."""
     procs = {p.pid: p for p in crucible.server.actor_processes()}
     kinds: dict[str, list[float]] = {}
     for proc in procs.values():
@@ -131,7 +135,7 @@ def main() -> None:
         "Latency counts failed creates too (503 actors_unavailable = the bridge's 10 s ask timeout).",
         f"## Create → running ({n_ttr} tasks one at a time, each polled every 10 ms)",
         records(out["to_running"]),
-        "## Memory, PSS MiB (actor kind from the process tree and open files)",
+        "## Memory, PSS MiB (kind of actor process from the process tree and open files)",
         records(out["memory"]),
         f"## Start-up: launch → /v1/health 200; stop: SIGTERM → exit (median of {runs})",
         records(out["startup"]),
