@@ -105,7 +105,7 @@ class Metrics:
             for kind, count in load.hosted.items():
                 self.hosted.labels(load.name, kind).set(count)
             self.mailbox.labels(load.name).set(load.mailbox)
-            self.sleeping.labels(load.name).set(load.sleeping)
+            self.sleeping.labels(load.name).set(len(load.asleep))
             self.envelopes.labels(load.name).set(load.envelopes)
             self.posts.labels(load.name).set(load.posts)
             for seconds in load.waits:

@@ -67,7 +67,7 @@ class Unplace(Message):
 class FindLostAgents(Request):
     """Web process → cluster, at start-up: which of these running tasks of the leader lost their agent
     (a reboot, an OOM)? Asked of an actor, since looking means scanning processes and reading task
-    databases, which is the actors' side (a worker's pool asks the same of its host when it joins)."""
+    databases, which is the actors' side (a worker's mirror actors scan their host when it joins)."""
 
     task_ids: list[str]
 

@@ -38,9 +38,9 @@ class RunnerLoad(Request):
 
 class RunnerLoaded(Reply):
     name: str
-    top: list[str]  # keys of its top-level actors (workspace:NAME, cluster): the admin script's way in
+    top: list[str]  # keys of its top-level actors in memory (workspace:NAME, cluster)
     hosted: dict[str, int]  # kind → actors hosted
-    sleeping: int  # actors asleep (Cell.sleep): out of memory until their next message
+    asleep: list[str]  # keys of its actors asleep (Cell.sleep): out of memory, woken by their next message
     mailbox: int  # messages waiting now
     envelopes: int  # messages for actors of other runners, since it started
     posts: int  # thespian messages that carried them (batched by turn)

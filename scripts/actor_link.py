@@ -46,9 +46,10 @@ class ActorLink:
         self.asys = ActorSystem(SYSTEM_BASE, {"Admin Port": port}, logDefs=False)
         self.timeout_s = timeout_s
 
-    def workspaces(self) -> dict[str, Any]:
+    def workspaces(self, asleep: bool = True) -> dict[str, Any]:
         """Workspace name → actor address: the runners (the Admin's global names `runner:N`) say which
-        top-level actors they host."""
+        top-level actors they host, in memory and (unless `asleep` is False) asleep: a message to one
+        wakes it."""
         from thespian.system.messages.status import Thespian_StatusReq
 
         status = self.asys.ask(self.asys._systemBase.adminAddr, Thespian_StatusReq(), self.timeout_s)
@@ -60,7 +61,7 @@ class ActorLink:
                 continue
             load = self.ask(addr, RunnerLoad(request_id=secrets.token_hex(8)))
             assert isinstance(load, RunnerLoaded)
-            for key in load.top:
+            for key in load.top + (load.asleep if asleep else []):
                 if key.startswith("workspace:"):
                     found[key.removeprefix("workspace:")] = Ref(addr, load.name, key)
         return found

@@ -68,7 +68,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         p.add_argument("--json", action="store_true", help="one JSON document, for scripts")
         return p
 
-    command("status", help="actors, pool, tasks by status, steps in flight, pending retries")
+    command("status", help="actors, tasks by status, steps in flight, pending retries")
     command("actors", help="every live actor: kind, id, address, age")
     tasks = command("tasks", help="tasks from the workspace projection")
     tasks.add_argument("--status", help="comma-separated statuses")
@@ -344,9 +344,10 @@ def _unfinished_steps(reader: Reader) -> tuple[list[dict[str, Any]], list[dict[s
 
 
 def _walk(link: ActorLink) -> list[dict[str, Any]]:
-    """Every live actor: each workspace answers for itself and its projects."""
+    """Every live actor: each workspace in memory answers for itself and its projects (one asleep has
+    none live, and is left asleep)."""
     actors: list[dict[str, Any]] = []
-    for addr in link.workspaces().values():
+    for addr in link.workspaces(asleep=False).values():
         reply = link.ask(addr, Describe(request_id=_rid()))
         assert isinstance(reply, Described)
         actors += [{**a.model_dump(), "age_s": _age(a.since)} for a in reply.actors]

@@ -1,9 +1,9 @@
 """Where actors run in a multi-host convention: each actor system advertises capabilities naming its
-host, and actors that must live on one host (pool, mirror) are created with that host as requirement.
+host, and actors that must live on one host (a project's mirror, a task) are created with that host as
+requirement.
 
 Their runner (actors/runtime/runner.py) makes a runner on that host for them: thespian tries the local
-system first, then each convention member, calling the Runner class's `actorSystemCapabilityCheck`. A
-task actor is made by its host's pool, so it lands beside it.
+system first, then each convention member, calling the Runner class's `actorSystemCapabilityCheck`.
 """
 
 from pathlib import Path

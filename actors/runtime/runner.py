@@ -397,7 +397,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             name=self.name,
             top=[key for key, entry in self.hosted.items() if entry.parent is None],
             hosted=dict(hosted),
-            sleeping=len(self.sleeping),
+            asleep=list(self.sleeping),
             mailbox=len(self.mailbox),
             envelopes=self.envelopes,
             posts=self.posts,

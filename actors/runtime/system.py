@@ -262,8 +262,8 @@ def _reap_admin_starter() -> None:
                 os.waitpid(child.pid, 0)
 
 
-# How long a stop waits for thespian's own shutdown. An actor forked while the system shuts down (a pool
-# refill at start-up, kquick#27) can keep the Admin from ever confirming, and thespian then waits 10 s.
+# How long a stop waits for thespian's own shutdown. An actor forked while the system shuts down (a runner
+# made at start-up, kquick#27) can keep the Admin from ever confirming, and thespian then waits 10 s.
 SHUTDOWN_WAIT = timedelta(seconds=2)
 
 

@@ -1,5 +1,5 @@
 """Reading a task database: the record (row and steps) and the history, read alike by its writer
-(actors/task/store.py), the web process's reader (backend/reader.py) and, read-only, a worker's pool.
+(actors/task/store.py), the web process's reader (backend/reader.py) and, read-only, a host's mirror actor.
 """
 
 import json
@@ -52,8 +52,8 @@ def record_from_rows(task: sqlite3.Row | dict[str, Any], steps: list[Any]) -> di
 
 
 def read_on_disk(path: Path, after: int, limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """Read-only, by a process that is not the task's writer (a worker's pool, as the web process reads
-    the leader's): the record and up to `limit` events after `after`, from one snapshot. None: no task
+    """Read-only, by an actor that is not the task's writer (a worker's mirror actor, as the web process
+    reads the leader's): the record and up to `limit` events after `after`, from one snapshot. None: no task
     there (deleted, or a prepared database its create never committed to)."""
     if not path.exists():
         return None

@@ -217,3 +217,15 @@ def test_resume_all_skips_every_pending_backoff_with_one_result_per_task(failing
     assert {r["task_id"] for r in results} >= set(ids)
     assert all(r["changed"] for r in results if r["task_id"] in ids)
     assert admin(failing, "resume").returncode == 2  # neither ids nor --all
+
+
+def test_the_admin_acts_on_a_task_whose_workspace_is_asleep(make_server: Any) -> None:
+    """A workspace with nothing live leaves memory after its idle timeout; a command for one of its
+    tasks wakes it, as any message does, rather than finding no workspace."""
+    server: Server = make_server("sim", CRUCIBLE_SIM_STEP_MS="20", CRUCIBLE_IDLE_TIMEOUT_S="0.5").start()
+    server.register(make_repo(server.data.parent / "repo"))
+    task_id = server.create().body["id"]
+    server.wait_status(task_id, {"running"})
+    wait_until(lambda: admin_json(server, "status")["actors"].get("workspace", 0) == 0, timeout=30)
+    assert admin_json(server, "archive", task_id)["changed"] is True
+    server.wait_status(task_id, {"archived"})

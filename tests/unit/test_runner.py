@@ -249,7 +249,7 @@ def test_an_actor_asleep_leaves_memory_and_its_next_message_makes_it_again_after
     assert "workspace:w" not in runner.hosted and runner.sleeping["workspace:w"] == (Probe, "s")
     runner.receiveMessage(RunnerLoad(request_id="l"), WEB)
     load = runner._myRef.sent[-1][1]
-    assert isinstance(load, RunnerLoaded) and load.sleeping == 1 and load.top == []
+    assert isinstance(load, RunnerLoaded) and load.asleep == ["workspace:w"] and load.top == []
 
 
 def test_actors_that_leave_memory_have_it_given_back(runner, monkeypatch):
