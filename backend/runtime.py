@@ -25,7 +25,15 @@ from backend.reader import Reader
 from schemas.api import HostInfo, Workspace
 from schemas.cluster_messages import FindLostAgents, HostsListed, ListHosts, LostAgents, StartCluster
 from schemas.messages import ActorInfo, Address, Describe, Described, Drain, Drained, Failure, Reply, Request
-from schemas.runner_messages import RunnerLoad, RunnerLoaded, RunnerStart, RunnerStarted, Spawn, Spawned
+from schemas.runner_messages import (
+    Peer,
+    RunnerLoad,
+    RunnerLoaded,
+    RunnerStart,
+    RunnerStarted,
+    Spawn,
+    Spawned,
+)
 from schemas.settings import Settings
 from schemas.task_messages import ReadTask, TaskAction, TaskCommand, TaskRead
 from schemas.workspace_messages import ResumeDispatched, ResumeTasks, StartWorkspace, WorkspaceStarted
@@ -81,14 +89,20 @@ class Runtime:
         """The leader's runners, by global name (`runner:N`: the admin script finds them there)."""
         addrs = [await self.bridge.create_actor(Runner, f"runner:{i}") for i in range(self.settings.runners)]
         self.runners = [(f"{LEADER}/{i}", addr) for i, addr in enumerate(addrs)]
-        for i, (name, addr) in enumerate(self.runners):
-            door = door_path(self.settings.data_dir, i)
+        doors = [door_path(self.settings.data_dir, i) for i in range(len(addrs))]
+        peers = [
+            Peer(name=name, address=addr, door=door)
+            for (name, addr), door in zip(self.runners, doors, strict=True)
+            if door is not None
+        ]
+        for (name, addr), door in zip(self.runners, doors, strict=True):
             start = RunnerStart(
                 request_id=self.bridge.request_id(),
                 name=name,
                 host=LEADER,
                 settings=self.settings,
                 door=door,
+                peers=[peer for peer in peers if peer.name != name] if door else [],
             )
             started = await self.ask(addr, start)
             assert isinstance(started, RunnerStarted)

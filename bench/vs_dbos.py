@@ -43,7 +43,7 @@ Figures (each run `--runs` times, 3 by default; the table gives the median):
      (`--kill-after-s` moves it).
   4. Memory: RSS and PSS summed over every process of each system (Crucible: web process and its children,
      every actor process) right after the 1,000 tasks of figure 2 complete, and again 12 s later (Crucible's
-     task actors passivate after 10 s at rest).
+     task actors are still live: they passivate after 30 s at rest, its default).
 """
 
 import argparse

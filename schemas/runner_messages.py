@@ -2,8 +2,19 @@
 
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from schemas.messages import Address, Reply, Request
 from schemas.settings import Settings
+
+
+class Peer(BaseModel):
+    """Another runner of the same machine: its name, its thespian address, its door."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+    name: str
+    address: Address
+    door: Path
 
 
 class RunnerStart(Request):
@@ -13,6 +24,7 @@ class RunnerStart(Request):
     host: str
     settings: Settings
     door: Path | None = None  # where the web process on its machine asks its actors (runtime/door.py)
+    peers: list[Peer] = []  # the machine's other runners, reached through their doors (runtime/peers.py)
 
 
 class RunnerStarted(Reply):

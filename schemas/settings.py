@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     max_live_tasks: int = Field(
         1000,
         ge=1,
-        description="live task actors per runner process (each holds its database open);"
+        description="live task actors made by the projects of one runner (each holds its database open);"
         " provisioning beyond it waits, in creation order",
     )
     max_live_agents: int = Field(

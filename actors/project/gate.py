@@ -1,6 +1,8 @@
 """The cap of live task actors, one per runner process: each live task actor holds its database, its
 WAL and its lock open, and open files are the resource a process runs out of. The project actors a
-runner hosts share its gate; they all run on the runner's one thread, so it needs no lock.
+runner hosts share its gate; they all run on the runner's one thread, so it needs no lock. Their task
+actors go to the machine's runners in turn, so each runner process holds about its share of every
+runner's count.
 
 A project takes a slot for each task actor it makes and gives it back when that actor exits. A resume
 that finds the gate full waits in its project's queue, and the project waits in the gate's: a slot

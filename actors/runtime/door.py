@@ -8,6 +8,9 @@ frame written to the runner's socket; the runner's event loop (actors/runtime/wo
 wakes the runner through the pipe it already watches, and the answer is one frame written back by
 that loop.
 
+The other runners of the machine come in by the same door (actors/runtime/peers.py): what their actors
+send to this runner's actors, and their answers for the web's asks made here.
+
 Frames are a 4-byte length and a pickle, as thespian's own messages are: the socket is the data
 directory's, mode 0600, reachable only by the user that runs the server. The web is trusted as it is on
 thespian's transport.
@@ -25,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from thespian.actors import ActorAddress
+
+from actors.runtime.refs import Batch, Envelope, Ref
+from schemas.runner_messages import Spawn
 
 HEADER = struct.Struct("!I")
 MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
@@ -51,6 +57,11 @@ class Answer:
     msg: Any
 
 
+# What comes in for the runner's actors: the web's ask (an Envelope from its DoorAddress), or what another
+# runner of this machine sends them (an Envelope, a Batch of them, a Spawn of a child made there).
+Arrival = Envelope | Batch | Spawn
+
+
 def frame(obj: Any) -> bytes:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     return HEADER.pack(len(data)) + data
@@ -75,7 +86,7 @@ class Door:
 
     def __init__(self, path: Path, runner: ActorAddress, runner_name: str, wake: Callable[[], None]) -> None:
         self.path, self.runner, self.runner_name, self.wake = path, runner, runner_name, wake
-        self.arrived: deque[tuple[str, Any, DoorAddress]] = deque()  # in on the loop, out on the runner
+        self.arrived: deque[Arrival] = deque()  # in on the loop, out on the runner
         self._writers: dict[int, asyncio.StreamWriter] = {}
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
@@ -91,8 +102,8 @@ class Door:
         self._server = await asyncio.start_unix_server(self._serve, self.path)
         self.path.chmod(0o600)
 
-    def take(self) -> list[tuple[str, Any, DoorAddress]]:
-        """On the runner's thread: the asks that came in, as (actor key, message, who asked)."""
+    def take(self) -> list[Arrival]:
+        """On the runner's thread: what came in, in order."""
         taken = []
         while self.arrived:  # append and popleft are atomic: safe between the two threads
             taken.append(self.arrived.popleft())
@@ -135,8 +146,14 @@ class Door:
         try:
             while True:
                 await self._room.wait()
-                key, msg = await read_frame(reader)
-                self.arrived.append((key, msg, asker))
+                arrival = await read_frame(reader)
+                if isinstance(arrival, Answer):  # from another runner, for an ask made here: out at once
+                    self._write(arrival.to.connection, frame(arrival.msg))
+                    continue
+                if isinstance(arrival, tuple):  # the web's ask: (actor key, message)
+                    key, msg = arrival
+                    arrival = Envelope(Ref(self.runner, self.runner_name, key), msg, asker, request=True)
+                self.arrived.append(arrival)
                 self.wake()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass  # the web process went, or the runner stops

@@ -36,9 +36,10 @@ from thespian.actors import (
 from actors import logs
 from actors.push import Pusher
 from actors.runtime import memory
-from actors.runtime.door import Answer, Door, DoorAddress
+from actors.runtime.door import Answer, Arrival, Door, DoorAddress
 from actors.runtime.hosts import HOST, JOINED, HostBound, on_host
 from actors.runtime.mailbox import Mailbox
+from actors.runtime.peers import Peers
 from actors.runtime.refs import Batch, Envelope, Ref
 from actors.runtime.timers import Timers
 from actors.runtime.work import Offload, WorkPool
@@ -121,6 +122,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.work: WorkPool | None = None
         self.door: Door | None = None  # the web process's way in, on the leader's runners
         self.remote: dict[tuple[str, str], tuple[str, Address]] = {}  # (host, joined) → the runner made there
+        self.peers: Peers | None = None  # this machine's other runners, through their doors
         self.convention: list[str] = []  # keys of the actors that follow the convention's members
         self.turn_asked = False
         self.counter = itertools.count()
@@ -133,13 +135,10 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
 
     def receiveMessage(self, msg: Any, sender: Address) -> Any:
         match msg:
-            case Envelope(to=to, msg=inner, sender=origin, request=request):
-                self._enqueue(to.key, inner, sender if origin is None else origin, request)
-            case Batch(envelopes=envelopes):
-                for envelope in envelopes:
-                    self._enqueue(envelope.to.key, envelope.msg, envelope.sender, envelope.request)
+            case Envelope() | Batch():
+                self._arrived(msg, sender)
             case Spawn():
-                self._host(msg.key, msg.cls, msg.parent)
+                self._arrived(msg, sender)
                 if msg.request_id:
                     self.send(sender, Spawned(request_id=msg.request_id, ref=self._ref(msg.key)))
             case WatchMessage():
@@ -179,6 +178,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         logs.configure_actor(msg.settings)
         self.log = logs.get(actor="runner", runner=msg.name, pid=os.getpid())
         self.work = self.work or WorkPool(THREADS)
+        self.peers = Peers(self.name, self.myAddress, msg.peers, self.work.loop)
         if msg.door is not None and self.door is None:
             self.door = Door(msg.door, self.myAddress, self.name, self.work.wake)
             self.work.run(self.door.open())
@@ -187,20 +187,25 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
     # ---- the hosted actors' side ----------------------------------------------------------------
 
     def spawn(self, cls: type, requirements: Any, parent: Ref) -> Ref:
-        """A child of `parent`: beside it, so that their messages are in-process calls (task actors
-        spread over two runners made 105 creates/s against 371 beside their project: docs/design.md,
-        "Placement"); or on a runner of the host the requirements name (made there at first need)."""
+        """A child of `parent`: on a runner of the host the requirements name (made there at first
+        need); else beside it, so that their messages are in-process calls, unless its class spreads
+        (`SPREADS`: task actors, the work of a workspace): then on this machine's runners in turn, which
+        talk through their doors (docs/design.md, "Runners")."""
         host = (requirements or {}).get(HOST) or self.host
-        if host == self.host:
-            name, addr = self.name, self.myAddress
-        else:
-            name, addr = self._remote_runner(host, requirements.get(JOINED, ""))
         key = f"{kind_of(cls)}-{self.name}-{next(self.counter)}"
-        child = Ref(addr, name, key)
+        spawn = Spawn(request_id="", cls=cls, key=key, parent=parent)
+        if host != self.host:
+            name, addr = self._remote_runner(host, requirements.get(JOINED, ""))
+            self.send(addr, spawn)
+        elif getattr(cls, "SPREADS", False) and self.peers:
+            name, addr = self.peers.next_runner()
+            if name != self.name:
+                self.peers.send(name, spawn)  # on the line its messages take: made before they come
+        else:
+            name, addr = self.name, self.myAddress
         if name == self.name:
             self._host(key, cls, parent)
-        else:
-            self.send(addr, Spawn(request_id="", cls=cls, key=key, parent=parent))
+        child = Ref(addr, name, key)
         self.hosted[parent.key].children[child] = None
         return child
 
@@ -208,6 +213,8 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         if isinstance(target, DoorAddress):  # the web process asked through a runner's door
             if target.runner_name == self.name and self.door:
                 self.door.answer(target, msg)
+            elif self.peers and target.runner_name in self.peers:
+                self.peers.send(target.runner_name, Answer(target, msg))
             else:
                 self.send(target.runner, Answer(target, msg))
         elif not isinstance(target, Ref):
@@ -232,6 +239,18 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
 
     def _ref(self, key: str) -> Ref:
         return Ref(self.myAddress, self.name, key)
+
+    def _arrived(self, arrival: Arrival, sender: Address) -> None:
+        """What came for this runner's actors, over thespian or through its door (`sender`: thespian's,
+        for an Envelope that names none: the bridge's, the admin script's)."""
+        match arrival:
+            case Envelope(to=to, msg=inner, sender=origin, request=request):
+                self._enqueue(to.key, inner, sender if origin is None else origin, request)
+            case Batch(envelopes=envelopes):
+                for envelope in envelopes:
+                    self._enqueue(envelope.to.key, envelope.msg, envelope.sender, envelope.request)
+            case Spawn():
+                self._host(arrival.key, arrival.cls, arrival.parent)
 
     def _host(self, key: str, cls: type, parent: Ref | None) -> None:
         actor = cls()
@@ -349,9 +368,9 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         return self.remote[host, joined]
 
     def _asked(self) -> None:
-        """The web's asks that came through the door: in the request lane."""
-        for key, msg, asker in self.door.take() if self.door else []:
-            self._enqueue(key, msg, asker, request=True)
+        """What came through the door: the web's asks (in the request lane), the other runners' posts."""
+        for arrival in self.door.take() if self.door else []:
+            self._arrived(arrival, self.myAddress)
 
     def _expire_unborn(self) -> None:
         if not self.unborn:
@@ -363,8 +382,12 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
     def _post(self) -> None:
         """What this turn has for other runners: one thespian message to each (a Batch if more than one)."""
         outbox, self.outbox = self.outbox, {}
-        for addr, envelopes in outbox.values():
-            self.send(addr, envelopes[0] if len(envelopes) == 1 else Batch(envelopes))
+        for name, (addr, envelopes) in outbox.items():
+            post = envelopes[0] if len(envelopes) == 1 else Batch(envelopes)
+            if self.peers and name in self.peers:
+                self.peers.send(name, post)
+            else:
+                self.send(addr, post)
             self.envelopes, self.posts = self.envelopes + len(envelopes), self.posts + 1
 
     def _arm(self) -> None:
@@ -384,6 +407,8 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             except Exception:
                 self.log.exception("runner.exit_failed", actor=key)
         self.hosted.clear()
+        if self.peers:
+            self.peers.close()
         if self.work:
             if self.door:
                 self.work.run(self.door.close())

@@ -79,6 +79,10 @@ class WorkPool:
         self._thread = threading.Thread(target=self._loop.run_forever, name="runner-loop", daemon=True)
         self._thread.start()
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
     def watch(self) -> ThespianWatch:
         return ThespianWatch([self._read_fd])
 

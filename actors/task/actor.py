@@ -85,6 +85,8 @@ from schemas.workspace_messages import TaskDeleted
 
 
 class TaskActor(GuardedActor):
+    SPREADS = True  # made on the machine's runners in turn (actors/runtime/runner.py, spawn)
+
     def __init__(self) -> None:
         super().__init__()
         self.bound: Bind | None = None

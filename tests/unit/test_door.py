@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from actors.runtime.door import FULL, Door, DoorAddress, door_path
-from actors.runtime.refs import Ref
+from actors.runtime.refs import Envelope, Ref
 from backend.bridge import BridgeError
 from backend.door import Doors
 from schemas.messages import Reply, Request
@@ -33,10 +33,14 @@ async def opened(tmp_path: Path) -> tuple[Door, Doors, threading.Event]:
 
 
 async def arrived(door: Door, woken: threading.Event) -> list[tuple[str, object, DoorAddress]]:
+    """The web's asks that came in, as (actor key, message, who asked): each an Envelope in the request
+    lane."""
     while not woken.is_set():
         await asyncio.sleep(0.01)
     woken.clear()
-    return door.take()
+    asks = door.take()
+    assert all(isinstance(a, Envelope) and a.request and isinstance(a.sender, DoorAddress) for a in asks)
+    return [(a.to.key, a.msg, a.sender) for a in asks if isinstance(a, Envelope)]
 
 
 async def test_an_ask_reaches_its_actor_and_the_answer_comes_back_to_it(tmp_path: Path) -> None:
