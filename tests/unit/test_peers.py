@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from thespian.actors import ActorExitRequest
 
 from actors.runtime.door import Answer, Door, DoorAddress
 from actors.runtime.peers import PeerLink
@@ -15,9 +14,8 @@ from actors.runtime.refs import Batch, Envelope, Ref
 from actors.runtime.runner import Runner
 from backend.door import Doors
 from schemas.messages import Reply, Request
-from schemas.runner_messages import Peer, RunnerStart, Spawn
-from schemas.settings import Settings
-from tests.unit.test_runner import THERE, WEB, Do, Probe, RunnerCell, host, ref
+from schemas.runner_messages import Peer, Spawn
+from tests.helpers.runner import THERE, WEB, Do, Probe, host, ref, started
 
 
 class Spreads(Probe):
@@ -47,16 +45,11 @@ def line(runner: Runner) -> list[Any]:
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """leader/0, with leader/1 as its peer."""
-    monkeypatch.setattr("actors.runtime.runner.logs.configure_actor", lambda s: None)
-    made = Runner()
-    made._myRef = RunnerCell()
     peer = Peer(name="leader/1", address=THERE, door=tmp_path / "runner-1.sock")
-    start = RunnerStart(request_id="r", name="leader/0", host="leader", settings=Settings(data_dir=tmp_path))
-    made.receiveMessage(start.model_copy(update={"peers": [peer]}), WEB)
-    assert made.peers
-    made.peers.lines["leader/1"] = Line()  # type: ignore[assignment]
-    yield made
-    made.receiveMessage(ActorExitRequest(), WEB)
+    for made in started(tmp_path, monkeypatch, peers=[peer]):
+        assert made.peers
+        made.peers.lines["leader/1"] = Line()  # type: ignore[assignment]
+        yield made
 
 
 def test_children_that_spread_go_to_the_machines_runners_in_turn_each_made_there_first(runner):
