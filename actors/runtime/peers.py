@@ -64,11 +64,14 @@ class PeerLink:
 
 class Peers:
     """A runner's peers: where an actor that spreads goes next (each runner of the machine in turn, the
-    runner itself among them), and the lines to them, each opened at first need."""
+    runner itself among them), and the lines to them, each opened at first need. None until the runner
+    starts, and none for a runner on a worker."""
 
-    def __init__(self, me: str, address: Address, peers: list[Peer], loop: asyncio.AbstractEventLoop) -> None:
-        self._runners = [(me, address)] + [(peer.name, peer.address) for peer in peers]
-        self._doors = {peer.name: peer.door for peer in peers}
+    def __init__(
+        self, peers: list[Peer] | None = None, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        self._others = [(peer.name, peer.address) for peer in peers or []]
+        self._doors = {peer.name: peer.door for peer in peers or []}
         self._loop = loop
         self._turns = itertools.count()
         self.lines: dict[str, PeerLink] = {}
@@ -79,11 +82,13 @@ class Peers:
     def __bool__(self) -> bool:
         return bool(self._doors)
 
-    def next_runner(self) -> tuple[str, Address]:
-        return self._runners[next(self._turns) % len(self._runners)]
+    def next_runner(self, me: str, address: Address) -> tuple[str, Address]:
+        runners = [(me, address), *self._others]
+        return runners[next(self._turns) % len(runners)]
 
     def send(self, name: str, obj: Any) -> None:
         if name not in self.lines:
+            assert self._loop is not None, "a peer is known only once the runner has started"
             self.lines[name] = PeerLink(self._doors[name], self._loop)
         self.lines[name].send(obj)
 

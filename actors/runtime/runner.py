@@ -122,7 +122,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         self.work: WorkPool | None = None
         self.door: Door | None = None  # the web process's way in, on the leader's runners
         self.remote: dict[tuple[str, str], tuple[str, Address]] = {}  # (host, joined) → the runner made there
-        self.peers: Peers | None = None  # this machine's other runners, through their doors
+        self.peers = Peers()  # this machine's other runners, through their doors
         self.convention: list[str] = []  # keys of the actors that follow the convention's members
         self.turn_asked = False
         self.counter = itertools.count()
@@ -178,7 +178,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         logs.configure_actor(msg.settings)
         self.log = logs.get(actor="runner", runner=msg.name, pid=os.getpid())
         self.work = self.work or WorkPool(THREADS)
-        self.peers = Peers(self.name, self.myAddress, msg.peers, self.work.loop)
+        self.peers = Peers(msg.peers, self.work.loop)
         if msg.door is not None and self.door is None:
             self.door = Door(msg.door, self.myAddress, self.name, self.work.wake)
             self.work.run(self.door.open())
@@ -198,7 +198,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             name, addr = self._remote_runner(host, requirements.get(JOINED, ""))
             self.send(addr, spawn)
         elif getattr(cls, "SPREADS", False) and self.peers:
-            name, addr = self.peers.next_runner()
+            name, addr = self.peers.next_runner(self.name, self.myAddress)
             if name != self.name:
                 self.peers.send(name, spawn)  # on the line its messages take: made before they come
         else:
@@ -213,7 +213,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         if isinstance(target, DoorAddress):  # the web process asked through a runner's door
             if target.runner_name == self.name and self.door:
                 self.door.answer(target, msg)
-            elif self.peers and target.runner_name in self.peers:
+            elif target.runner_name in self.peers:
                 self.peers.send(target.runner_name, Answer(target, msg))
             else:
                 self.send(target.runner, Answer(target, msg))
@@ -384,7 +384,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
         outbox, self.outbox = self.outbox, {}
         for name, (addr, envelopes) in outbox.items():
             post = envelopes[0] if len(envelopes) == 1 else Batch(envelopes)
-            if self.peers and name in self.peers:
+            if name in self.peers:
                 self.peers.send(name, post)
             else:
                 self.send(addr, post)
@@ -407,8 +407,7 @@ class Runner(HostBound, Actor):  # type: ignore[misc]
             except Exception:
                 self.log.exception("runner.exit_failed", actor=key)
         self.hosted.clear()
-        if self.peers:
-            self.peers.close()
+        self.peers.close()
         if self.work:
             if self.door:
                 self.work.run(self.door.close())

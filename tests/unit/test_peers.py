@@ -36,7 +36,6 @@ class Line:
 
 def line(runner: Runner) -> list[Any]:
     """What went on the line to leader/1."""
-    assert runner.peers
     recorded = runner.peers.lines["leader/1"]
     assert isinstance(recorded, Line)
     return recorded.sent
