@@ -46,7 +46,7 @@ class ActorLink:
         self.asys = ActorSystem(SYSTEM_BASE, {"Admin Port": port}, logDefs=False)
         self.timeout_s = timeout_s
 
-    def workspaces(self, asleep: bool = True) -> dict[str, Any]:
+    def workspaces(self, asleep: bool = True) -> dict[str, Address]:
         """Workspace name → actor address: the runners (the Admin's global names `runner:N`) say which
         top-level actors they host, in memory and (unless `asleep` is False) asleep: a message to one
         wakes it."""

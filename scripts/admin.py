@@ -34,7 +34,7 @@ from actors import db
 from actors.runtime import system
 from backend.reader import Reader
 from backend.settings_layers import Resolved, resolve
-from schemas.messages import Describe, Described
+from schemas.messages import Address, Describe, Described
 from schemas.status import AT_REST
 from schemas.task_messages import (
     CommandDone,
@@ -354,7 +354,7 @@ def _walk(link: ActorLink) -> list[dict[str, Any]]:
     return actors
 
 
-def _workspace_addr(link: ActorLink, workspace: str) -> Any:
+def _workspace_addr(link: ActorLink, workspace: str) -> Address:
     addr = link.workspaces().get(workspace)
     if addr is None:
         raise Unreachable(f"workspace {workspace!r} has no live actor")
